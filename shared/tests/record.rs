@@ -1,0 +1,115 @@
+//! The record model: round trips through storage formats and merges of independent replicas.
+
+use shared::form::{RecordKind, INTAKE_V1};
+use shared::{DocumentId, FieldValue, Record, RecordMeta};
+
+fn meta(by: &str) -> RecordMeta {
+    RecordMeta {
+        kind: RecordKind::Intake,
+        form_id: "intake".into(),
+        form_version: 1,
+        created_by: by.into(),
+        created_at: 1_700_000_000_000,
+    }
+}
+
+fn field(id: &str) -> &'static shared::form::Field {
+    INTAKE_V1.field(id).unwrap()
+}
+
+fn set(r: &mut Record, id: &str, v: FieldValue) {
+    r.set(field(id), Some(v), 1_700_000_001_000).unwrap();
+}
+
+fn id() -> DocumentId {
+    DocumentId::from_random_bytes([9; 16])
+}
+
+#[test]
+fn a_record_round_trips_through_save_and_load() {
+    let mut r = Record::create(id(), &meta("device-a"));
+    set(&mut r, "survivor_code", FieldValue::Text("XJ-2024-07".into()));
+    set(&mut r, "survivor_age", FieldValue::Int(14));
+    set(&mut r, "minor", FieldValue::Bool(true));
+    set(&mut r, "incident_date", FieldValue::Date("2024-05-01".into()));
+    set(&mut r, "incident_type", FieldValue::Choice("domestic_violence".into()));
+    set(&mut r, "description", FieldValue::LongText("邻居听到争吵。\nNeighbours heard shouting.".into()));
+
+    let loaded = Record::load(id(), &r.save()).unwrap();
+    assert_eq!(loaded.meta().unwrap(), meta("device-a"));
+    for f in INTAKE_V1.fields {
+        assert_eq!(loaded.get(f), r.get(f), "field {}", f.id);
+    }
+    let summary = loaded.summary().unwrap();
+    assert_eq!(summary.title, "XJ-2024-07");
+    assert_eq!(summary.category.as_deref(), Some("domestic_violence"));
+    assert_eq!(summary.updated_at, 1_700_000_001_000);
+}
+
+#[test]
+fn incremental_chunks_fold_into_the_same_record() {
+    let mut r = Record::create(id(), &meta("device-a"));
+    let mut chunks = vec![r.save_incremental()];
+    for (i, word) in ["一", "二", "三"].iter().enumerate() {
+        set(&mut r, "reporter", FieldValue::Text(format!("{word}{i}")));
+        chunks.push(r.save_incremental());
+    }
+    // Chunks may come back from storage in any order.
+    chunks.reverse();
+    let mut doc = automerge::AutoCommit::new();
+    for c in &chunks {
+        doc.load_incremental(c).unwrap();
+    }
+    let folded = Record::from_doc(id(), doc).unwrap();
+    assert_eq!(folded.get(field("reporter")), Some(FieldValue::Text("三2".into())));
+}
+
+#[test]
+fn clearing_a_field_removes_it() {
+    let mut r = Record::create(id(), &meta("a"));
+    set(&mut r, "incident_place", FieldValue::Text("村委会".into()));
+    r.set(field("incident_place"), None, 1).unwrap();
+    assert_eq!(r.get(field("incident_place")), None);
+}
+
+#[test]
+fn independent_edits_to_different_fields_both_survive_a_merge() {
+    let mut a = Record::create(id(), &meta("federation"));
+    let mut b = Record::load(id(), &a.save()).unwrap();
+    b.doc_mut().set_actor(automerge::ActorId::random());
+
+    set(&mut a, "incident_place", FieldValue::Text("李家村".into()));
+    set(&mut b, "survivor_age", FieldValue::Int(15));
+
+    a.merge(&mut b).unwrap();
+    b.merge(&mut a).unwrap();
+    for r in [&a, &b] {
+        assert_eq!(r.get(field("incident_place")), Some(FieldValue::Text("李家村".into())));
+        assert_eq!(r.get(field("survivor_age")), Some(FieldValue::Int(15)));
+    }
+}
+
+#[test]
+fn concurrent_edits_to_one_long_text_keep_both_sentences() {
+    let mut a = Record::create(id(), &meta("federation"));
+    set(&mut a, "description", FieldValue::LongText("First sentence. Second sentence.".into()));
+    let mut b = Record::load(id(), &a.save()).unwrap();
+    b.doc_mut().set_actor(automerge::ActorId::random());
+
+    set(&mut a, "description", FieldValue::LongText("First sentence, edited by A. Second sentence.".into()));
+    set(&mut b, "description", FieldValue::LongText("First sentence. Second sentence, edited by B.".into()));
+
+    a.merge(&mut b).unwrap();
+    assert_eq!(
+        a.get(field("description")),
+        Some(FieldValue::LongText("First sentence, edited by A. Second sentence, edited by B.".into()))
+    );
+}
+
+#[test]
+fn a_document_that_is_not_a_record_is_refused() {
+    let mut doc = automerge::AutoCommit::new();
+    let bytes = doc.save();
+    assert!(Record::load(id(), &bytes).is_err());
+    assert!(Record::load(id(), b"not automerge at all").is_err());
+}
