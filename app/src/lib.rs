@@ -1,1 +1,14 @@
-pub fn x(){}
+//! liaison's browser app: Leptos (client-side rendering) compiled to WebAssembly.
+//!
+//! Architecture invariant: only this crate knows the DOM and the browser's storage. Record
+//! rules (fields, validation, the document layout) come from `shared`, so the server applies
+//! the same ones.
+
+mod components;
+mod context;
+mod pages;
+pub mod platform;
+pub mod storage;
+mod text;
+
+pub use context::App;

@@ -1,1 +1,7 @@
-fn main(){}
+fn main() {
+    console_error_panic_hook::set_once();
+    if let Some(boot) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("boot")) {
+        boot.remove();
+    }
+    leptos::mount::mount_to_body(app::App);
+}

@@ -1,0 +1,133 @@
+//! The root component and the state every page shares.
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::i18n::{L, Lang};
+use shared::DocumentId;
+
+use crate::components::status_bar::StatusBar;
+use crate::pages::{list::ListPage, record::RecordPage};
+use crate::platform;
+use crate::storage::{DB_NAME, Store};
+use crate::text;
+
+/// Shared app state. `Copy`, so closures take it freely; the store itself is not `Send`, so it
+/// lives in local storage (the browser runs this app on one thread).
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    pub lang: RwSignal<Lang>,
+    pub route: RwSignal<Route>,
+    store: StoredValue<Option<Rc<Store>>, LocalStorage>,
+    pub store_state: RwSignal<StoreState>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoreState {
+    Opening,
+    Ready,
+    Failed(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Route {
+    List,
+    Record(DocumentId),
+}
+
+impl Route {
+    /// Routes live in the URL hash (`#/r/<id>`) so a reload reopens the same record and the
+    /// service worker only ever has to serve one page.
+    fn from_hash(hash: &str) -> Route {
+        hash.strip_prefix("#/r/").and_then(|id| id.parse().ok()).map(Route::Record).unwrap_or(Route::List)
+    }
+
+    pub fn href(&self) -> String {
+        match self {
+            Route::List => "#/".into(),
+            Route::Record(id) => format!("#/r/{id}"),
+        }
+    }
+}
+
+impl Ctx {
+    pub fn t(&self, l: L) -> &'static str {
+        l.get(self.lang.get())
+    }
+
+    /// The open store; pages are only shown once it is ready.
+    pub fn store(&self) -> Option<Rc<Store>> {
+        self.store.get_value()
+    }
+
+    pub fn go(&self, route: Route) {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().set_hash(&route.href());
+        }
+        self.route.set(route);
+    }
+}
+
+pub fn use_ctx() -> Ctx {
+    expect_context::<Ctx>()
+}
+
+fn current_hash() -> String {
+    web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let lang = platform::saved_lang();
+    platform::save_lang(lang);
+    let ctx = Ctx {
+        lang: RwSignal::new(lang),
+        route: RwSignal::new(Route::from_hash(&current_hash())),
+        store: StoredValue::new_local(None),
+        store_state: RwSignal::new(StoreState::Opening),
+    };
+    provide_context(ctx);
+
+    let on_hash = window_event_listener(leptos::ev::hashchange, move |_| ctx.route.set(Route::from_hash(&current_hash())));
+    on_cleanup(move || on_hash.remove());
+
+    spawn_local(async move {
+        match Store::open(DB_NAME).await {
+            Ok(store) => {
+                ctx.store.set_value(Some(Rc::new(store)));
+                ctx.store_state.set(StoreState::Ready);
+            }
+            Err(e) => ctx.store_state.set(StoreState::Failed(e.to_string())),
+        }
+    });
+
+    let switch_lang = move |_| {
+        let next = if ctx.lang.get_untracked() == Lang::Zh { Lang::En } else { Lang::Zh };
+        platform::save_lang(next);
+        ctx.lang.set(next);
+    };
+
+    view! {
+        <header class="top">
+            <div class="brand">
+                <h1>{move || ctx.t(text::APP_TITLE)}</h1>
+                <p class="subtitle">{move || ctx.t(text::APP_SUBTITLE)}</p>
+            </div>
+            <button class="lang" id="lang-switch" on:click=switch_lang>{move || ctx.t(text::SWITCH_LANG)}</button>
+        </header>
+        <StatusBar/>
+        <main>
+            {move || match ctx.store_state.get() {
+                StoreState::Opening => view! { <p class="muted">{ctx.t(text::LOADING)}</p> }.into_any(),
+                StoreState::Failed(e) => view! {
+                    <p class="error" role="alert">{ctx.t(text::STORAGE_FAILED)}{e}</p>
+                }.into_any(),
+                StoreState::Ready => match ctx.route.get() {
+                    Route::List => view! { <ListPage/> }.into_any(),
+                    Route::Record(id) => view! { <RecordPage id=id/> }.into_any(),
+                },
+            }}
+        </main>
+    }
+}

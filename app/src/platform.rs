@@ -1,0 +1,118 @@
+//! Small wrappers over browser APIs that the rest of the app uses: time, randomness, the
+//! device id, saved preferences, storage persistence and the service worker.
+
+use shared::DocumentId;
+use shared::i18n::Lang;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+const LANG_KEY: &str = "liaison.lang";
+const DEVICE_KEY: &str = "liaison.device";
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// A new document id from the browser's cryptographic random source.
+pub fn new_document_id() -> DocumentId {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the browser's crypto.getRandomValues is available");
+    DocumentId::from_random_bytes(bytes)
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// The language chosen before, else the browser's, else Chinese.
+pub fn saved_lang() -> Lang {
+    if let Some(code) = local_storage().and_then(|s| s.get_item(LANG_KEY).ok()?) {
+        return Lang::from_tag(&code);
+    }
+    web_sys::window().and_then(|w| w.navigator().language()).map(|t| Lang::from_tag(&t)).unwrap_or_default()
+}
+
+pub fn save_lang(lang: Lang) {
+    if let Some(s) = local_storage() {
+        let _ = s.set_item(LANG_KEY, lang.code());
+    }
+    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = root.set_attribute("lang", if lang == Lang::Zh { "zh-CN" } else { "en" });
+    }
+}
+
+/// A random id for this browser profile, recorded as the author of records made here until
+/// accounts exist.
+pub fn device_id() -> String {
+    let storage = local_storage();
+    if let Some(id) = storage.as_ref().and_then(|s| s.get_item(DEVICE_KEY).ok()?) {
+        return id;
+    }
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).expect("the browser's crypto.getRandomValues is available");
+    let id = format!("device-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    if let Some(s) = storage {
+        let _ = s.set_item(DEVICE_KEY, &id);
+    }
+    id
+}
+
+pub fn is_online() -> bool {
+    web_sys::window().map(|w| w.navigator().on_line()).unwrap_or(true)
+}
+
+/// Asks the browser to keep this site's data even when space runs low. Returns whether it
+/// agreed; `None` where the browser has no such API.
+pub async fn request_persistence() -> Option<bool> {
+    let storage = web_sys::window()?.navigator().storage();
+    if let Ok(p) = storage.persisted() {
+        if JsFuture::from(p).await.ok()?.as_bool() == Some(true) {
+            return Some(true);
+        }
+    }
+    JsFuture::from(storage.persist().ok()?).await.ok()?.as_bool()
+}
+
+/// Bytes used and the quota, as the browser estimates them.
+pub async fn storage_estimate() -> Option<(f64, f64)> {
+    let storage = web_sys::window()?.navigator().storage();
+    let estimate: web_sys::StorageEstimate = JsFuture::from(storage.estimate().ok()?).await.ok()?.unchecked_into();
+    Some((estimate.get_usage()?, estimate.get_quota()?))
+}
+
+/// Registers the service worker that lets the app start offline, and resolves once one is
+/// active. `false` where the browser has none (or the page is not served over http(s)).
+pub async fn register_service_worker() -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    let container = window.navigator().service_worker();
+    if container.is_undefined() {
+        return false;
+    }
+    if JsFuture::from(container.register("/sw.js")).await.is_err() {
+        return false;
+    }
+    match container.ready() {
+        Ok(ready) => JsFuture::from(ready).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Formats a time for people, in the interface language.
+pub fn format_time(ms: i64, lang: Lang) -> String {
+    let date = js_sys::Date::new(&(ms as f64).into());
+    let tag = if lang == Lang::Zh { "zh-CN" } else { "en-GB" };
+    date.to_locale_string(tag, &wasm_bindgen::JsValue::UNDEFINED).into()
+}
+
+/// Formats a byte count as KB/MB/GB.
+pub fn format_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{value:.0} {}", UNITS[0]) } else { format!("{value:.1} {}", UNITS[unit]) }
+}
