@@ -27,8 +27,8 @@ use wasm_bindgen::{JsCast, JsValue};
 /// The database's name in production; tests open their own.
 pub const DB_NAME: &str = "liaison";
 
-const CHUNKS: &str = "chunks";
-const RECORDS: &str = "records";
+pub const CHUNKS: &str = "chunks";
+pub const RECORDS: &str = "records";
 const SNAPSHOT: &str = "snapshot";
 const INCREMENTAL: &str = "incremental";
 
