@@ -34,8 +34,14 @@ async fn main() -> anyhow::Result<()> {
     println!("liaison listening on http://{addr}");
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
     let config = server::Config { dist_dir: args.dist, data_dir: args.data_dir };
+    // Stop taking requests on Ctrl-C or SIGTERM and let the ones under way finish.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
     };
     server::run(listener, config, shutdown).await?;
     Ok(())
