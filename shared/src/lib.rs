@@ -9,6 +9,7 @@ pub mod form;
 pub mod i18n;
 pub mod record;
 pub mod storage_key;
+pub mod sync;
 
 pub use doc_id::{DocumentId, DocumentIdError};
 pub use record::{FieldValue, Record, RecordError, RecordMeta, RecordSummary};

@@ -1,0 +1,526 @@
+//! The sync protocol as a state machine with no I/O, run by the server and by the browser.
+//!
+//! The caller owns the sockets, the storage and the clock. It calls [`Node::handle`] with each
+//! event and carries out the returned [`Action`]s in order. The node owns the documents in
+//! memory, one Automerge sync state per document and connection, and the rules that matter
+//! most:
+//!
+//! - **Durable before visible.** A change (received or local) is handed to storage as an
+//!   [`Action::Persist`]; no sync message about that document goes to any peer until the
+//!   caller reports [`Event::Persisted`]. A peer that sees the node's new heads can therefore
+//!   rely on the change having been stored.
+//! - **Unauthorised reads as missing.** On the server, the first message about a document on a
+//!   connection triggers [`Action::Authorize`]; until the answer comes the messages wait, and an
+//!   [`Verdict::Unavailable`] answer makes every later message about it get `doc-unavailable`
+//!   without being applied — the same answer a document that does not exist gets.
+//! - **Nothing unasked.** A peer only hears about documents it has sent a message about (or,
+//!   for a client, documents it opened).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use automerge::sync::{self, SyncDoc};
+use automerge::{AutoCommit, ChangeHash};
+
+use super::wire::{Message, PeerId, PeerMetadata, PROTOCOL_VERSION};
+use crate::doc_id::DocumentId;
+
+/// Incremental chunks are folded into a snapshot once they outgrow it and this floor.
+pub const COMPACTION_FLOOR: usize = 64 * 1024;
+
+/// The caller's handle for one connection (one socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Waits for `join`, answers `peer`, checks access to every document.
+    Server,
+    /// Sends `join`, syncs the documents it opened with whoever answers.
+    Client,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub peer_id: PeerId,
+    pub metadata: PeerMetadata,
+    pub role: Role,
+    /// A sync message that would take a document's stored size past this is refused.
+    pub max_doc_bytes: usize,
+}
+
+#[derive(Debug)]
+pub enum Event {
+    /// A socket opened. `account` names who opened it (the server learns it at the upgrade);
+    /// only the same account may take over a peer id that is already connected.
+    Connected { conn: ConnId, account: String },
+    Received { conn: ConnId, bytes: Vec<u8> },
+    Disconnected { conn: ConnId },
+    /// The answer to [`Action::Authorize`].
+    Authorized { conn: ConnId, doc: DocumentId, verdict: Verdict },
+    /// The write asked for by [`Action::Persist`] is durable (`ok`) or failed.
+    Persisted { doc: DocumentId, ok: bool },
+    /// A client opens a document it holds (`chunks`: what it has stored, possibly nothing).
+    Open { doc: DocumentId, chunks: Vec<Vec<u8>> },
+    /// The caller changed a document through [`Node::doc_mut`].
+    Changed { doc: DocumentId },
+}
+
+#[derive(Debug)]
+pub enum Verdict {
+    /// The connection's account may use the document; `chunks` is what storage holds of it
+    /// (ignored if the node has it in memory already).
+    Allowed { chunks: Vec<Vec<u8>> },
+    /// It did not exist and has been created for the connection's account.
+    Created,
+    /// Missing, or not this account's to read: both get the same answer.
+    Unavailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    Incremental(Vec<u8>),
+    /// The whole document; it replaces every chunk stored for it before.
+    Snapshot(Vec<u8>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Send { conn: ConnId, bytes: Vec<u8> },
+    /// Close the socket (an `error` message, if any, is already in a `Send` before this).
+    Close { conn: ConnId, reason: String },
+    /// Check whether `conn`'s account may use `doc`; if it does not exist and `create`, create
+    /// it for that account. `load`: also return what storage holds of it.
+    Authorize { conn: ConnId, doc: DocumentId, create: bool, load: bool },
+    /// Store this, in order, then report [`Event::Persisted`].
+    Persist { doc: DocumentId, chunk: Chunk, heads: Vec<ChangeHash> },
+    /// The handshake completed.
+    Established { conn: ConnId, peer: PeerId, metadata: Option<PeerMetadata> },
+    /// Changes from a peer were applied and stored: the document can be shown anew.
+    Updated { doc: DocumentId },
+    /// A peer said it cannot give us this document (a client's server: missing or not ours).
+    Unavailable { conn: ConnId, doc: DocumentId },
+}
+
+pub struct Node {
+    config: NodeConfig,
+    conns: BTreeMap<ConnId, Conn>,
+    docs: HashMap<DocumentId, Doc>,
+    /// Highest ephemeral `count` relayed per (sender, session), to drop repeats.
+    ephemeral_seen: HashMap<(PeerId, String), u64>,
+}
+
+struct Conn {
+    account: String,
+    remote: Option<(PeerId, Option<PeerMetadata>)>,
+    docs: BTreeMap<DocumentId, ConnDoc>,
+}
+
+enum ConnDoc {
+    /// Waiting for [`Event::Authorized`]; messages about the document wait with it.
+    Pending(Vec<Message>),
+    Allowed(Box<sync::State>),
+    Unavailable,
+}
+
+struct Doc {
+    doc: AutoCommit,
+    stored_incremental: usize,
+    stored_snapshot: usize,
+    /// Persists handed out and not yet reported back.
+    persisting: u32,
+    /// A peer's change is waiting for its persist before the caller may show it.
+    remote_change: bool,
+}
+
+impl Node {
+    pub fn new(config: NodeConfig) -> Node {
+        Node { config, conns: BTreeMap::new(), docs: HashMap::new(), ephemeral_seen: HashMap::new() }
+    }
+
+    pub fn peer_id(&self) -> &PeerId {
+        &self.config.peer_id
+    }
+
+    pub fn doc(&self, id: DocumentId) -> Option<&AutoCommit> {
+        self.docs.get(&id).map(|d| &d.doc)
+    }
+
+    /// For local edits; follow them with [`Event::Changed`].
+    pub fn doc_mut(&mut self, id: DocumentId) -> Option<&mut AutoCommit> {
+        self.docs.get_mut(&id).map(|d| &mut d.doc)
+    }
+
+    /// Whether the peer on `conn` has acknowledged every change of `doc` this node has.
+    pub fn in_sync(&mut self, conn: ConnId, doc: DocumentId) -> bool {
+        let Some(d) = self.docs.get_mut(&doc) else { return false };
+        let heads = d.doc.get_heads();
+        match self.conns.get(&conn).and_then(|c| c.docs.get(&doc)) {
+            Some(ConnDoc::Allowed(state)) => {
+                let mut theirs = state.their_heads.clone().unwrap_or_default();
+                theirs.sort();
+                let mut ours = heads;
+                ours.sort();
+                theirs == ours || (!ours.is_empty() && ours.iter().all(|h| state.shared_heads.contains(h)))
+            }
+            _ => false,
+        }
+    }
+
+    /// The heads the peer on `conn` last said it has of `doc`: changes it has stored, if it
+    /// is a server (see the module's durability rule).
+    pub fn acknowledged(&self, conn: ConnId, doc: DocumentId) -> Vec<ChangeHash> {
+        match self.conns.get(&conn).and_then(|c| c.docs.get(&doc)) {
+            Some(ConnDoc::Allowed(state)) => state.their_heads.clone().unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.conns.keys().copied()
+    }
+
+    pub fn handle(&mut self, _now_ms: u64, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Connected { conn, account } => {
+                self.conns.insert(conn, Conn { account, remote: None, docs: BTreeMap::new() });
+                if self.config.role == Role::Client {
+                    let join = Message::Join {
+                        sender_id: self.config.peer_id.clone(),
+                        supported_protocol_versions: vec![PROTOCOL_VERSION.into()],
+                        peer_metadata: Some(self.config.metadata.clone()),
+                    };
+                    out.push(Action::Send { conn, bytes: join.encode() });
+                }
+            }
+            Event::Received { conn, bytes } => match Message::decode(&bytes) {
+                Ok(msg) => self.receive(conn, msg, &mut out),
+                Err(e) => self.fail(conn, &format!("malformed message: {e}"), &mut out),
+            },
+            Event::Disconnected { conn } => {
+                self.conns.remove(&conn);
+            }
+            Event::Authorized { conn, doc, verdict } => self.authorized(conn, doc, verdict, &mut out),
+            Event::Persisted { doc, ok } => self.persisted(doc, ok, &mut out),
+            Event::Open { doc, chunks } => {
+                if !self.docs.contains_key(&doc) {
+                    self.docs.insert(doc, Doc::load(&chunks));
+                }
+                let conns: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.remote.is_some()).map(|(id, _)| *id).collect();
+                for conn in conns {
+                    self.start_client_doc(conn, doc, &mut out);
+                }
+            }
+            Event::Changed { doc } => self.persist_changes(doc, false, &mut out),
+        }
+        out
+    }
+
+    fn receive(&mut self, conn: ConnId, msg: Message, out: &mut Vec<Action>) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        let established = c.remote.is_some();
+        match msg {
+            Message::Join { sender_id, supported_protocol_versions, peer_metadata } => {
+                if self.config.role != Role::Server || established {
+                    return self.fail(conn, "unexpected join", out);
+                }
+                if !supported_protocol_versions.iter().any(|v| v == PROTOCOL_VERSION) {
+                    return self.fail(conn, "unsupported protocol version", out);
+                }
+                let account = c.account.clone();
+                // A peer id already connected: the same account reconnecting takes over (its old
+                // socket is closed and its sync state starts afresh); anyone else is refused.
+                let holder = self.conns.iter().find(|(id, other)| **id != conn && other.remote.as_ref().is_some_and(|(p, _)| *p == sender_id)).map(|(id, other)| (*id, other.account.clone()));
+                if let Some((old, owner)) = holder {
+                    if owner != account {
+                        return self.fail(conn, "peer id in use by another account", out);
+                    }
+                    self.conns.remove(&old);
+                    out.push(Action::Close { conn: old, reason: "replaced by a new connection with the same peer id".into() });
+                }
+                let reply = Message::Peer {
+                    sender_id: self.config.peer_id.clone(),
+                    target_id: sender_id.clone(),
+                    selected_protocol_version: PROTOCOL_VERSION.into(),
+                    peer_metadata: Some(self.config.metadata.clone()),
+                };
+                out.push(Action::Send { conn, bytes: reply.encode() });
+                self.conns.get_mut(&conn).expect("checked").remote = Some((sender_id.clone(), peer_metadata.clone()));
+                out.push(Action::Established { conn, peer: sender_id, metadata: peer_metadata });
+            }
+            Message::Peer { sender_id, selected_protocol_version, peer_metadata, .. } => {
+                if self.config.role != Role::Client || established {
+                    return self.fail(conn, "unexpected peer message", out);
+                }
+                if selected_protocol_version != PROTOCOL_VERSION {
+                    return self.fail(conn, "unsupported protocol version", out);
+                }
+                self.conns.get_mut(&conn).expect("checked").remote = Some((sender_id.clone(), peer_metadata.clone()));
+                out.push(Action::Established { conn, peer: sender_id, metadata: peer_metadata });
+                let docs: Vec<DocumentId> = self.docs.keys().copied().collect();
+                for doc in docs {
+                    self.start_client_doc(conn, doc, out);
+                }
+            }
+            Message::Error { message } => {
+                self.conns.remove(&conn);
+                out.push(Action::Close { conn, reason: format!("the peer reported an error: {message}") });
+            }
+            Message::Leave { .. } => {
+                self.conns.remove(&conn);
+                out.push(Action::Close { conn, reason: "the peer left".into() });
+            }
+            _ if !established => self.fail(conn, "a message before the handshake", out),
+            Message::Gossip { .. } => {}
+            Message::Request { ref document_id, .. }
+            | Message::Sync { ref document_id, .. }
+            | Message::Ephemeral { ref document_id, .. } => {
+                let doc = *document_id;
+                self.doc_message(conn, doc, msg, out);
+            }
+            Message::DocUnavailable { document_id, .. } => {
+                if self.config.role == Role::Client {
+                    out.push(Action::Unavailable { conn, doc: document_id });
+                }
+            }
+        }
+    }
+
+    /// Routes a message about one document through its access check.
+    fn doc_message(&mut self, conn: ConnId, doc: DocumentId, msg: Message, out: &mut Vec<Action>) {
+        let role = self.config.role;
+        let loaded = self.docs.contains_key(&doc);
+        let c = self.conns.get_mut(&conn).expect("caller checked");
+        match c.docs.get_mut(&doc) {
+            Some(ConnDoc::Pending(queue)) => queue.push(msg),
+            Some(ConnDoc::Allowed(_)) => self.apply(conn, doc, msg, out),
+            Some(ConnDoc::Unavailable) => self.unavailable(conn, doc, &msg, out),
+            None if role == Role::Client => {
+                // A client only syncs what it opened; anything else is not announced to it.
+                if loaded {
+                    c.docs.insert(doc, ConnDoc::Allowed(Box::default()));
+                    self.apply(conn, doc, msg, out);
+                } else {
+                    self.unavailable(conn, doc, &msg, out);
+                }
+            }
+            None => {
+                let create = matches!(msg, Message::Sync { .. });
+                c.docs.insert(doc, ConnDoc::Pending(vec![msg]));
+                out.push(Action::Authorize { conn, doc, create, load: !loaded });
+            }
+        }
+    }
+
+    fn authorized(&mut self, conn: ConnId, doc: DocumentId, verdict: Verdict, out: &mut Vec<Action>) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(ConnDoc::Pending(queue)) = c.docs.remove(&doc) else { return };
+        match verdict {
+            Verdict::Unavailable => {
+                c.docs.insert(doc, ConnDoc::Unavailable);
+                for msg in queue {
+                    self.unavailable(conn, doc, &msg, out);
+                }
+            }
+            Verdict::Allowed { chunks } => {
+                self.docs.entry(doc).or_insert_with(|| Doc::load(&chunks));
+                self.allow(conn, doc, queue, out);
+            }
+            Verdict::Created => {
+                self.docs.entry(doc).or_insert_with(|| Doc::load(&[]));
+                self.allow(conn, doc, queue, out);
+            }
+        }
+    }
+
+    fn allow(&mut self, conn: ConnId, doc: DocumentId, queue: Vec<Message>, out: &mut Vec<Action>) {
+        self.conns.get_mut(&conn).expect("checked").docs.insert(doc, ConnDoc::Allowed(Box::default()));
+        for msg in queue {
+            self.apply(conn, doc, msg, out);
+        }
+    }
+
+    /// Answers a message about a document this connection may not have.
+    fn unavailable(&mut self, conn: ConnId, doc: DocumentId, msg: &Message, out: &mut Vec<Action>) {
+        if matches!(msg, Message::Request { .. } | Message::Sync { .. }) {
+            let Some(target) = self.remote(conn) else { return };
+            let reply = Message::DocUnavailable { sender_id: self.config.peer_id.clone(), target_id: target, document_id: doc };
+            out.push(Action::Send { conn, bytes: reply.encode() });
+        }
+    }
+
+    /// Applies a message about a document this connection may use.
+    fn apply(&mut self, conn: ConnId, doc: DocumentId, msg: Message, out: &mut Vec<Action>) {
+        match msg {
+            Message::Request { data, .. } | Message::Sync { data, .. } => {
+                let max = self.config.max_doc_bytes;
+                let Some(d) = self.docs.get_mut(&doc) else { return };
+                let Some(ConnDoc::Allowed(state)) = self.conns.get_mut(&conn).and_then(|c| c.docs.get_mut(&doc)) else { return };
+                let before = d.doc.get_heads();
+                let result = if d.stored_incremental + d.stored_snapshot + data.len() > max {
+                    Err(format!("document {doc} would exceed {max} bytes"))
+                } else {
+                    match sync::Message::decode(&data) {
+                        Err(e) => Err(format!("bad sync data for {doc}: {e}")),
+                        Ok(parsed) => d
+                            .doc
+                            .sync()
+                            .receive_sync_message(state, parsed)
+                            .map_err(|e| format!("sync data for {doc} could not be applied: {e}")),
+                    }
+                };
+                let changed = d.doc.get_heads() != before;
+                match result {
+                    // A message that failed part way may have applied some changes; memory then
+                    // differs from storage, so the document is dropped and reloaded on next use.
+                    Err(reason) if changed => {
+                        self.fail(conn, &reason, out);
+                        self.drop_doc(doc, out);
+                    }
+                    Err(reason) => self.fail(conn, &reason, out),
+                    Ok(()) if changed => self.persist_changes(doc, true, out),
+                    Ok(()) => self.send_sync(conn, doc, out),
+                }
+            }
+            Message::Ephemeral { sender_id, count, session_id, document_id, data, .. } => {
+                let key = (sender_id.clone(), session_id.clone());
+                if self.ephemeral_seen.get(&key).is_some_and(|seen| *seen >= count) {
+                    return;
+                }
+                self.ephemeral_seen.insert(key, count);
+                let targets: Vec<(ConnId, PeerId)> = self
+                    .conns
+                    .iter()
+                    .filter(|(id, c)| **id != conn && matches!(c.docs.get(&doc), Some(ConnDoc::Allowed(_))))
+                    .filter_map(|(id, c)| c.remote.as_ref().map(|(p, _)| (*id, p.clone())))
+                    .collect();
+                for (target, peer) in targets {
+                    let relay = Message::Ephemeral {
+                        sender_id: sender_id.clone(),
+                        target_id: peer,
+                        count,
+                        session_id: session_id.clone(),
+                        document_id,
+                        data: data.clone(),
+                    };
+                    out.push(Action::Send { conn: target, bytes: relay.encode() });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Hands the document's unsaved changes to storage; peers hear of them once stored.
+    fn persist_changes(&mut self, doc: DocumentId, remote: bool, out: &mut Vec<Action>) {
+        let Some(d) = self.docs.get_mut(&doc) else { return };
+        let bytes = d.doc.save_incremental();
+        if bytes.is_empty() {
+            return;
+        }
+        let chunk = if d.stored_incremental + bytes.len() > d.stored_snapshot.max(COMPACTION_FLOOR) {
+            let snapshot = d.doc.save();
+            d.stored_snapshot = snapshot.len();
+            d.stored_incremental = 0;
+            Chunk::Snapshot(snapshot)
+        } else {
+            d.stored_incremental += bytes.len();
+            Chunk::Incremental(bytes)
+        };
+        d.persisting += 1;
+        d.remote_change |= remote;
+        out.push(Action::Persist { doc, chunk, heads: d.doc.get_heads() });
+    }
+
+    fn persisted(&mut self, doc: DocumentId, ok: bool, out: &mut Vec<Action>) {
+        let Some(d) = self.docs.get_mut(&doc) else { return };
+        d.persisting = d.persisting.saturating_sub(1);
+        if !ok {
+            return self.drop_doc(doc, out);
+        }
+        if d.persisting > 0 {
+            return;
+        }
+        if std::mem::take(&mut d.remote_change) {
+            out.push(Action::Updated { doc });
+        }
+        let conns: Vec<ConnId> = self.conns.iter().filter(|(_, c)| matches!(c.docs.get(&doc), Some(ConnDoc::Allowed(_)))).map(|(id, _)| *id).collect();
+        for conn in conns {
+            self.send_sync(conn, doc, out);
+        }
+    }
+
+    /// Sends `conn` what it lacks of `doc`, unless a change is still on its way to storage.
+    fn send_sync(&mut self, conn: ConnId, doc: DocumentId, out: &mut Vec<Action>) {
+        let Some(d) = self.docs.get_mut(&doc) else { return };
+        if d.persisting > 0 {
+            return;
+        }
+        let Some(target) = self.conns.get(&conn).and_then(|c| c.remote.as_ref().map(|(p, _)| p.clone())) else { return };
+        let Some(ConnDoc::Allowed(state)) = self.conns.get_mut(&conn).and_then(|c| c.docs.get_mut(&doc)) else { return };
+        if let Some(msg) = d.doc.sync().generate_sync_message(state) {
+            let wire = Message::Sync { sender_id: self.config.peer_id.clone(), target_id: target, document_id: doc, data: msg.encode() };
+            out.push(Action::Send { conn, bytes: wire.encode() });
+        }
+    }
+
+    /// A client starts syncing an opened document: `request` if it has nothing of it yet.
+    fn start_client_doc(&mut self, conn: ConnId, doc: DocumentId, out: &mut Vec<Action>) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some((target, _)) = c.remote.clone() else { return };
+        c.docs.insert(doc, ConnDoc::Allowed(Box::default()));
+        let Some(d) = self.docs.get_mut(&doc) else { return };
+        if !d.doc.get_heads().is_empty() {
+            return self.send_sync(conn, doc, out);
+        }
+        let Some(ConnDoc::Allowed(state)) = self.conns.get_mut(&conn).and_then(|c| c.docs.get_mut(&doc)) else { return };
+        if let Some(msg) = d.doc.sync().generate_sync_message(state) {
+            let wire = Message::Request { sender_id: self.config.peer_id.clone(), target_id: target, document_id: doc, data: msg.encode() };
+            out.push(Action::Send { conn, bytes: wire.encode() });
+        }
+    }
+
+    /// Forgets a document whose memory no longer matches storage, and ends every sync session
+    /// on it, so peers resend what storage lacks when they reconnect.
+    fn drop_doc(&mut self, doc: DocumentId, out: &mut Vec<Action>) {
+        self.docs.remove(&doc);
+        let affected: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.docs.contains_key(&doc)).map(|(id, _)| *id).collect();
+        for conn in affected {
+            self.fail(conn, "a change could not be stored; reconnect to retry", out);
+        }
+    }
+
+    fn remote(&self, conn: ConnId) -> Option<PeerId> {
+        self.conns.get(&conn)?.remote.as_ref().map(|(p, _)| p.clone())
+    }
+
+    /// Sends an `error` and closes: the answer to anything malformed or not allowed.
+    fn fail(&mut self, conn: ConnId, reason: &str, out: &mut Vec<Action>) {
+        if self.conns.remove(&conn).is_none() {
+            return;
+        }
+        out.push(Action::Send { conn, bytes: Message::Error { message: reason.into() }.encode() });
+        out.push(Action::Close { conn, reason: reason.into() });
+    }
+}
+
+impl Doc {
+    fn load(chunks: &[Vec<u8>]) -> Doc {
+        let mut doc = AutoCommit::new();
+        let mut size = 0;
+        for chunk in chunks {
+            // Storage verified these when it wrote them; a chunk that still fails is skipped
+            // rather than taking the whole document down.
+            if doc.load_incremental(chunk).is_ok() {
+                size += chunk.len();
+            }
+        }
+        // What was loaded is stored already: the next incremental save starts from here.
+        let _ = doc.save_incremental();
+        Doc { doc, stored_incremental: size, stored_snapshot: 0, persisting: 0, remote_change: false }
+    }
+}
+
+/// Ids of documents a set of actions persists, for tests and logs.
+pub fn persisted_docs(actions: &[Action]) -> BTreeSet<DocumentId> {
+    actions.iter().filter_map(|a| if let Action::Persist { doc, .. } = a { Some(*doc) } else { None }).collect()
+}
