@@ -1,46 +1,90 @@
-//! liaison's server: serves the built app and, from the sync issue on, syncs records.
+//! liaison's server: serves the built app, signs people in, and syncs records.
 //!
-//! Architecture invariant: only this crate knows HTTP. Record rules come from `shared`.
+//! Architecture invariant: only this crate knows HTTP. Record rules and the sync protocol come
+//! from `shared`; this crate adds sockets, the database, accounts and access.
 
+pub mod accounts;
+mod api;
+mod auth;
+pub mod db;
+pub mod demo;
+pub mod docs;
+mod error;
 mod static_files;
+mod sync;
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
+
+pub use db::Db;
+pub use sync::socket::MAX_FRAME_BYTES;
 
 /// What the server needs to start; `main` fills it from the command line.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The built app (`cargo xtask dist` writes it to `dist/`).
     pub dist_dir: PathBuf,
-    /// Where the server keeps its data.
+    /// Where the server keeps its database.
     pub data_dir: PathBuf,
+    /// A sync message that would take a document past this many stored bytes is refused.
+    pub max_doc_bytes: usize,
+}
+
+impl Config {
+    pub fn new(dist_dir: PathBuf, data_dir: PathBuf) -> Config {
+        Config { dist_dir, data_dir, max_doc_bytes: 64 * 1024 * 1024 }
+    }
 }
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
+    pub db: Db,
+    pub hub: sync::Hub,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("the data folder {path} could not be created: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
+    #[error("the database could not be opened: {0}")]
+    Db(#[from] db::DbError),
     #[error("the built app was not found at {0}: run `cargo xtask dist` first")]
     NoDist(PathBuf),
     #[error("serving failed: {0}")]
     Serve(#[from] std::io::Error),
 }
 
-/// All routes: the API under `/api`, the app everywhere else.
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Opens the database in the data folder, creating both as needed.
+pub fn open_db(data_dir: &std::path::Path) -> Result<Db, StartError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir { path: data_dir.to_owned(), source })?;
+    Ok(Db::open(&data_dir.join("liaison.sqlite3"))?)
+}
+
+/// All routes: the API under `/api`, sync at `/sync`, the app everywhere else.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/health", get(health_get))
+        .route("/api/login", post(api::session_create))
+        .route("/api/logout", post(api::session_delete))
+        .route("/api/me", get(api::me_get))
+        .route("/api/orgs", get(api::orgs_list))
+        .route("/api/docs", get(api::docs_feed))
+        .route("/api/docs/{id}/access", get(api::doc_access_get))
+        .route("/api/docs/{id}/share", post(api::doc_share_create))
+        .route("/api/docs/{id}/share/{org}", delete(api::doc_share_delete))
+        .route("/sync", get(sync::socket::sync_get))
         .fallback_service(static_files::service(&state.config.dist_dir))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -48,14 +92,29 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until `shutdown` resolves.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|source| StartError::DataDir { path: config.data_dir.clone(), source })?;
     if !config.dist_dir.join("index.html").is_file() {
         return Err(StartError::NoDist(config.dist_dir.clone()));
     }
-    let state = AppState { config: Arc::new(config) };
+    let db = open_db(&config.data_dir)?;
+    let storage_id = db.call_blocking(storage_id)?;
+    let hub = sync::Hub::start(db.clone(), sync::hub::HubConfig { storage_id, max_doc_bytes: config.max_doc_bytes });
+    let state = AppState { config: Arc::new(config), db, hub };
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
     Ok(())
+}
+
+/// This database's stable storage id, which automerge-repo peers key their memory of us by.
+fn storage_id(c: &mut rusqlite::Connection) -> Result<String, db::DbError> {
+    use rusqlite::OptionalExtension;
+    if let Some(id) = c.query_row("SELECT value FROM settings WHERE key = 'storage_id'", [], |r| r.get(0)).optional()? {
+        return Ok(id);
+    }
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| db::DbError::Task(e.to_string()))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let id = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
+    c.execute("INSERT INTO settings (key, value) VALUES ('storage_id', ?1)", [&id])?;
+    Ok(id)
 }
 
 async fn health_get() -> Json<serde_json::Value> {

@@ -1,24 +1,62 @@
+use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-/// liaison's sync server.
+/// liaison's sync server. Without a command it serves.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
     /// Address to listen on. Port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080", env = "LIAISON_ADDR")]
     addr: SocketAddr,
-    /// Folder where the server keeps its data.
+    /// Folder where the server keeps its database.
     #[arg(long, default_value = "data", env = "LIAISON_DATA_DIR")]
     data_dir: PathBuf,
     /// The built app (from `cargo xtask dist`).
     #[arg(long, default_value = "dist", env = "LIAISON_DIST")]
     dist: PathBuf,
+    /// Create the demo organisations and users (if missing) and print their passwords.
+    #[arg(long)]
+    demo: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Manage organisations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OrgCommand {
+    /// Add an organisation: `org add county-court "县人民法院"`.
+    Add { id: String, name: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Add a user; the password is read from LIAISON_PASSWORD or the first line of stdin.
+    Add {
+        username: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -28,12 +66,37 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    match args.command {
+        Some(Command::Org { command: OrgCommand::Add { id, name } }) => {
+            let db = server::open_db(&args.data_dir)?;
+            db.call_blocking(|c| server::accounts::create_org(c, &id, &name))?;
+            println!("organisation {id} added");
+            return Ok(());
+        }
+        Some(Command::User { command: UserCommand::Add { username, org, name } }) => {
+            let password = match std::env::var("LIAISON_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => std::io::stdin().lock().lines().next().context("no password on stdin")??,
+            };
+            let db = server::open_db(&args.data_dir)?;
+            db.call_blocking(|c| server::accounts::create_user(c, &username, &name, &org, &password))?;
+            println!("user {username} added to {org}");
+            return Ok(());
+        }
+        None => {}
+    }
+    if args.demo {
+        let db = server::open_db(&args.data_dir)?;
+        for line in server::demo::seed(&db)? {
+            println!("{line}");
+        }
+    }
     let listener = TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     let addr = listener.local_addr()?;
     // On stdout, alone on its line: the end-to-end tests read the port from it.
     println!("liaison listening on http://{addr}");
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
-    let config = server::Config { dist_dir: args.dist, data_dir: args.data_dir };
+    let config = server::Config::new(args.dist, args.data_dir);
     // Stop taking requests on Ctrl-C or SIGTERM and let the ones under way finish.
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");

@@ -156,7 +156,8 @@ impl Node {
         let heads = d.doc.get_heads();
         match self.conns.get(&conn).and_then(|c| c.docs.get(&doc)) {
             Some(ConnDoc::Allowed(state)) => {
-                let mut theirs = state.their_heads.clone().unwrap_or_default();
+                // Until the peer has said anything about the document, nothing is acknowledged.
+                let Some(mut theirs) = state.their_heads.clone() else { return false };
                 theirs.sort();
                 let mut ours = heads;
                 ours.sort();

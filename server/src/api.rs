@@ -1,0 +1,167 @@
+//! The HTTP API beside the sync socket: sign-in, the change feed, sharing.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use shared::DocumentId;
+
+use crate::accounts::{self, User};
+use crate::auth::Authed;
+use crate::docs::{self, FeedEntry};
+use crate::error::AppError;
+use crate::{now_ms, AppState};
+
+/// JSON bodies whose rejection is an [`AppError`] like every other failure.
+pub struct AppJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for AppJson<T>
+where
+    axum::Json<T>: axum::extract::FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(AppJson(axum::Json::<T>::from_request(req, state).await?.0))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: i64,
+    pub user: User,
+}
+
+pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson<LoginRequest>) -> Result<Json<LoginResponse>, AppError> {
+    let reply = state
+        .db
+        .call(move |c| {
+            let Some(user) = accounts::check_password(c, &req.username, &req.password)? else { return Ok(None) };
+            let (token, expires_at) = accounts::issue_token(c, user.id, now_ms())?;
+            Ok(Some(LoginResponse { token, expires_at, user }))
+        })
+        .await?
+        .ok_or(AppError::BadLogin)?;
+    tracing::info!(user = reply.user.id, org = %reply.user.org_id, "signed in");
+    Ok(Json(reply))
+}
+
+pub async fn session_delete(State(state): State<AppState>, authed: Authed) -> Result<Json<serde_json::Value>, AppError> {
+    state.db.call(move |c| accounts::revoke_token(c, &authed.token)).await?;
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+pub async fn me_get(authed: Authed) -> Json<User> {
+    Json(authed.user)
+}
+
+#[derive(Deserialize)]
+pub struct FeedQuery {
+    #[serde(default)]
+    pub since: i64,
+}
+
+#[derive(Serialize)]
+pub struct FeedResponse {
+    pub docs: Vec<FeedEntry>,
+    /// Ask again with `since` set to this to get only what changes next.
+    pub last_seq: i64,
+    /// More entries wait; ask again at once.
+    pub more: bool,
+}
+
+const FEED_PAGE: i64 = 1000;
+
+pub async fn docs_feed(State(state): State<AppState>, authed: Authed, Query(q): Query<FeedQuery>) -> Result<Json<FeedResponse>, AppError> {
+    let org = authed.user.org_id.clone();
+    let (docs, latest) = state
+        .db
+        .call(move |c| Ok((docs::feed(c, &org, q.since, FEED_PAGE + 1)?, docs::latest_seq(c)?)))
+        .await?;
+    let more = docs.len() as i64 > FEED_PAGE;
+    let docs: Vec<FeedEntry> = docs.into_iter().take(FEED_PAGE as usize).collect();
+    let last_seq = if more { docs.last().map_or(q.since, |d| d.seq) } else { latest.max(q.since) };
+    Ok(Json(FeedResponse { docs, last_seq, more }))
+}
+
+#[derive(Deserialize)]
+pub struct ShareRequest {
+    pub org: String,
+}
+
+pub async fn doc_share_create(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    AppJson(req): AppJson<ShareRequest>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
+    let owner = authed.user.org_id.clone();
+    let org = req.org.clone();
+    state.db.call(move |c| docs::share(c, id, &owner, &org)).await?;
+    tracing::info!(doc = %id, by = authed.user.id, to = %req.org, "shared");
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+pub async fn doc_share_delete(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path((id, org)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
+    let owner = authed.user.org_id.clone();
+    let o = org.clone();
+    state.db.call(move |c| docs::revoke(c, id, &owner, &o)).await?;
+    // Open sync sessions of that organisation on this document end now, not at next connect.
+    state.hub.revoke(id, org.clone()).await;
+    tracing::info!(doc = %id, by = authed.user.id, from = %org, "access revoked");
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+#[derive(Serialize)]
+pub struct DocAccess {
+    pub owner: bool,
+    pub shared_with: Vec<String>,
+}
+
+pub async fn doc_access_get(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> Result<Json<DocAccess>, AppError> {
+    let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
+    let org = authed.user.org_id.clone();
+    let reply = state
+        .db
+        .call(move |c| match docs::access(c, id, &org)? {
+            docs::Access::Allowed => Ok(Some(DocAccess {
+                owner: docs::owner(c, id)?.as_deref() == Some(org.as_str()),
+                shared_with: docs::shared_with(c, id)?,
+            })),
+            _ => Ok(None),
+        })
+        .await?
+        .ok_or_else(|| AppError::NotFound("document not found".into()))?;
+    Ok(Json(reply))
+}
+
+#[derive(Serialize)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+}
+
+pub async fn orgs_list(State(state): State<AppState>, _authed: Authed) -> Result<Json<Vec<Org>>, AppError> {
+    let orgs = state
+        .db
+        .call(|c| {
+            let mut stmt = c.prepare("SELECT id, name FROM orgs ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok(Org { id: r.get(0)?, name: r.get(1)? }))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    Ok(Json(orgs))
+}

@@ -1,0 +1,231 @@
+//! The hub: one task that owns the sync node and carries out its actions.
+//!
+//! Sockets send it what they receive; it sends them frames to write. Access checks run on the
+//! database pool and come back as events. Persists go, in order, to one storage task that
+//! commits everything waiting in a single transaction (group commit) and only then reports
+//! them durable, so the node never acknowledges a change that is not on disk.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use shared::sync::node::Chunk;
+use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerMetadata, PeerId, Role, Verdict};
+use shared::DocumentId;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::accounts::User;
+use crate::db::{Db, DbError};
+use crate::docs::{self, Access};
+
+/// Frames to a socket are buffered up to this; a peer that reads slower is disconnected.
+const OUTGOING_BUFFER: usize = 1024;
+
+#[derive(Clone)]
+pub struct Hub {
+    tx: mpsc::Sender<HubEvent>,
+    next_conn: Arc<AtomicU64>,
+}
+
+/// What the hub tells a socket task.
+#[derive(Debug)]
+pub enum Outgoing {
+    Frame(Vec<u8>),
+    Close(String),
+}
+
+enum HubEvent {
+    Connected { conn: ConnId, user: User, out: mpsc::Sender<Outgoing> },
+    Node(Event),
+    Revoke { doc: DocumentId, org: String, done: oneshot::Sender<()> },
+}
+
+struct Conn {
+    user: User,
+    out: mpsc::Sender<Outgoing>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub storage_id: String,
+    pub max_doc_bytes: usize,
+}
+
+impl Hub {
+    pub fn start(db: Db, config: HubConfig) -> Hub {
+        let (tx, rx) = mpsc::channel(4096);
+        let (persist_tx, persist_rx) = mpsc::unbounded_channel();
+        tokio::spawn(persist_task(db.clone(), persist_rx, tx.clone()));
+        let node = Node::new(NodeConfig {
+            peer_id: PeerId(format!("liaison-server-{}", &config.storage_id[..8])),
+            metadata: PeerMetadata { storage_id: Some(config.storage_id.clone()), is_ephemeral: false },
+            role: Role::Server,
+            max_doc_bytes: config.max_doc_bytes,
+        });
+        tokio::spawn(hub_task(node, db, rx, tx.clone(), persist_tx));
+        Hub { tx, next_conn: Arc::new(AtomicU64::new(1)) }
+    }
+
+    /// Registers a socket; returns its id and the channel of frames to write to it.
+    pub async fn connect(&self, user: User) -> (ConnId, mpsc::Receiver<Outgoing>) {
+        let conn = ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed));
+        let (out, rx) = mpsc::channel(OUTGOING_BUFFER);
+        let _ = self.tx.send(HubEvent::Connected { conn, user, out }).await;
+        (conn, rx)
+    }
+
+    pub async fn received(&self, conn: ConnId, bytes: Vec<u8>) {
+        let _ = self.tx.send(HubEvent::Node(Event::Received { conn, bytes })).await;
+    }
+
+    pub async fn disconnected(&self, conn: ConnId) {
+        let _ = self.tx.send(HubEvent::Node(Event::Disconnected { conn })).await;
+    }
+
+    /// Ends the sessions of `org`'s connections, so access to `doc` is checked afresh.
+    pub async fn revoke(&self, doc: DocumentId, org: String) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(HubEvent::Revoke { doc, org, done }).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+struct Persist {
+    doc: DocumentId,
+    chunk: Chunk,
+    heads: Vec<String>,
+}
+
+async fn hub_task(
+    mut node: Node,
+    db: Db,
+    mut rx: mpsc::Receiver<HubEvent>,
+    tx: mpsc::Sender<HubEvent>,
+    persist: mpsc::UnboundedSender<Persist>,
+) {
+    let mut conns: HashMap<ConnId, Conn> = HashMap::new();
+    while let Some(event) = rx.recv().await {
+        let now = crate::now_ms() as u64;
+        let actions = match event {
+            HubEvent::Connected { conn, user, out } => {
+                let account = user.id.to_string();
+                tracing::info!(conn = conn.0, user = user.id, org = %user.org_id, "sync connection opened");
+                conns.insert(conn, Conn { user, out });
+                node.handle(now, Event::Connected { conn, account })
+            }
+            HubEvent::Node(Event::Disconnected { conn }) => {
+                conns.remove(&conn);
+                node.handle(now, Event::Disconnected { conn })
+            }
+            HubEvent::Node(event) => node.handle(now, event),
+            HubEvent::Revoke { doc, org, done } => {
+                let affected: Vec<ConnId> = conns.iter().filter(|(_, c)| c.user.org_id == org).map(|(id, _)| *id).collect();
+                let mut actions = Vec::new();
+                for conn in affected {
+                    tracing::info!(conn = conn.0, doc = %doc, "closing a session after access was revoked");
+                    if let Some(c) = conns.remove(&conn) {
+                        let _ = c.out.try_send(Outgoing::Close("access changed; reconnect".into()));
+                    }
+                    actions.extend(node.handle(now, Event::Disconnected { conn }));
+                }
+                let _ = done.send(());
+                actions
+            }
+        };
+        for action in actions {
+            match action {
+                Action::Send { conn, bytes } => {
+                    let full = conns.get(&conn).is_some_and(|c| c.out.try_send(Outgoing::Frame(bytes)).is_err());
+                    if full {
+                        tracing::warn!(conn = conn.0, "peer reads too slowly; disconnecting");
+                        conns.remove(&conn);
+                        // The socket task sees its channel close and ends; the node forgets it.
+                        let _ = tx.try_send(HubEvent::Node(Event::Disconnected { conn }));
+                    }
+                }
+                Action::Close { conn, reason } => {
+                    tracing::info!(conn = conn.0, %reason, "closing sync connection");
+                    if let Some(c) = conns.remove(&conn) {
+                        let _ = c.out.try_send(Outgoing::Close(reason));
+                    }
+                }
+                Action::Authorize { conn, doc, create, load } => {
+                    let Some(user) = conns.get(&conn).map(|c| c.user.clone()) else { continue };
+                    let (db, tx) = (db.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let verdict = db.call(move |c| authorize(c, doc, &user, create, load)).await.unwrap_or_else(|e| {
+                            tracing::error!(error = %e, doc = %doc, "access check failed");
+                            Verdict::Unavailable
+                        });
+                        let _ = tx.send(HubEvent::Node(Event::Authorized { conn, doc, verdict })).await;
+                    });
+                }
+                Action::Persist { doc, chunk, heads } => {
+                    let heads = heads.iter().map(ToString::to_string).collect();
+                    let _ = persist.send(Persist { doc, chunk, heads });
+                }
+                Action::Established { conn, peer, .. } => {
+                    tracing::info!(conn = conn.0, peer = %peer, "peer joined");
+                }
+                Action::Updated { .. } | Action::Unavailable { .. } => {}
+            }
+        }
+    }
+}
+
+/// Decides what `user` may do with `doc`, creating it for their organisation if asked.
+fn authorize(c: &mut Connection, doc: DocumentId, user: &User, create: bool, load: bool) -> Result<Verdict, DbError> {
+    let mut access = docs::access(c, doc, &user.org_id)?;
+    if access == Access::Missing && create {
+        let tx = c.transaction()?;
+        docs::create(&tx, doc, &user.org_id, user.id)?;
+        tx.commit()?;
+        tracing::info!(doc = %doc, user = user.id, org = %user.org_id, "document created");
+        // Another organisation may have created the same id a moment before.
+        access = match docs::access(c, doc, &user.org_id)? {
+            Access::Allowed => return Ok(Verdict::Created),
+            other => other,
+        };
+    }
+    Ok(match access {
+        Access::Allowed => Verdict::Allowed { chunks: if load { docs::load_chunks(c, doc)? } else { Vec::new() } },
+        Access::Missing | Access::Denied => Verdict::Unavailable,
+    })
+}
+
+/// Writes persists in arrival order; whatever is waiting when a write starts shares its
+/// transaction, and all of them are reported durable once it commits.
+async fn persist_task(db: Db, mut rx: mpsc::UnboundedReceiver<Persist>, hub: mpsc::Sender<HubEvent>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let docs: Vec<DocumentId> = batch.iter().map(|p| p.doc).collect();
+        let result = db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                for p in &batch {
+                    match &p.chunk {
+                        Chunk::Incremental(bytes) => docs::append(&tx, p.doc, bytes, &p.heads)?,
+                        Chunk::Snapshot(bytes) => docs::compact(&tx, p.doc, bytes, &p.heads)?,
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await;
+        let ok = match result {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, changes = docs.len(), "storing changes failed");
+                false
+            }
+        };
+        for doc in docs {
+            let _ = hub.send(HubEvent::Node(Event::Persisted { doc, ok })).await;
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! One WebSocket connection: authenticated at the upgrade, binary frames to the hub, frames
+//! from the hub to the peer, and the limits (frame size, messages per second) enforced here.
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use shared::sync::Message;
+
+use super::hub::Outgoing;
+use crate::accounts::User;
+use crate::auth::Authed;
+use crate::AppState;
+
+/// The largest frame a peer may send; a first sync of a large record fits well within it.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+/// Messages per second per connection, sustained, and the burst allowed above that.
+const RATE_PER_SECOND: f64 = 200.0;
+const BURST: f64 = 2000.0;
+
+pub async fn sync_get(State(state): State<AppState>, authed: Authed, ws: WebSocketUpgrade) -> Response {
+    let user = authed.user;
+    ws.max_message_size(MAX_FRAME_BYTES).max_frame_size(MAX_FRAME_BYTES).on_upgrade(move |socket| serve(socket, state, user))
+}
+
+async fn serve(socket: WebSocket, state: AppState, user: User) {
+    let (conn, mut outgoing) = state.hub.connect(user).await;
+    let (mut sink, mut stream) = socket.split();
+    let mut bucket = TokenBucket::new();
+    let reason = loop {
+        tokio::select! {
+            incoming = stream.next() => match incoming {
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    if !bucket.take() {
+                        break Some("too many messages; slow down".to_owned());
+                    }
+                    state.hub.received(conn, bytes.to_vec()).await;
+                }
+                Some(Ok(WsMessage::Text(_))) => break Some("text frames are not part of the protocol; send binary CBOR".to_owned()),
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                Some(Ok(WsMessage::Close(_))) | None => break None,
+                Some(Err(e)) => break Some(format!("unreadable frame: {e}")),
+            },
+            out = outgoing.recv() => match out {
+                Some(Outgoing::Frame(bytes)) => {
+                    if sink.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Outgoing::Close(reason)) => {
+                    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: 1008, reason: truncate(&reason).into() }))).await;
+                    break None;
+                }
+                None => break None,
+            },
+        }
+    };
+    if let Some(reason) = reason {
+        tracing::info!(conn = conn.0, %reason, "closing sync connection");
+        let _ = sink.send(WsMessage::Binary(Message::Error { message: reason.clone() }.encode().into())).await;
+        let _ = sink.send(WsMessage::Close(Some(CloseFrame { code: 1008, reason: truncate(&reason).into() }))).await;
+    }
+    state.hub.disconnected(conn).await;
+}
+
+/// A close frame's reason may hold at most 123 bytes.
+fn truncate(reason: &str) -> String {
+    let mut end = reason.len().min(120);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_owned()
+}
+
+/// Messages per second, with a burst: enough for a first sync of thousands of documents, not
+/// for a flood.
+struct TokenBucket {
+    tokens: f64,
+    last: std::time::Instant,
+}
+
+impl TokenBucket {
+    fn new() -> TokenBucket {
+        TokenBucket { tokens: BURST, last: std::time::Instant::now() }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SECOND).min(BURST);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}

@@ -1,0 +1,188 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use shared::sync::{Action, ConnId, Event, Message, Node, NodeConfig, PeerId, PeerMetadata, Role};
+use shared::DocumentId;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A server on a free loopback port, with the demo accounts, in its own data folder.
+pub struct TestServer {
+    pub base: String,
+    pub data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).unwrap();
+    let dir = std::env::temp_dir().join(format!("liaison-it-{name}-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_in(temp_dir("data")).await
+    }
+
+    pub async fn start_in(data_dir: PathBuf) -> TestServer {
+        let dist = temp_dir("dist");
+        std::fs::write(dist.join("index.html"), "<!doctype html><title>test</title>").unwrap();
+        let db = server::open_db(&data_dir).unwrap();
+        server::demo::seed(&db).unwrap();
+        drop(db);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let mut config = server::Config::new(dist, data_dir.clone());
+        config.max_doc_bytes = 256 * 1024;
+        let task = tokio::spawn(async move {
+            server::run(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer { base, data_dir, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Stops the server abruptly: the task is aborted, as a killed process would be.
+    pub async fn kill(mut self) -> PathBuf {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        let _ = self.stop.take();
+        // The database connection closes with the last handle; give aborted tasks a moment.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.data_dir.clone()
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.base)
+    }
+
+    pub async fn login(&self, user: &str, password: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(self.http("/api/login"))
+            .json(&serde_json::json!({ "username": user, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn token(&self, user: &str) -> String {
+        let password = server::demo::ACCOUNTS.iter().find(|a| a.2 == user).unwrap().4;
+        let r = self.login(user, password).await;
+        assert_eq!(r.status(), 200);
+        r.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn socket(&self, token: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        tokio_tungstenite::connect_async(format!("ws://{}/sync?token={token}", self.base)).await.map(|(s, _)| s)
+    }
+}
+
+/// A sync client: the shared node in the client role, driven over a real socket.
+pub struct Client {
+    pub node: Node,
+    pub socket: Socket,
+    pub unavailable: Vec<DocumentId>,
+    pub closed: Option<String>,
+    conn: ConnId,
+}
+
+impl Client {
+    pub async fn connect(server: &TestServer, token: &str, peer: &str) -> Client {
+        let socket = server.socket(token).await.expect("socket opens");
+        let node = Node::new(NodeConfig {
+            peer_id: PeerId(peer.into()),
+            metadata: PeerMetadata::default(),
+            role: Role::Client,
+            max_doc_bytes: 1 << 30,
+        });
+        let mut c = Client { node, socket, unavailable: vec![], closed: None, conn: ConnId(1) };
+        let actions = c.node.handle(0, Event::Connected { conn: c.conn, account: String::new() });
+        c.carry_out(actions).await;
+        c
+    }
+
+    pub async fn open(&mut self, doc: DocumentId, chunks: Vec<Vec<u8>>) {
+        let actions = self.node.handle(0, Event::Open { doc, chunks });
+        self.carry_out(actions).await;
+    }
+
+    pub async fn changed(&mut self, doc: DocumentId) {
+        let actions = self.node.handle(0, Event::Changed { doc });
+        self.carry_out(actions).await;
+    }
+
+    async fn carry_out(&mut self, actions: Vec<Action>) {
+        let mut queue = std::collections::VecDeque::from(actions);
+        while let Some(a) = queue.pop_front() {
+            match a {
+                Action::Send { bytes, .. } => {
+                    let _ = self.socket.send(Ws::Binary(bytes.into())).await;
+                }
+                Action::Persist { doc, .. } => queue.extend(self.node.handle(0, Event::Persisted { doc, ok: true })),
+                Action::Unavailable { doc, .. } => self.unavailable.push(doc),
+                Action::Close { reason, .. } => self.closed = Some(reason),
+                _ => {}
+            }
+        }
+    }
+
+    /// Processes incoming frames until `done` holds or nothing arrives for a while.
+    pub async fn pump_until(&mut self, mut done: impl FnMut(&mut Client) -> bool) -> bool {
+        for _ in 0..500 {
+            if done(self) {
+                return true;
+            }
+            match tokio::time::timeout(Duration::from_secs(5), self.socket.next()).await {
+                Ok(Some(Ok(Ws::Binary(bytes)))) => {
+                    let actions = self.node.handle(0, Event::Received { conn: self.conn, bytes: bytes.to_vec() });
+                    self.carry_out(actions).await;
+                }
+                Ok(Some(Ok(Ws::Close(frame)))) => {
+                    self.closed.get_or_insert(frame.map(|f| f.reason.to_string()).unwrap_or_default());
+                    return done(self);
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_)) | None) | Err(_) => return done(self),
+            }
+        }
+        done(self)
+    }
+
+    pub async fn synced(&mut self, doc: DocumentId) -> bool {
+        let conn = self.conn;
+        self.pump_until(|c| c.node.in_sync(conn, doc)).await
+    }
+}
+
+/// Reads frames until the server closes, returning the `error` message it sent, if any.
+pub async fn error_then_close(socket: &mut Socket) -> Option<String> {
+    let mut error = None;
+    while let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        match frame {
+            Ok(Ws::Binary(b)) => {
+                if let Ok(Message::Error { message }) = Message::decode(&b) {
+                    error = Some(message);
+                }
+            }
+            Ok(Ws::Close(_)) | Err(_) => break,
+            _ => {}
+        }
+    }
+    error
+}
+
+pub fn join(peer: &str) -> Vec<u8> {
+    Message::Join { sender_id: PeerId(peer.into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None }.encode()
+}

@@ -1,0 +1,5 @@
+//! The server over real sockets: HTTP with reqwest, sync with tokio-tungstenite, and the same
+//! shared sync node the browser runs as the client.
+
+mod harness;
+mod sync;

@@ -1,0 +1,253 @@
+use automerge::transaction::Transactable;
+use automerge::{ReadDoc, ROOT};
+use futures_util::SinkExt;
+use shared::sync::{Message, PeerId};
+use shared::DocumentId;
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+use crate::harness::*;
+
+fn new_doc_id() -> DocumentId {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).unwrap();
+    DocumentId::from_random_bytes(b)
+}
+
+async fn feed(server: &TestServer, token: &str, since: i64) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(server.http(&format!("/api/docs?since={since}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The federation makes a record and syncs it; returns its id.
+async fn federation_creates(server: &TestServer, token: &str, text: &str) -> DocumentId {
+    let id = new_doc_id();
+    let mut fed = Client::connect(server, token, "fed-phone").await;
+    fed.open(id, vec![]).await;
+    fed.node.doc_mut(id).unwrap().put(ROOT, "description", text).unwrap();
+    fed.changed(id).await;
+    assert!(fed.synced(id).await, "the server acknowledged the new record");
+    id
+}
+
+#[tokio::test]
+async fn login_tokens_and_logout() {
+    let server = TestServer::start().await;
+    let bad = server.login("fed-li", "wrong password").await;
+    assert_eq!(bad.status(), 401);
+    assert_eq!(bad.json::<serde_json::Value>().await.unwrap()["error"], "wrong username or password");
+    let unknown = server.login("nobody", "demo-federation").await;
+    assert_eq!(unknown.status(), 401);
+    let malformed = reqwest::Client::new().post(server.http("/api/login")).body("{not json").header("content-type", "application/json").send().await.unwrap();
+    assert_eq!(malformed.status(), 400);
+
+    let token = server.token("fed-li").await;
+    let me: serde_json::Value = reqwest::Client::new().get(server.http("/api/me")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["org_id"], "county-federation");
+
+    // No token, a made-up token: the socket is refused at the upgrade.
+    assert!(server.socket("").await.is_err());
+    assert!(server.socket("0123456789abcdef").await.is_err());
+    assert!(server.socket(&token).await.is_ok());
+
+    let out = reqwest::Client::new().post(server.http("/api/logout")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(out.status(), 200);
+    assert!(server.socket(&token).await.is_err(), "a revoked token opens nothing");
+    let me = reqwest::Client::new().get(server.http("/api/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.status(), 401);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    let server = TestServer::start().await;
+    let db = server::open_db(&server.data_dir).unwrap();
+    let token = db
+        .call_blocking(|c| {
+            let user = server::accounts::check_password(c, "fed-li", "demo-federation")?.unwrap();
+            // Issued eight days ago: past the seven-day lifetime.
+            Ok(server::accounts::issue_token(c, user.id, server::now_ms() - 8 * 24 * 3600 * 1000)?.0)
+        })
+        .unwrap();
+    assert!(server.socket(&token).await.is_err());
+}
+
+#[tokio::test]
+async fn another_organisation_cannot_read_or_write_a_record_until_it_is_shared() {
+    let server = TestServer::start().await;
+    let fed_token = server.token("fed-li").await;
+    let proc_token = server.token("proc-wang").await;
+    let id = federation_creates(&server, &fed_token, "邻居反映").await;
+
+    // The feed: the federation sees its record, the procuratorate does not.
+    let fed_feed = feed(&server, &fed_token, 0).await;
+    assert!(fed_feed["docs"].as_array().unwrap().iter().any(|d| d["id"] == id.to_string()));
+    let proc_feed = feed(&server, &proc_token, 0).await;
+    assert!(proc_feed["docs"].as_array().unwrap().is_empty());
+
+    // Reading: `request` gets doc-unavailable.
+    let mut proc_ = Client::connect(&server, &proc_token, "proc-laptop").await;
+    proc_.open(id, vec![]).await;
+    assert!(proc_.pump_until(|c| c.unavailable.contains(&id)).await, "doc-unavailable for request");
+
+    // Writing: a `sync` carrying a forged change gets doc-unavailable too, and changes nothing.
+    let mut forger = Client::connect(&server, &proc_token, "proc-forger").await;
+    let mut forged = automerge::AutoCommit::new();
+    forged.put(ROOT, "description", "forged").unwrap();
+    forger.open(id, vec![forged.save()]).await;
+    assert!(forger.pump_until(|c| c.unavailable.contains(&id)).await, "doc-unavailable for sync");
+
+    let mut check = Client::connect(&server, &fed_token, "fed-check").await;
+    check.open(id, vec![]).await;
+    assert!(check.synced(id).await);
+    let doc = check.node.doc(id).unwrap();
+    assert_eq!(doc.get(ROOT, "description").unwrap().unwrap().0.as_str(), Some("邻居反映"));
+
+    // Unknown ids read exactly the same.
+    let mut probe = Client::connect(&server, &proc_token, "proc-probe").await;
+    let nowhere = new_doc_id();
+    probe.open(nowhere, vec![]).await;
+    assert!(probe.pump_until(|c| c.unavailable.contains(&nowhere)).await);
+
+    // Share: now it shows in the procuratorate's feed and syncs.
+    let since = proc_feed["last_seq"].as_i64().unwrap();
+    let shared = reqwest::Client::new()
+        .post(server.http(&format!("/api/docs/{id}/share")))
+        .bearer_auth(&fed_token)
+        .json(&serde_json::json!({ "org": "county-procuratorate" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shared.status(), 200);
+    let proc_feed = feed(&server, &proc_token, since).await;
+    assert_eq!(proc_feed["docs"].as_array().unwrap().len(), 1);
+    assert_eq!(proc_feed["docs"][0]["id"], id.to_string());
+    assert_eq!(proc_feed["docs"][0]["owned"], false);
+    // Nothing changed since: the next poll is empty.
+    let again = feed(&server, &proc_token, proc_feed["last_seq"].as_i64().unwrap()).await;
+    assert!(again["docs"].as_array().unwrap().is_empty());
+
+    let mut reader = Client::connect(&server, &proc_token, "proc-reader").await;
+    reader.open(id, vec![]).await;
+    assert!(reader.synced(id).await);
+    assert_eq!(reader.node.doc(id).unwrap().get(ROOT, "description").unwrap().unwrap().0.as_str(), Some("邻居反映"));
+
+    // Only the owner may share.
+    let resharing = reqwest::Client::new()
+        .post(server.http(&format!("/api/docs/{id}/share")))
+        .bearer_auth(&proc_token)
+        .json(&serde_json::json!({ "org": "county-court" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resharing.status(), 404);
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_input_gets_an_error_and_the_server_lives_on() {
+    let server = TestServer::start().await;
+    let token = server.token("fed-li").await;
+
+    let mut s = server.socket(&token).await.unwrap();
+    s.send(Ws::Binary(vec![0xff, 0x00, 0x13].into())).await.unwrap();
+    assert!(error_then_close(&mut s).await.unwrap().contains("malformed"));
+
+    let mut s = server.socket(&token).await.unwrap();
+    s.send(Ws::Text("hello".into())).await.unwrap();
+    assert!(error_then_close(&mut s).await.unwrap().contains("text frames"));
+
+    let mut s = server.socket(&token).await.unwrap();
+    s.send(Ws::Binary(join("p1").into())).await.unwrap();
+    let unknown = {
+        let mut e = minicbor_like_unknown();
+        e.shrink_to_fit();
+        e
+    };
+    s.send(Ws::Binary(unknown.into())).await.unwrap();
+    assert!(error_then_close(&mut s).await.unwrap().contains("unknown message type"));
+
+    // Bad sync data for a new document: refused, and nothing is created.
+    let mut s = server.socket(&token).await.unwrap();
+    s.send(Ws::Binary(join("p2").into())).await.unwrap();
+    let id = new_doc_id();
+    let bad = Message::Sync { sender_id: PeerId("p2".into()), target_id: PeerId("server".into()), document_id: id, data: vec![1, 2, 3] };
+    s.send(Ws::Binary(bad.encode().into())).await.unwrap();
+    assert!(error_then_close(&mut s).await.unwrap().contains("bad sync data"));
+
+    // A frame over the limit.
+    let mut s = server.socket(&token).await.unwrap();
+    let _ = s.send(Ws::Binary(vec![0u8; server::MAX_FRAME_BYTES + 1].into())).await;
+    let _ = error_then_close(&mut s).await;
+
+    // A document past the size limit (256 KiB in these tests): refused, nothing stored.
+    let mut big = Client::connect(&server, &token, "p3").await;
+    let id = new_doc_id();
+    big.open(id, vec![]).await;
+    // Random letters: Automerge compresses changes, so the text must not be repetitive.
+    let mut random = vec![0u8; 700_000];
+    getrandom::fill(&mut random).unwrap();
+    let noise: String = random.iter().map(|b| char::from(b'a' + b % 26)).collect();
+    big.node.doc_mut(id).unwrap().put(ROOT, "description", noise).unwrap();
+    big.changed(id).await;
+    assert!(big.pump_until(|c| c.closed.is_some()).await);
+    assert!(big.closed.as_deref().unwrap().contains("exceed"), "{:?}", big.closed);
+
+    let health = reqwest::get(server.http("/api/health")).await.unwrap();
+    assert_eq!(health.status(), 200, "the server is still up");
+}
+
+/// An unknown message type, as a future peer might send.
+fn minicbor_like_unknown() -> Vec<u8> {
+    // {"type": "shout"}
+    let mut v = vec![0xa1, 0x64];
+    v.extend_from_slice(b"type");
+    v.push(0x65);
+    v.extend_from_slice(b"shout");
+    v
+}
+
+#[tokio::test]
+async fn a_rejoin_with_the_same_peer_id_replaces_the_old_socket() {
+    let server = TestServer::start().await;
+    let token = server.token("fed-li").await;
+    let id = federation_creates(&server, &token, "first").await;
+
+    let mut old = Client::connect(&server, &token, "fed-phone").await;
+    old.open(id, vec![]).await;
+    assert!(old.synced(id).await);
+    let mut new = Client::connect(&server, &token, "fed-phone").await;
+    new.open(id, vec![]).await;
+    assert!(new.synced(id).await, "the new socket syncs from scratch");
+    assert!(old.pump_until(|c| c.closed.is_some()).await, "the old socket was closed");
+
+    // Someone else using that peer id is refused, and the holder keeps its socket.
+    let other = server.token("proc-wang").await;
+    let mut intruder = Client::connect(&server, &other, "fed-phone").await;
+    assert!(intruder.pump_until(|c| c.closed.is_some()).await);
+}
+
+#[tokio::test]
+async fn a_killed_server_keeps_every_change_it_acknowledged() {
+    let server = TestServer::start().await;
+    let token = server.token("fed-li").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(federation_creates(&server, &token, &format!("record {i}")).await);
+    }
+    let data_dir = server.kill().await;
+
+    let server = TestServer::start_in(data_dir).await;
+    let token = server.token("fed-li").await;
+    for (i, id) in ids.into_iter().enumerate() {
+        let mut c = Client::connect(&server, &token, &format!("after-restart-{i}")).await;
+        c.open(id, vec![]).await;
+        assert!(c.synced(id).await);
+        let text = c.node.doc(id).unwrap().get(ROOT, "description").unwrap().unwrap().0.as_str().map(str::to_owned);
+        assert_eq!(text.as_deref(), Some(format!("record {i}").as_str()));
+    }
+}
