@@ -22,7 +22,7 @@ export function tempDir(prefix) {
 
 /** Starts the server on 127.0.0.1 with a free port; resolves once it is listening. */
 export function startServer({ dist = DIST, dataDir = tempDir("data") } = {}) {
-  const child = spawn(SERVER, ["--addr", "127.0.0.1:0", "--data-dir", dataDir, "--dist", dist], {
+  const child = spawn(SERVER, ["--addr", "127.0.0.1:0", "--data-dir", dataDir, "--dist", dist, "--demo"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
@@ -86,4 +86,21 @@ export async function waitSaved(page) {
 
 export function cleanup(...dirs) {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
+
+export const DEMO = {
+  federation: { username: "fed-li", password: "demo-federation", org: "county-federation" },
+  procuratorate: { username: "proc-wang", password: "demo-procuratorate", org: "county-procuratorate" },
+  court: { username: "court-zhao", password: "demo-court", org: "county-court" },
+};
+
+/** Signs in over HTTP; returns the session token. */
+export async function login(url, account) {
+  const r = await fetch(`${url}/api/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: account.username, password: account.password }),
+  });
+  if (!r.ok) throw new Error(`login failed: ${r.status} ${await r.text()}`);
+  return (await r.json()).token;
 }

@@ -38,7 +38,7 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
     dist::build(root)?;
     cmd("cargo", &["build", "--release", "--package", "server"]).run()?;
     let mut server = Command::new(root.join("target/release/liaison-server"));
-    server.arg("--dist").arg(root.join("dist"));
+    server.arg("--dist").arg(root.join("dist")).arg("--demo");
     // Defaults the user can override by passing the same flags.
     if !args.iter().any(|a| a.starts_with("--addr")) {
         server.args(["--addr", "127.0.0.1:8080"]);
