@@ -8,18 +8,19 @@ use shared::i18n::{L, Lang};
 use shared::DocumentId;
 
 use crate::components::status_bar::StatusBar;
-use crate::pages::{list::ListPage, record::RecordPage};
+use crate::engine::Engine;
+use crate::pages::{list::ListPage, login::LoginPage, record::RecordPage};
 use crate::platform;
-use crate::storage::{DB_NAME, Store};
+use crate::storage::DB_NAME;
 use crate::text;
 
-/// Shared app state. `Copy`, so closures take it freely; the store itself is not `Send`, so it
-/// lives in local storage (the browser runs this app on one thread).
+/// Shared app state. `Copy`, so closures take it freely; the engine itself is not `Send`, so
+/// it lives in local storage (the browser runs this app on one thread).
 #[derive(Clone, Copy)]
 pub struct Ctx {
     pub lang: RwSignal<Lang>,
     pub route: RwSignal<Route>,
-    store: StoredValue<Option<Rc<Store>>, LocalStorage>,
+    engine: StoredValue<Option<Rc<Engine>>, LocalStorage>,
     pub store_state: RwSignal<StoreState>,
 }
 
@@ -33,6 +34,7 @@ pub enum StoreState {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Route {
     List,
+    Login,
     Record(DocumentId),
 }
 
@@ -40,12 +42,16 @@ impl Route {
     /// Routes live in the URL hash (`#/r/<id>`) so a reload reopens the same record and the
     /// service worker only ever has to serve one page.
     fn from_hash(hash: &str) -> Route {
+        if hash == "#/login" {
+            return Route::Login;
+        }
         hash.strip_prefix("#/r/").and_then(|id| id.parse().ok()).map(Route::Record).unwrap_or(Route::List)
     }
 
     pub fn href(&self) -> String {
         match self {
             Route::List => "#/".into(),
+            Route::Login => "#/login".into(),
             Route::Record(id) => format!("#/r/{id}"),
         }
     }
@@ -56,9 +62,12 @@ impl Ctx {
         l.get(self.lang.get())
     }
 
-    /// The open store; pages are only shown once it is ready.
-    pub fn store(&self) -> Option<Rc<Store>> {
-        self.store.get_value()
+    /// The engine; pages are only shown once it is ready.
+    pub fn engine(&self) -> Option<Rc<Engine>> {
+        // The stored value is not reactive; tracking the state makes callers re-run once the
+        // engine is ready.
+        self.store_state.track();
+        self.engine.get_value()
     }
 
     pub fn go(&self, route: Route) {
@@ -84,7 +93,7 @@ pub fn App() -> impl IntoView {
     let ctx = Ctx {
         lang: RwSignal::new(lang),
         route: RwSignal::new(Route::from_hash(&current_hash())),
-        store: StoredValue::new_local(None),
+        engine: StoredValue::new_local(None),
         store_state: RwSignal::new(StoreState::Opening),
     };
     provide_context(ctx);
@@ -93,9 +102,9 @@ pub fn App() -> impl IntoView {
     on_cleanup(move || on_hash.remove());
 
     spawn_local(async move {
-        match Store::open(DB_NAME).await {
-            Ok(store) => {
-                ctx.store.set_value(Some(Rc::new(store)));
+        match Engine::start(DB_NAME).await {
+            Ok(engine) => {
+                ctx.engine.set_value(Some(engine));
                 ctx.store_state.set(StoreState::Ready);
             }
             Err(e) => ctx.store_state.set(StoreState::Failed(e.to_string())),
@@ -125,6 +134,7 @@ pub fn App() -> impl IntoView {
                 }.into_any(),
                 StoreState::Ready => match ctx.route.get() {
                     Route::List => view! { <ListPage/> }.into_any(),
+                    Route::Login => view! { <LoginPage/> }.into_any(),
                     Route::Record(id) => view! { <RecordPage id=id/> }.into_any(),
                 },
             }}

@@ -4,8 +4,10 @@
 //! rules (fields, validation, the document layout) come from `shared`, so the server applies
 //! the same ones.
 
+mod api;
 mod components;
 mod context;
+pub mod engine;
 mod pages;
 pub mod platform;
 pub mod storage;

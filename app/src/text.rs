@@ -41,7 +41,31 @@ pub const OFFLINE_READY: L = L::new("已可离线启动", "starts offline");
 pub const OFFLINE_NOT_READY: L = L::new("离线启动尚未就绪", "offline start not ready yet");
 pub const NETWORK_ONLINE: L = L::new("网络：在线", "Network: online");
 pub const NETWORK_OFFLINE: L = L::new("网络：离线（可继续填写）", "Network: offline (keep working)");
-pub const SYNC_LOCAL_ONLY: L = L::new("仅存于本机，尚未接入同步", "Kept on this device only; sync is not set up yet");
+pub const SYNC_SIGNED_OUT: L = L::new("未登录：记录只存于本机", "Not signed in: records stay on this device");
+pub const SYNC_EXPIRED: L = L::new("登录已过期，请重新登录（本机记录不受影响）", "Session expired: sign in again (records on this device are safe)");
+pub const SYNC_OFFLINE: L = L::new("离线：联网后自动同步", "Offline: will sync when back online");
+pub const SYNC_CONNECTING: L = L::new("正在连接服务器…", "Connecting…");
+pub const SYNC_SYNCING: L = L::new("正在同步，剩余", "Syncing, records left:");
+pub const SYNC_UP_TO_DATE: L = L::new("已同步，时间", "Up to date, synced at");
+pub const SYNC_ERROR: L = L::new("同步出错：", "Sync error: ");
+pub const SIGN_IN: L = L::new("登录", "Sign in");
+pub const SIGN_OUT: L = L::new("退出登录", "Sign out");
+pub const SIGNED_IN_AS: L = L::new("当前用户：", "Signed in as ");
+pub const USERNAME: L = L::new("用户名", "Username");
+pub const PASSWORD: L = L::new("密码", "Password");
+pub const SIGN_IN_NOTE: L = L::new(
+    "登录需要联网；登录后即使离线也可继续使用，联网时自动同步。",
+    "Signing in needs a network; afterwards the app works offline and syncs when it can.",
+);
+pub const SIGN_IN_FAILED: L = L::new("登录失败：", "Could not sign in: ");
+pub const ON_SERVER: L = L::new("服务器已有最新内容", "Server has the latest");
+pub const NOT_ON_SERVER: L = L::new("尚未同步到服务器", "Not yet on the server");
+pub const SHARE_WITH: L = L::new("共享给", "Share with");
+pub const SHARE: L = L::new("共享", "Share");
+pub const SHARED_WITH: L = L::new("已共享给：", "Shared with: ");
+pub const NOT_SHARED: L = L::new("尚未与其他单位共享", "Not shared with other organisations");
+pub const SHARE_NEEDS_SYNC: L = L::new("同步到服务器后才能共享", "Sync to the server before sharing");
+pub const SHARE_FAILED: L = L::new("共享失败：", "Could not share: ");
 pub const CHOOSE: L = L::new("请选择", "Choose");
 pub const YES: L = L::new("是", "Yes");
 pub const NO: L = L::new("否", "No");

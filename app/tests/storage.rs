@@ -1,11 +1,13 @@
 //! The IndexedDB store, in a real browser (headless Chromium via wasm-bindgen-test-runner).
 
-use app::storage::{Store, StoreError, CHUNKS, COMPACTION_FLOOR, RECORDS};
+use app::storage::{Store, CHUNKS, RECORDS};
+use automerge::AutoCommit;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use js_sys::{Array, Uint8Array};
 use shared::form::{RecordKind, INTAKE_V1};
+use shared::sync::node::Chunk;
 use shared::{DocumentId, FieldValue, Record, RecordMeta};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
@@ -32,24 +34,35 @@ fn field(id: &str) -> &'static shared::form::Field {
     INTAKE_V1.field(id).unwrap()
 }
 
+/// Sets a field and stores the change as the engine does: one incremental chunk per edit.
+async fn edit(store: &Store, r: &mut Record, f: &str, v: FieldValue, at: i64) {
+    r.set(field(f), Some(v), at).unwrap();
+    let chunk = Chunk::Incremental(r.save_incremental());
+    store.write(r.id(), &chunk, Some(&r.summary().unwrap())).await.unwrap();
+}
+
+async fn create(store: &Store) -> Record {
+    let mut r = new_record();
+    let chunk = Chunk::Incremental(r.save_incremental());
+    store.write(r.id(), &chunk, Some(&r.summary().unwrap())).await.unwrap();
+    r
+}
+
+fn fold(id: DocumentId, chunks: &[Vec<u8>]) -> Record {
+    let mut doc = AutoCommit::new();
+    for c in chunks {
+        doc.load_incremental(c).unwrap();
+    }
+    Record::from_doc(id, doc).unwrap()
+}
+
 /// The keys of `id`'s chunks as stored, read around the store's API.
 async fn raw_chunk_keys(name: &str, id: DocumentId) -> Vec<Array> {
     let db = Database::open(name).await.unwrap();
     let tx = db.transaction(CHUNKS).build().unwrap();
-    let keys: Vec<JsValue> = tx
-        .object_store(CHUNKS)
-        .unwrap()
-        .get_all_keys()
-        .primitive()
-        .unwrap()
-        .await
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    keys.into_iter()
-        .map(|k| k.unchecked_into::<Array>())
-        .filter(|k| k.get(0).as_string() == Some(id.to_string()))
-        .collect()
+    let keys: Vec<JsValue> =
+        tx.object_store(CHUNKS).unwrap().get_all_keys().primitive().unwrap().await.unwrap().collect::<Result<_, _>>().unwrap();
+    keys.into_iter().map(|k| k.unchecked_into::<Array>()).filter(|k| k.get(0).as_string() == Some(id.to_string())).collect()
 }
 
 /// Overwrites a stored value behind the store's back, as disk corruption or a bug would.
@@ -60,144 +73,133 @@ async fn raw_put(name: &str, store: &str, key: JsValue, value: JsValue) {
     tx.commit().await.unwrap();
 }
 
+fn kind(k: &Array) -> String {
+    k.get(1).as_string().unwrap()
+}
+
 #[wasm_bindgen_test]
 async fn a_record_survives_reopening_the_database() {
     let name = db_name("reopen");
     let id;
     {
         let store = Store::open(&name).await.unwrap();
-        let mut stored = store.create(new_record()).await.unwrap();
-        id = stored.record.id();
-        for (f, v) in [
-            ("survivor_code", FieldValue::Text("XJ-07".into())),
-            ("survivor_age", FieldValue::Int(13)),
-            ("description", FieldValue::LongText("第一句。\nSecond line.".into())),
-        ] {
-            stored.record.set(field(f), Some(v), 1_700_000_005_000).unwrap();
-            store.save(&mut stored).await.unwrap();
-        }
+        let mut r = create(&store).await;
+        id = r.id();
+        edit(&store, &mut r, "survivor_code", FieldValue::Text("XJ-07".into()), 1_700_000_005_000).await;
+        edit(&store, &mut r, "survivor_age", FieldValue::Int(13), 1_700_000_006_000).await;
+        edit(&store, &mut r, "description", FieldValue::LongText("第一句。\nSecond line.".into()), 1_700_000_007_000).await;
     }
     let store = Store::open(&name).await.unwrap();
     let loaded = store.load(id).await.unwrap();
     assert!(loaded.damaged.is_empty());
-    assert_eq!(loaded.record.get(field("survivor_code")), Some(FieldValue::Text("XJ-07".into())));
-    assert_eq!(loaded.record.get(field("survivor_age")), Some(FieldValue::Int(13)));
-    assert_eq!(loaded.record.get(field("description")), Some(FieldValue::LongText("第一句。\nSecond line.".into())));
+    let r = fold(id, &loaded.chunks);
+    assert_eq!(r.get(field("survivor_code")), Some(FieldValue::Text("XJ-07".into())));
+    assert_eq!(r.get(field("survivor_age")), Some(FieldValue::Int(13)));
+    assert_eq!(r.get(field("description")), Some(FieldValue::LongText("第一句。\nSecond line.".into())));
 
     let (list, errors) = store.list().await.unwrap();
     assert!(errors.is_empty());
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0].id, id);
-    assert_eq!(list[0].title, "XJ-07");
-    assert_eq!(list[0].updated_at, 1_700_000_005_000);
+    assert_eq!((list[0].id, list[0].title.as_str(), list[0].updated_at), (id, "XJ-07", 1_700_000_007_000));
 }
 
 #[wasm_bindgen_test]
-async fn compaction_folds_chunks_into_a_snapshot_and_keeps_every_change() {
+async fn a_snapshot_replaces_exactly_the_chunks_it_folds() {
     let name = db_name("compact");
     let store = Store::open(&name).await.unwrap();
-    let mut stored = store.create(new_record()).await.unwrap();
-    let id = stored.record.id();
-    // Grow the description line by line, one saved change per line, well past the floor.
+    let mut r = create(&store).await;
+    let id = r.id();
     let mut text = String::new();
-    let mut line = 0;
-    while text.len() < 3 * COMPACTION_FLOOR {
-        text.push_str(&format!("第{line}行 line {line}: {}\n", "x".repeat(200)));
-        stored.record.set(field("description"), Some(FieldValue::LongText(text.clone())), 1).unwrap();
-        store.save(&mut stored).await.unwrap();
-        line += 1;
+    for line in 0..30 {
+        text.push_str(&format!("第{line}行 line {line}\n"));
+        edit(&store, &mut r, "description", FieldValue::LongText(text.clone()), line).await;
     }
+    assert_eq!(raw_chunk_keys(&name, id).await.len(), 31);
+
+    // Another tab writes a chunk this store never saw: the snapshot must not delete it.
+    let other_tab = Store::open(&name).await.unwrap();
+    let mut other = fold(id, &other_tab.load(id).await.unwrap().chunks);
+    other.doc_mut().set_actor(automerge::ActorId::random());
+    edit(&other_tab, &mut other, "incident_place", FieldValue::Text("另一个标签页".into()), 99).await;
+
+    store.write(id, &Chunk::Snapshot(r.save()), Some(&r.summary().unwrap())).await.unwrap();
     let keys = raw_chunk_keys(&name, id).await;
-    let snapshots = keys.iter().filter(|k| k.get(1).as_string().as_deref() == Some("snapshot")).count();
-    assert_eq!(snapshots, 1, "compaction leaves exactly one snapshot");
-    assert!(keys.len() < line / 2, "{} chunks remain for {line} changes: compaction did not delete them", keys.len());
+    assert_eq!(keys.iter().filter(|k| kind(k) == "snapshot").count(), 1, "one snapshot");
+    assert_eq!(keys.iter().filter(|k| kind(k) == "incremental").count(), 1, "only the other tab's chunk is left");
 
     let loaded = Store::open(&name).await.unwrap().load(id).await.unwrap();
-    assert!(loaded.damaged.is_empty());
-    assert_eq!(loaded.record.get(field("description")), Some(FieldValue::LongText(text)));
-    assert_eq!(loaded.snapshot_count(), 1);
+    let folded = fold(id, &loaded.chunks);
+    assert_eq!(folded.get(field("description")), Some(FieldValue::LongText(text)), "every change kept");
+    assert_eq!(folded.get(field("incident_place")), Some(FieldValue::Text("另一个标签页".into())));
 }
 
-/// Saves `stored` and returns the key of the chunk that the save added.
-async fn save_and_get_key(name: &str, store: &Store, stored: &mut app::storage::StoredRecord) -> Array {
-    let id = stored.record.id();
-    let before: Vec<String> = raw_chunk_keys(name, id).await.iter().map(|k| k.get(2).as_string().unwrap()).collect();
-    store.save(stored).await.unwrap();
-    let mut added: Vec<Array> = raw_chunk_keys(name, id)
-        .await
-        .into_iter()
-        .filter(|k| !before.contains(&k.get(2).as_string().unwrap()))
-        .collect();
+/// Saves a change and returns the key of the chunk it added.
+async fn edit_and_get_key(name: &str, store: &Store, r: &mut Record, f: &str, v: FieldValue) -> Array {
+    let before: Vec<String> = raw_chunk_keys(name, r.id()).await.iter().map(|k| k.get(2).as_string().unwrap()).collect();
+    edit(store, r, f, v, 5).await;
+    let mut added: Vec<Array> =
+        raw_chunk_keys(name, r.id()).await.into_iter().filter(|k| !before.contains(&k.get(2).as_string().unwrap())).collect();
     assert_eq!(added.len(), 1);
     added.pop().unwrap()
 }
 
 #[wasm_bindgen_test]
-async fn a_corrupt_chunk_is_reported_and_everything_else_still_loads() {
+async fn a_corrupt_chunk_is_reported_kept_and_everything_else_still_loads() {
     let name = db_name("corrupt");
     let store = Store::open(&name).await.unwrap();
-
-    let mut damaged = store.create(new_record()).await.unwrap();
-    let damaged_id = damaged.record.id();
-    damaged.record.set(field("survivor_code"), Some(FieldValue::Text("A-1".into())), 2).unwrap();
-    save_and_get_key(&name, &store, &mut damaged).await;
-    damaged.record.set(field("incident_place"), Some(FieldValue::Text("乡政府".into())), 3).unwrap();
-    let place_chunk = save_and_get_key(&name, &store, &mut damaged).await;
-
-    let mut healthy = store.create(new_record()).await.unwrap();
-    let healthy_id = healthy.record.id();
-    healthy.record.set(field("survivor_code"), Some(FieldValue::Text("B-2".into())), 4).unwrap();
-    store.save(&mut healthy).await.unwrap();
+    let mut damaged = create(&store).await;
+    let damaged_id = damaged.id();
+    edit(&store, &mut damaged, "survivor_code", FieldValue::Text("A-1".into()), 2).await;
+    let place = edit_and_get_key(&name, &store, &mut damaged, "incident_place", FieldValue::Text("乡政府".into())).await;
+    let mut healthy = create(&store).await;
+    edit(&store, &mut healthy, "survivor_code", FieldValue::Text("B-2".into()), 4).await;
 
     let mut garbage = b"\x85\x6f\x4a\x83".to_vec();
     garbage.extend_from_slice(b"not the bytes that were written");
-    raw_put(&name, CHUNKS, place_chunk.clone().into(), Uint8Array::from(garbage.as_slice()).into()).await;
+    raw_put(&name, CHUNKS, place.clone().into(), Uint8Array::from(garbage.as_slice()).into()).await;
 
     let reopened = Store::open(&name).await.unwrap();
     let loaded = reopened.load(damaged_id).await.unwrap();
     assert_eq!(loaded.damaged.len(), 1, "the corrupt chunk is reported");
-    assert_eq!(loaded.damaged[0].hash, place_chunk.get(2).as_string().unwrap());
-    assert_eq!(loaded.record.get(field("survivor_code")), Some(FieldValue::Text("A-1".into())), "earlier changes load");
-    assert_eq!(loaded.record.get(field("incident_place")), None, "the damaged change is missing, not invented");
+    assert_eq!(loaded.damaged[0].hash, place.get(2).as_string().unwrap());
+    let r = fold(damaged_id, &loaded.chunks);
+    assert_eq!(r.get(field("survivor_code")), Some(FieldValue::Text("A-1".into())), "earlier changes load");
+    assert_eq!(r.get(field("incident_place")), None, "the damaged change is missing, not invented");
 
-    let other = reopened.load(healthy_id).await.unwrap();
-    assert!(other.damaged.is_empty());
-    assert_eq!(other.record.get(field("survivor_code")), Some(FieldValue::Text("B-2".into())));
+    // A later snapshot does not delete the damaged chunk: it stays for recovery.
+    let mut r = r;
+    reopened.write(damaged_id, &Chunk::Snapshot(r.save()), Some(&r.summary().unwrap())).await.unwrap();
+    let keys = raw_chunk_keys(&name, damaged_id).await;
+    assert!(keys.iter().any(|k| k.get(2).as_string() == place.get(2).as_string()), "damaged chunk kept");
+
+    let other = fold(healthy.id(), &reopened.load(healthy.id()).await.unwrap().chunks);
+    assert_eq!(other.get(field("survivor_code")), Some(FieldValue::Text("B-2".into())));
     let (list, errors) = reopened.list().await.unwrap();
     assert!(errors.is_empty());
     assert_eq!(list.len(), 2, "both records stay listed");
 }
 
 #[wasm_bindgen_test]
-async fn a_record_with_nothing_readable_fails_alone() {
-    let name = db_name("unreadable");
+async fn wrong_types_in_storage_are_reported_not_fatal() {
+    let name = db_name("types");
     let store = Store::open(&name).await.unwrap();
-    let mut lost = store.create(new_record()).await.unwrap();
-    let lost_id = lost.record.id();
-    let keys = raw_chunk_keys(&name, lost_id).await;
-    assert_eq!(keys.len(), 1);
-    // A value of the wrong type where bytes belong.
+    let lost = create(&store).await;
+    let keys = raw_chunk_keys(&name, lost.id()).await;
     raw_put(&name, CHUNKS, keys[0].clone().into(), JsValue::from_str("not bytes")).await;
-    lost.record.set(field("survivor_code"), Some(FieldValue::Text("C-3".into())), 5).unwrap();
-    store.save(&mut lost).await.unwrap();
-
-    let mut kept = store.create(new_record()).await.unwrap();
-    kept.record.set(field("survivor_code"), Some(FieldValue::Text("D-4".into())), 6).unwrap();
-    store.save(&mut kept).await.unwrap();
-    // And a summary that is not a summary.
+    let mut kept = create(&store).await;
+    edit(&store, &mut kept, "survivor_code", FieldValue::Text("D-4".into()), 6).await;
     let junk_id = app::platform::new_document_id().to_string();
     raw_put(&name, RECORDS, JsValue::from_str(&junk_id), JsValue::from_f64(42.0)).await;
 
-    match store.load(lost_id).await {
-        Err(StoreError::Corrupt { id, .. }) => assert_eq!(id, lost_id.to_string()),
-        Err(e) => panic!("expected a corrupt record, got {e}"),
-        Ok(r) => panic!("a record without its creation loaded, damaged {:?}", r.damaged),
-    }
-    let loaded = store.load(kept.record.id()).await.unwrap();
-    assert_eq!(loaded.record.get(field("survivor_code")), Some(FieldValue::Text("D-4".into())));
+    let loaded = store.load(lost.id()).await.unwrap();
+    assert_eq!(loaded.damaged.len(), 1);
+    assert_eq!(loaded.damaged[0].reason, "not a byte array");
+    assert!(loaded.chunks.is_empty());
+    let r = fold(kept.id(), &store.load(kept.id()).await.unwrap().chunks);
+    assert_eq!(r.get(field("survivor_code")), Some(FieldValue::Text("D-4".into())));
 
     let (list, errors) = store.list().await.unwrap();
     assert_eq!(list.len(), 2, "both real summaries are listed");
     assert_eq!(errors.len(), 1, "the junk summary is reported");
-    assert!(matches!(&errors[0], StoreError::Corrupt { id, .. } if *id == junk_id));
+    assert!(matches!(&errors[0], app::storage::StoreError::Corrupt { id, .. } if *id == junk_id));
 }

@@ -63,6 +63,10 @@ pub struct RecordSummary {
     pub category: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The document's heads as sorted hex hashes: compared with the server's to know whether
+    /// anything needs syncing without loading the document.
+    #[serde(default)]
+    pub heads: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +85,13 @@ pub enum RecordError {
     UnknownKind(String),
     #[error("form {0} version {1} is not known to this version of the app")]
     UnknownForm(String, u32),
+}
+
+/// Heads as the sorted hex strings that summaries and the server's feed use.
+pub fn sorted_heads(heads: &[ChangeHash]) -> Vec<String> {
+    let mut h: Vec<String> = heads.iter().map(ToString::to_string).collect();
+    h.sort();
+    h
 }
 
 impl Record {
@@ -102,9 +113,16 @@ impl Record {
 
     /// Wraps a loaded document, checking that it is a record.
     pub fn from_doc(id: DocumentId, doc: AutoCommit) -> Result<Record, RecordError> {
+        Record::try_wrap(id, doc).map_err(|(e, _)| e)
+    }
+
+    /// Like [`Record::from_doc`], but hands the document back if it is not a record.
+    pub fn try_wrap(id: DocumentId, doc: AutoCommit) -> Result<Record, (RecordError, AutoCommit)> {
         let record = Record { id, doc };
-        record.meta()?;
-        Ok(record)
+        match record.meta() {
+            Ok(_) => Ok(record),
+            Err(e) => Err((e, record.doc)),
+        }
     }
 
     /// Loads a document saved whole or in incremental chunks concatenated.
@@ -122,6 +140,10 @@ impl Record {
 
     pub fn doc_mut(&mut self) -> &mut AutoCommit {
         &mut self.doc
+    }
+
+    pub fn into_doc(self) -> AutoCommit {
+        self.doc
     }
 
     pub fn heads(&mut self) -> Vec<ChangeHash> {
@@ -206,7 +228,8 @@ impl Record {
     }
 
     /// The list-view summary of this record.
-    pub fn summary(&self) -> Result<RecordSummary, RecordError> {
+    pub fn summary(&mut self) -> Result<RecordSummary, RecordError> {
+        let heads = sorted_heads(&self.doc.get_heads());
         let meta = self.meta()?;
         let form = self.form()?;
         let m = self.meta_obj()?;
@@ -224,6 +247,7 @@ impl Record {
             category: form.category_field.and_then(text_of),
             created_at: meta.created_at,
             updated_at: self.time_at(&m, "updated_at").unwrap_or(meta.created_at),
+            heads,
         })
     }
 

@@ -35,7 +35,7 @@ fn a_record_round_trips_through_save_and_load() {
     set(&mut r, "incident_type", FieldValue::Choice("domestic_violence".into()));
     set(&mut r, "description", FieldValue::LongText("邻居听到争吵。\nNeighbours heard shouting.".into()));
 
-    let loaded = Record::load(id(), &r.save()).unwrap();
+    let mut loaded = Record::load(id(), &r.save()).unwrap();
     assert_eq!(loaded.meta().unwrap(), meta("device-a"));
     for f in INTAKE_V1.fields {
         assert_eq!(loaded.get(f), r.get(f), "field {}", f.id);

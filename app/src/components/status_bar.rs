@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::context::use_ctx;
+use crate::context::{Route, use_ctx};
+use crate::engine::SyncStatus;
 use crate::platform;
 use crate::text;
 
@@ -57,7 +58,39 @@ pub fn StatusBar() -> impl IntoView {
             <span id="offline-status" data-ready=move || offline_ready.get().to_string()>
                 {move || ctx.t(if offline_ready.get() { text::OFFLINE_READY } else { text::OFFLINE_NOT_READY })}
             </span>
-            <span id="sync-status">{move || ctx.t(text::SYNC_LOCAL_ONLY)}</span>
+            <span id="sync-status" data-state=move || ctx.engine().map(|e| match e.status.get() {
+                SyncStatus::SignedOut => "signed-out",
+                SyncStatus::SessionExpired => "expired",
+                SyncStatus::Offline => "offline",
+                SyncStatus::Connecting => "connecting",
+                SyncStatus::Syncing { .. } => "syncing",
+                SyncStatus::UpToDate { .. } => "up-to-date",
+                SyncStatus::Error(_) => "error",
+            })>
+                {move || ctx.engine().map(|e| match e.status.get() {
+                    SyncStatus::SignedOut => ctx.t(text::SYNC_SIGNED_OUT).to_string(),
+                    SyncStatus::SessionExpired => ctx.t(text::SYNC_EXPIRED).to_string(),
+                    SyncStatus::Offline => ctx.t(text::SYNC_OFFLINE).to_string(),
+                    SyncStatus::Connecting => ctx.t(text::SYNC_CONNECTING).to_string(),
+                    SyncStatus::Syncing { left } => format!("{} {left}", ctx.t(text::SYNC_SYNCING)),
+                    SyncStatus::UpToDate { at } => format!("{} {}", ctx.t(text::SYNC_UP_TO_DATE), platform::format_time(at, ctx.lang.get())),
+                    SyncStatus::Error(e) => format!("{}{e}", ctx.t(text::SYNC_ERROR)),
+                })}
+            </span>
+            {move || ctx.engine().map(|engine| match engine.user.get() {
+                Some(user) => {
+                    let signed_in = format!("{}{} · {}", ctx.t(text::SIGNED_IN_AS), user.display_name, user.org_name);
+                    let out = move |_| {
+                        let engine = engine.clone();
+                        leptos::task::spawn_local(async move { engine.logout().await });
+                    };
+                    view! {
+                        <span id="user">{signed_in}</span>
+                        <button class="link" id="sign-out" on:click=out>{ctx.t(text::SIGN_OUT)}</button>
+                    }.into_any()
+                }
+                None => view! { <a id="sign-in" href=Route::Login.href()>{ctx.t(text::SIGN_IN)}</a> }.into_any(),
+            })}
         </section>
     }
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::form::{FieldType, INTAKE_V1, RecordKind};
-use shared::{Record, RecordMeta, RecordSummary};
+use shared::{RecordMeta, RecordSummary};
 
 use crate::context::{Route, use_ctx};
 use crate::{platform, text};
@@ -14,9 +14,12 @@ pub fn ListPage() -> impl IntoView {
     let records = RwSignal::new(None::<Vec<RecordSummary>>);
     let problems = RwSignal::new(Vec::<String>::new());
 
-    if let Some(store) = ctx.store() {
+    // Re-read the summaries whenever a record is stored or synced.
+    Effect::new(move |_| {
+        let Some(engine) = ctx.engine() else { return };
+        engine.revision.track();
         spawn_local(async move {
-            match store.list().await {
+            match engine.store().list().await {
                 Ok((list, errors)) => {
                     records.set(Some(list));
                     problems.set(errors.iter().map(ToString::to_string).collect());
@@ -27,25 +30,20 @@ pub fn ListPage() -> impl IntoView {
                 }
             }
         });
-    }
+    });
 
     let create = move |_| {
-        let Some(store) = ctx.store() else { return };
+        let Some(engine) = ctx.engine() else { return };
+        let created_by = engine.session().map(|s| s.user.username).unwrap_or_else(platform::device_id);
         let meta = RecordMeta {
             kind: RecordKind::Intake,
             form_id: INTAKE_V1.id.into(),
             form_version: INTAKE_V1.version,
-            created_by: platform::device_id(),
+            created_by,
             created_at: platform::now_ms(),
         };
-        let record = Record::create(platform::new_document_id(), &meta);
-        let id = record.id();
-        spawn_local(async move {
-            match store.create(record).await {
-                Ok(_) => ctx.go(Route::Record(id)),
-                Err(e) => problems.update(|p| p.push(e.to_string())),
-            }
-        });
+        let id = engine.create(&meta);
+        ctx.go(Route::Record(id));
     };
 
     view! {
@@ -75,23 +73,34 @@ fn RecordRow(summary: RecordSummary) -> impl IntoView {
     let ctx = use_ctx();
     let href = Route::Record(summary.id).href();
     let category = summary.category.clone();
+    let (form_id, form_version) = (summary.form_id.clone(), summary.form_version);
     let category_label = move || {
-        let form = shared::form::find(&summary.form_id, summary.form_version)?;
+        let form = shared::form::find(&form_id, form_version)?;
         let field = form.field(form.category_field?)?;
         let FieldType::SelectOne(choices) = field.ty else { return None };
         let id = category.as_deref()?;
         choices.iter().find(|c| c.id == id).map(|c| ctx.t(c.label))
     };
     let title = summary.title.clone();
+    let summary_id = summary.id;
+    let kind = summary.kind;
+    let updated_at = summary.updated_at;
+    let on_server = Memo::new(move |_| {
+        ctx.engine().is_some_and(|e| {
+            e.revision.track();
+            e.on_server(&summary)
+        })
+    });
     view! {
-        <li class="record" data-id=summary.id.to_string()>
+        <li class="record" data-id=summary_id.to_string() data-synced=move || on_server.get().to_string()>
             <a href=href>
                 <span class="title">{move || if title.is_empty() { ctx.t(text::NO_CODE).to_string() } else { title.clone() }}</span>
-                <span class="kind">{move || ctx.t(summary.kind.label())}</span>
+                <span class="kind">{move || ctx.t(kind.label())}</span>
                 <span class="category">{category_label}</span>
                 <span class="meta">
                     <span class="badge">{move || ctx.t(text::DRAFT)}</span>
-                    " "{move || ctx.t(text::UPDATED)}" "{move || platform::format_time(summary.updated_at, ctx.lang.get())}
+                    " "{move || ctx.t(text::UPDATED)}" "{move || platform::format_time(updated_at, ctx.lang.get())}
+                    " · "<span class="sync-badge">{move || ctx.t(if on_server.get() { text::ON_SERVER } else { text::NOT_ON_SERVER })}</span>
                 </span>
             </a>
         </li>

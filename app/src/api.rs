@@ -1,0 +1,114 @@
+//! Calls to the server's HTTP API. Every network call of the app except the sync socket is here.
+
+use gloo_net::http::{Request, Response};
+use serde::{Deserialize, Serialize};
+use shared::DocumentId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub org_id: String,
+    pub org_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub token: String,
+    pub expires_at: i64,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedEntry {
+    pub id: String,
+    pub heads: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Feed {
+    pub docs: Vec<FeedEntry>,
+    pub last_seq: i64,
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DocAccess {
+    pub owner: bool,
+    pub shared_with: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("the server could not be reached")]
+    Network,
+    #[error("the session has expired; sign in again")]
+    Unauthorized,
+    #[error("{0}")]
+    Server(String),
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+}
+
+async fn check(result: Result<Response, gloo_net::Error>) -> Result<Response, ApiError> {
+    let response = result.map_err(|_| ApiError::Network)?;
+    match response.status() {
+        200..=299 => Ok(response),
+        401 => Err(ApiError::Unauthorized),
+        _ => Err(ApiError::Server(response.json::<ErrorBody>().await.map(|b| b.error).unwrap_or_else(|_| format!("HTTP {}", response.status())))),
+    }
+}
+
+async fn json<T: for<'de> Deserialize<'de>>(r: Response) -> Result<T, ApiError> {
+    r.json().await.map_err(|e| ApiError::Server(e.to_string()))
+}
+
+pub async fn login(username: &str, password: &str) -> Result<Session, ApiError> {
+    let body = serde_json::json!({ "username": username, "password": password });
+    let r = Request::post("/api/login").json(&body).map_err(|e| ApiError::Server(e.to_string()))?.send().await;
+    match check(r).await {
+        Err(ApiError::Unauthorized) => Err(ApiError::Server("wrong username or password".into())),
+        other => json(other?).await,
+    }
+}
+
+pub async fn logout(token: &str) -> Result<(), ApiError> {
+    check(Request::post("/api/logout").header("Authorization", &format!("Bearer {token}")).send().await).await?;
+    Ok(())
+}
+
+pub async fn me(token: &str) -> Result<User, ApiError> {
+    json(check(Request::get("/api/me").header("Authorization", &format!("Bearer {token}")).send().await).await?).await
+}
+
+pub async fn feed(token: &str, since: i64) -> Result<Feed, ApiError> {
+    let url = format!("/api/docs?since={since}");
+    json(check(Request::get(&url).header("Authorization", &format!("Bearer {token}")).send().await).await?).await
+}
+
+pub async fn orgs(token: &str) -> Result<Vec<Org>, ApiError> {
+    json(check(Request::get("/api/orgs").header("Authorization", &format!("Bearer {token}")).send().await).await?).await
+}
+
+pub async fn access(token: &str, id: DocumentId) -> Result<DocAccess, ApiError> {
+    let url = format!("/api/docs/{id}/access");
+    json(check(Request::get(&url).header("Authorization", &format!("Bearer {token}")).send().await).await?).await
+}
+
+pub async fn share(token: &str, id: DocumentId, org: &str) -> Result<(), ApiError> {
+    let url = format!("/api/docs/{id}/share");
+    let body = serde_json::json!({ "org": org });
+    let r = Request::post(&url).header("Authorization", &format!("Bearer {token}")).json(&body).map_err(|e| ApiError::Server(e.to_string()))?.send().await;
+    check(r).await?;
+    Ok(())
+}
