@@ -4,6 +4,7 @@
 //! - `cargo xtask run [--addr 127.0.0.1:8080] [--data-dir data]` builds the app and starts the server.
 //! - `cargo xtask test` runs every test: unit, server, browser (wasm in Chromium), end to end.
 //! - `cargo xtask dist` only builds the app into `dist/` and prints its transfer size.
+//! - `cargo xtask bench` compares our sync server with automerge-repo's JS one and prints figures.
 
 mod dist;
 mod toolchain;
@@ -20,13 +21,14 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("run") => run(&root, &args[1..]),
         Some("test") => test(&root),
+        Some("bench") => bench(&root),
         Some("dist") => {
             toolchain::ensure_wasm(&root)?;
             dist::build(&root)?;
             Ok(())
         }
         _ => {
-            eprintln!("usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist");
+            eprintln!("usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist | bench");
             std::process::exit(2);
         }
     }
@@ -78,6 +80,14 @@ fn test(root: &Path) -> Result<()> {
         .env("CHROMIUM", toolchain::CHROMIUM)
         .run()?;
     Ok(())
+}
+
+/// Throughput and memory of our sync server against automerge-repo's, side by side.
+/// `BENCH_SIZES=1000,10000` (the default) sets the document counts.
+fn bench(root: &Path) -> Result<()> {
+    toolchain::ensure_node_modules(&root.join("tests"))?;
+    cmd("cargo", &["build", "--release", "--package", "server"]).run()?;
+    cmd("node", &["tests/bench/sync.mjs"]).env("LIAISON_SERVER_BIN", root.join("target/release/liaison-server")).run()
 }
 
 fn workspace_root() -> PathBuf {
