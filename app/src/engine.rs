@@ -115,11 +115,7 @@ impl Engine {
     pub fn create(self: &Rc<Self>, meta: &RecordMeta) -> DocumentId {
         let record = Record::create(platform::new_document_id(), meta);
         let id = record.id();
-        let mut actions = self.node.borrow_mut().handle(0, Event::Open { doc: id, chunks: Vec::new() });
-        if let Some(doc) = self.node.borrow_mut().doc_mut(id) {
-            *doc = record.into_doc();
-        }
-        actions.extend(self.node.borrow_mut().handle(0, Event::Changed { doc: id }));
+        let actions = self.node.borrow_mut().handle(0, Event::Create { doc: id, content: record.into_doc() });
         self.pending.borrow_mut().insert(id);
         self.run(actions);
         id

@@ -179,9 +179,16 @@ impl Record {
         let fields = self.fields_obj()?;
         let (value, _) = self.doc.get(&fields, field.id).ok()??;
         match (&field.ty, value) {
-            (FieldType::LongText, Value::Object(ObjType::Text)) => {
+            // Automerge's JS API writes strings as text objects by default; read those too.
+            (FieldType::LongText | FieldType::Text | FieldType::Date | FieldType::SelectOne(_), Value::Object(ObjType::Text)) => {
                 let (_, obj) = self.doc.get(&fields, field.id).ok()??;
-                self.doc.text(&obj).ok().map(FieldValue::LongText)
+                let text = self.doc.text(&obj).ok()?;
+                Some(match field.ty {
+                    FieldType::LongText => FieldValue::LongText(text),
+                    FieldType::Date => FieldValue::Date(text),
+                    FieldType::SelectOne(_) => FieldValue::Choice(text),
+                    _ => FieldValue::Text(text),
+                })
             }
             (ty, Value::Scalar(s)) => match (ty, s.as_ref()) {
                 (FieldType::Text, ScalarValue::Str(s)) => Some(FieldValue::Text(s.to_string())),
@@ -289,8 +296,12 @@ impl Record {
     }
 
     fn str_at(&self, obj: &ObjId, key: &str) -> Option<String> {
-        match self.scalar_at(obj, key)? {
-            ScalarValue::Str(s) => Some(s.to_string()),
+        match self.doc.get(obj, key).ok()?? {
+            (Value::Scalar(s), _) => match s.as_ref() {
+                ScalarValue::Str(s) => Some(s.to_string()),
+                _ => None,
+            },
+            (Value::Object(ObjType::Text), text) => self.doc.text(&text).ok(),
             _ => None,
         }
     }

@@ -113,3 +113,29 @@ fn a_document_that_is_not_a_record_is_refused() {
     assert!(Record::load(id(), &bytes).is_err());
     assert!(Record::load(id(), b"not automerge at all").is_err());
 }
+
+/// A record written the way automerge's JS API writes by default (strings as text objects,
+/// numbers as integers, dates as timestamps) reads like one of ours.
+#[test]
+fn a_record_written_with_text_objects_reads_like_ours() {
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ScalarValue, ROOT};
+    let mut doc = automerge::AutoCommit::new();
+    let meta = doc.put_object(ROOT, "meta", ObjType::Map).unwrap();
+    for (k, v) in [("kind", "intake"), ("form_id", "intake"), ("created_by", "js-client"), ("status", "draft")] {
+        let t = doc.put_object(&meta, k, ObjType::Text).unwrap();
+        doc.splice_text(&t, 0, 0, v).unwrap();
+    }
+    doc.put(&meta, "form_version", 1i64).unwrap();
+    doc.put(&meta, "created_at", ScalarValue::Timestamp(5)).unwrap();
+    let fields = doc.put_object(ROOT, "fields", ObjType::Map).unwrap();
+    let code = doc.put_object(&fields, "survivor_code", ObjType::Text).unwrap();
+    doc.splice_text(&code, 0, 0, "JS-001").unwrap();
+    doc.put(&fields, "survivor_age", 9i64).unwrap();
+
+    let mut r = Record::from_doc(id(), doc).unwrap();
+    assert_eq!(r.meta().unwrap().form_version, 1);
+    assert_eq!(r.get(field("survivor_code")), Some(FieldValue::Text("JS-001".into())));
+    assert_eq!(r.get(field("survivor_age")), Some(FieldValue::Int(9)));
+    assert_eq!(r.summary().unwrap().title, "JS-001");
+}

@@ -454,3 +454,29 @@ fn a_change_is_acknowledged_only_after_the_server_stored_it() {
     deliver_all(&mut sim);
     assert!(sim.clients[0].node.in_sync(conn, doc_id(0)), "acknowledged once stored");
 }
+
+/// A document created while connected is offered with `sync`, never `request`: a request
+/// would make the server answer `doc-unavailable` for the rest of the connection.
+#[test]
+fn a_document_created_while_connected_reaches_the_server() {
+    let mut sim = Sim::new(1);
+    sim.run(Op::Connect { client: 0 });
+    for _ in 0..4 {
+        sim.run(Op::Deliver { client: 0, to_server: true });
+        sim.run(Op::Deliver { client: 0, to_server: false });
+    }
+    let id = doc_id(0);
+    let mut content = AutoCommit::new();
+    content.put(ROOT, "created", true).unwrap();
+    sim.clients[0].opened[0] = true;
+    sim.client_event(0, Event::Create { doc: id, content });
+    for _ in 0..20 {
+        sim.run(Op::Deliver { client: 0, to_server: true });
+        sim.run(Op::StoreServer);
+        sim.run(Op::Deliver { client: 0, to_server: false });
+    }
+    let conn = sim.clients[0].link.as_ref().unwrap().client;
+    assert!(sim.clients[0].node.in_sync(conn, id), "acknowledged on the same connection");
+    assert!(sim.server_store.load(id).get(ROOT, "created").unwrap().is_some());
+    assert!(sim.clients[0].store.load(id).get(ROOT, "created").unwrap().is_some(), "stored locally first");
+}

@@ -61,6 +61,9 @@ pub enum Event {
     Persisted { doc: DocumentId, ok: bool },
     /// A client opens a document it holds (`chunks`: what it has stored, possibly nothing).
     Open { doc: DocumentId, chunks: Vec<Vec<u8>> },
+    /// A client creates a document: nothing of it is stored yet, so it is persisted first and
+    /// then offered to peers with `sync` (a `request` would tell the server it does not exist).
+    Create { doc: DocumentId, content: AutoCommit },
     /// The caller changed a document through [`Node::doc_mut`].
     Changed { doc: DocumentId },
 }
@@ -207,6 +210,16 @@ impl Node {
                 if !self.docs.contains_key(&doc) {
                     self.docs.insert(doc, Doc::load(&chunks));
                 }
+                let conns: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.remote.is_some()).map(|(id, _)| *id).collect();
+                for conn in conns {
+                    self.start_client_doc(conn, doc, &mut out);
+                }
+            }
+            Event::Create { doc, content } => {
+                let mut d = Doc::load(&[]);
+                d.doc = content;
+                self.docs.insert(doc, d);
+                self.persist_changes(doc, false, &mut out);
                 let conns: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.remote.is_some()).map(|(id, _)| *id).collect();
                 for conn in conns {
                     self.start_client_doc(conn, doc, &mut out);
