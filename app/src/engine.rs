@@ -30,6 +30,7 @@ use crate::storage::{DamagedChunk, Store, StoreError};
 
 const SESSION_KEY: &str = "liaison.session";
 const FEED_POLL_MS: i32 = 30_000;
+const RECHECK_MS: i32 = 2_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncStatus {
@@ -50,6 +51,7 @@ pub struct Engine {
     next_conn: RefCell<u64>,
     attempt: RefCell<u32>,
     timer: RefCell<Option<i32>>,
+    recheck: std::cell::Cell<bool>,
     /// Documents handed to the node for syncing that are not yet in sync.
     pending: RefCell<HashSet<DocumentId>>,
     /// Heads the server acknowledged, per document (mirrors the `acked` store).
@@ -86,6 +88,7 @@ impl Engine {
             next_conn: RefCell::new(0),
             attempt: RefCell::new(0),
             timer: RefCell::new(None),
+            recheck: std::cell::Cell::new(false),
             pending: RefCell::new(HashSet::new()),
             acked: RefCell::new(acked),
             damaged: RefCell::new(HashMap::new()),
@@ -248,6 +251,9 @@ impl Engine {
                 done.push((doc, heads));
             }
         }
+        if done.len() < self.pending.borrow().len() {
+            self.recheck_soon();
+        }
         if done.is_empty() {
             return;
         }
@@ -261,6 +267,25 @@ impl Engine {
         }
         self.revision.update(|r| *r += 1);
         self.refresh_status();
+    }
+
+    /// Asks the feed again shortly. The sync protocol does not always send a last message
+    /// naming heads both sides already share, so a record can look unacknowledged after the
+    /// server has stored it; the feed's heads settle that.
+    fn recheck_soon(self: &Rc<Self>) {
+        if self.recheck.replace(true) {
+            return;
+        }
+        let this = self.clone();
+        let later = Closure::once_into_js(move || {
+            this.recheck.set(false);
+            if this.socket.borrow().is_some() && !this.pending.borrow().is_empty() {
+                this.discover();
+            }
+        });
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), RECHECK_MS);
+        }
     }
 
     fn refresh_status(&self) {
@@ -486,11 +511,19 @@ impl Engine {
                 };
                 for entry in &feed.docs {
                     let Ok(id) = entry.id.parse::<DocumentId>() else { continue };
-                    match local.get(&entry.id) {
-                        Some(s) if s.heads == entry.heads => {
-                            this.acked.borrow_mut().insert(id, entry.heads.clone());
-                        }
-                        _ => this.sync_doc(id).await,
+                    let ours = match this.node.borrow_mut().doc_mut(id) {
+                        Some(d) => Some(sorted_heads(&d.get_heads())),
+                        None => local.get(&entry.id).map(|s| s.heads.clone()),
+                    };
+                    if ours.as_ref() == Some(&entry.heads) {
+                        // The server has exactly what we have: acknowledged, whatever the sync
+                        // session last said.
+                        this.pending.borrow_mut().remove(&id);
+                        this.acked.borrow_mut().insert(id, entry.heads.clone());
+                        let _ = this.store.set_acked(id, &entry.heads).await;
+                        this.revision.update(|r| *r += 1);
+                    } else {
+                        this.sync_doc(id).await;
                     }
                 }
                 since = feed.last_seq;

@@ -87,6 +87,7 @@ test("offline edits by two organisations merge, and only after sharing", async (
     // And it is on both devices, not only on screen: reload each offline.
     for (const [ctx, page] of [[fedCtx, fed], [procCtx, proc]]) {
       await page.waitForSelector('#record-sync[data-synced="true"]', { timeout: 20000 });
+      await page.waitForSelector('#sync-status[data-state="up-to-date"]', { timeout: 20000 });
       await ctx.setOffline(true);
       await page.reload();
       await waitValue(page, "#f-description", merged);
