@@ -31,6 +31,7 @@ use crate::storage::{DamagedChunk, Store, StoreError};
 const SESSION_KEY: &str = "liaison.session";
 const FEED_POLL_MS: i32 = 30_000;
 const RECHECK_MS: i32 = 2_000;
+const WRITE_RETRY_MS: i32 = 3_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncStatus {
@@ -52,6 +53,8 @@ pub struct Engine {
     attempt: RefCell<u32>,
     timer: RefCell<Option<i32>>,
     recheck: std::cell::Cell<bool>,
+    /// A connection attempt is under way (between the token check and the socket opening).
+    connecting: std::cell::Cell<bool>,
     /// Documents handed to the node for syncing that are not yet in sync.
     pending: RefCell<HashSet<DocumentId>>,
     /// Heads the server acknowledged, per document (mirrors the `acked` store).
@@ -89,6 +92,7 @@ impl Engine {
             attempt: RefCell::new(0),
             timer: RefCell::new(None),
             recheck: std::cell::Cell::new(false),
+            connecting: std::cell::Cell::new(false),
             pending: RefCell::new(HashSet::new()),
             acked: RefCell::new(acked),
             damaged: RefCell::new(HashMap::new()),
@@ -126,6 +130,11 @@ impl Engine {
 
     /// Loads a record into memory (if it is not already) and reports damaged chunks.
     pub async fn open(self: &Rc<Self>, id: DocumentId) -> Result<Vec<DamagedChunk>, StoreError> {
+        if let Some(summary) = self.store.summary(id).await? {
+            if !self.visible(&summary) {
+                return Err(StoreError::NotFound(id));
+            }
+        }
         if self.node.borrow().doc(id).is_none() {
             let loaded = self.store.load(id).await?;
             self.damaged.borrow_mut().insert(id, loaded.damaged);
@@ -184,8 +193,10 @@ impl Engine {
     fn run(self: &Rc<Self>, actions: Vec<Action>) {
         for action in actions {
             match action {
-                Action::Send { bytes, .. } => {
-                    if let Some((ws, _)) = self.socket.borrow().as_ref() {
+                Action::Send { conn, bytes } => {
+                    // Only on the socket the node meant: a frame for a connection that has
+                    // since been replaced would confuse the server's session.
+                    if let Some((ws, _)) = self.socket.borrow().as_ref().filter(|(_, c)| *c == conn) {
                         let _ = ws.send_with_u8_array(&bytes);
                     }
                 }
@@ -199,7 +210,11 @@ impl Engine {
                     self.schedule_reconnect();
                 }
                 Action::Persist { doc, chunk, .. } => {
-                    let summary = self.with_record(doc, |r| r.summary().ok()).ok().flatten();
+                    let org = self.org();
+                    let summary = self.with_record(doc, |r| r.summary().ok()).ok().flatten().map(|mut s| {
+                        s.org = org;
+                        s
+                    });
                     let this = self.clone();
                     self.writes_pending.update(|n| *n += 1);
                     spawn_local(async move {
@@ -208,7 +223,10 @@ impl Engine {
                         let ok = result.is_ok();
                         match result {
                             Ok(()) => this.write_error.set(None),
-                            Err(e) => this.write_error.set(Some(e.to_string())),
+                            Err(e) => {
+                                this.write_error.set(Some(e.to_string()));
+                                this.retry_write(doc);
+                            }
                         }
                         this.writes_pending.update(|n| *n -= 1);
                         let next = this.node.borrow_mut().handle(0, Event::Persisted { doc, ok });
@@ -237,6 +255,30 @@ impl Engine {
             }
         }
         self.check_acked();
+    }
+
+    /// After a failed write the node holds the change and asks for a full snapshot on the
+    /// next `Changed`; this asks again in a few seconds (storage may be full for a moment).
+    fn retry_write(self: &Rc<Self>, doc: DocumentId) {
+        let this = self.clone();
+        let retry = Closure::once_into_js(move || {
+            let actions = this.node.borrow_mut().handle(0, Event::Changed { doc });
+            this.run(actions);
+        });
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(retry.unchecked_ref(), WRITE_RETRY_MS);
+        }
+    }
+
+    /// The signed-in organisation.
+    pub fn org(&self) -> Option<String> {
+        self.session.borrow().as_ref().map(|s| s.user.org_id.clone())
+    }
+
+    /// Whether this device may show and sync a record now: records stored under another
+    /// organisation's session stay hidden (and unsynced) on a shared device.
+    pub fn visible(&self, summary: &RecordSummary) -> bool {
+        summary.org.is_none() || summary.org == self.org()
     }
 
     /// Moves documents the server now has in full from `pending` to `acked`.
@@ -310,10 +352,9 @@ impl Engine {
         if let Some(storage) = local_storage() {
             let _ = storage.set_item(SESSION_KEY, &serde_json::to_string(&session).unwrap_or_default());
         }
-        self.user.set(Some(session.user.clone()));
-        *self.session.borrow_mut() = Some(session);
-        *self.attempt.borrow_mut() = 0;
-        self.connect();
+        // Start afresh under the new account: nothing another organisation's session had in
+        // memory carries over.
+        reload();
         Ok(())
     }
 
@@ -326,9 +367,8 @@ impl Engine {
         if let Some(storage) = local_storage() {
             let _ = storage.remove_item(SESSION_KEY);
         }
-        self.user.set(None);
         self.disconnect();
-        self.status.set(SyncStatus::SignedOut);
+        reload();
     }
 
     // ----- connection -----
@@ -391,7 +431,7 @@ impl Engine {
                 w.clear_timeout_with_handle(t);
             }
         }
-        if self.socket.borrow().is_some() {
+        if self.socket.borrow().is_some() || self.connecting.get() {
             return;
         }
         let Some(session) = self.session() else { return self.status.set(SyncStatus::SignedOut) };
@@ -399,18 +439,20 @@ impl Engine {
             return self.status.set(SyncStatus::Offline);
         }
         self.status.set(SyncStatus::Connecting);
+        self.connecting.set(true);
         let this = self.clone();
         spawn_local(async move {
             // Check the token first: a WebSocket refused at the upgrade does not say why.
-            match api::me(&session.token).await {
-                Err(ApiError::Unauthorized) => return this.status.set(SyncStatus::SessionExpired),
+            let checked = api::me(&session.token).await;
+            this.connecting.set(false);
+            match checked {
+                Err(ApiError::Unauthorized) => this.status.set(SyncStatus::SessionExpired),
                 Err(e) => {
                     this.status.set(SyncStatus::Error(e.to_string()));
-                    return this.schedule_reconnect();
+                    this.schedule_reconnect();
                 }
-                Ok(_) => {}
+                Ok(_) => this.open_socket(&session.token),
             }
-            this.open_socket(&session.token);
         });
     }
 
@@ -498,7 +540,7 @@ impl Engine {
             let Ok((summaries, _)) = this.store.list().await else { return };
             let local: HashMap<String, RecordSummary> = summaries.into_iter().map(|s| (s.id.to_string(), s)).collect();
             for s in local.values() {
-                if !this.on_server(s) {
+                if this.visible(s) && !this.on_server(s) {
                     this.sync_doc(s.id).await;
                 }
             }
@@ -554,6 +596,13 @@ impl Engine {
             self.run(actions);
         }
         self.refresh_status();
+    }
+}
+
+fn reload() {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().set_hash("#/");
+        let _ = w.location().reload();
     }
 }
 

@@ -186,6 +186,13 @@ impl Store {
         Ok((summaries, errors))
     }
 
+    /// One record's summary, if it has one.
+    pub async fn summary(&self, id: DocumentId) -> Result<Option<RecordSummary>, StoreError> {
+        let tx = self.db.transaction(RECORDS).build()?;
+        let value: Option<JsValue> = tx.object_store(RECORDS)?.get(id.to_string()).primitive()?.await?;
+        Ok(value.and_then(|v| serde_wasm_bindgen::from_value(v).ok()))
+    }
+
     /// The heads the server last acknowledged, per document.
     pub async fn acked(&self) -> Result<HashMap<String, Vec<String>>, StoreError> {
         let tx = self.db.transaction(ACKED).build()?;

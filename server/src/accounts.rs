@@ -57,18 +57,30 @@ pub fn create_user(conn: &Connection, username: &str, display_name: &str, org_id
     Ok(conn.last_insert_rowid())
 }
 
-/// The user whose password this is, or `None`. Takes the same time for an unknown user as for
-/// a wrong password, so the answer does not reveal which usernames exist.
+/// The user whose password this is, or `None` (for the command line and tests; the server
+/// splits this in two so hashing happens outside the database lock).
 pub fn check_password(conn: &Connection, username: &str, password: &str) -> Result<Option<User>, DbError> {
-    let row: Option<(i64, String)> = conn
-        .query_row("SELECT id, password_hash FROM users WHERE username = ?1", [username], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let stored = row.as_ref().map(|(_, h)| h.as_str()).unwrap_or(DUMMY_HASH.as_str());
-    let ok = PasswordHash::new(stored).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok());
+    let row = password_hash(conn, username)?;
+    let ok = verify_password(row.as_ref().map(|(_, h)| h.as_str()), password);
     match row {
         Some((id, _)) if ok => user_by_id(conn, id),
         _ => Ok(None),
     }
+}
+
+/// A user's id and stored password hash.
+pub fn password_hash(conn: &Connection, username: &str) -> Result<Option<(i64, String)>, DbError> {
+    Ok(conn
+        .query_row("SELECT id, password_hash FROM users WHERE username = ?1", [username], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// Checks a password against a stored hash. With no hash (an unknown user) it checks against
+/// a dummy one, so the answer takes as long and does not reveal which usernames exist.
+pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
+    let hash = stored.unwrap_or(DUMMY_HASH.as_str());
+    let ok = PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok());
+    ok && stored.is_some()
 }
 
 /// Issues a new session token for `user_id`; returns the token and when it expires.

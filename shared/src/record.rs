@@ -67,6 +67,10 @@ pub struct RecordSummary {
     /// anything needs syncing without loading the document.
     #[serde(default)]
     pub heads: Vec<String>,
+    /// The organisation whose session stored this record on this device (`None`: stored while
+    /// signed out). A shared device shows and syncs only the signed-in organisation's records.
+    #[serde(default)]
+    pub org: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +259,7 @@ impl Record {
             created_at: meta.created_at,
             updated_at: self.time_at(&m, "updated_at").unwrap_or(meta.created_at),
             heads,
+            org: None,
         })
     }
 

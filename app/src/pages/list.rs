@@ -21,7 +21,7 @@ pub fn ListPage() -> impl IntoView {
         spawn_local(async move {
             match engine.store().list().await {
                 Ok((list, errors)) => {
-                    records.set(Some(list));
+                    records.set(Some(list.into_iter().filter(|s| engine.visible(s)).collect()));
                     problems.set(errors.iter().map(ToString::to_string).collect());
                 }
                 Err(e) => {

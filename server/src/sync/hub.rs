@@ -36,13 +36,16 @@ pub enum Outgoing {
 }
 
 enum HubEvent {
-    Connected { conn: ConnId, user: User, out: mpsc::Sender<Outgoing> },
+    Connected { conn: ConnId, user: User, token_hash: String, out: mpsc::Sender<Outgoing> },
     Node(Event),
     Revoke { doc: DocumentId, org: String, done: oneshot::Sender<()> },
+    /// A token was revoked (sign-out): its sockets close.
+    Logout { token_hash: String, done: oneshot::Sender<()> },
 }
 
 struct Conn {
     user: User,
+    token_hash: String,
     out: mpsc::Sender<Outgoing>,
 }
 
@@ -68,10 +71,11 @@ impl Hub {
     }
 
     /// Registers a socket; returns its id and the channel of frames to write to it.
-    pub async fn connect(&self, user: User) -> (ConnId, mpsc::Receiver<Outgoing>) {
+    pub async fn connect(&self, user: User, token: &str) -> (ConnId, mpsc::Receiver<Outgoing>) {
         let conn = ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed));
         let (out, rx) = mpsc::channel(OUTGOING_BUFFER);
-        let _ = self.tx.send(HubEvent::Connected { conn, user, out }).await;
+        let token_hash = shared::storage_key::chunk_hash(token.as_bytes());
+        let _ = self.tx.send(HubEvent::Connected { conn, user, token_hash, out }).await;
         (conn, rx)
     }
 
@@ -81,6 +85,15 @@ impl Hub {
 
     pub async fn disconnected(&self, conn: ConnId) {
         let _ = self.tx.send(HubEvent::Node(Event::Disconnected { conn })).await;
+    }
+
+    /// Closes the sockets opened with `token`, which was just revoked.
+    pub async fn logout(&self, token: &str) {
+        let (done, wait) = oneshot::channel();
+        let token_hash = shared::storage_key::chunk_hash(token.as_bytes());
+        if self.tx.send(HubEvent::Logout { token_hash, done }).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 
     /// Ends the sessions of `org`'s connections, so access to `doc` is checked afresh.
@@ -109,17 +122,50 @@ async fn hub_task(
     while let Some(event) = rx.recv().await {
         let now = crate::now_ms() as u64;
         let actions = match event {
-            HubEvent::Connected { conn, user, out } => {
+            HubEvent::Connected { conn, user, token_hash, out } => {
                 let account = user.id.to_string();
                 tracing::info!(conn = conn.0, user = user.id, org = %user.org_id, "sync connection opened");
-                conns.insert(conn, Conn { user, out });
+                conns.insert(conn, Conn { user, token_hash, out });
                 node.handle(now, Event::Connected { conn, account })
             }
             HubEvent::Node(Event::Disconnected { conn }) => {
                 conns.remove(&conn);
                 node.handle(now, Event::Disconnected { conn })
             }
-            HubEvent::Node(event) => node.handle(now, event),
+            HubEvent::Node(event) => {
+                let conn = match &event {
+                    Event::Received { conn, .. } | Event::Authorized { conn, .. } => Some(*conn),
+                    _ => None,
+                };
+                // A panic inside Automerge on crafted input must not end sync for everyone:
+                // the connection that caused it is closed and the hub goes on.
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.handle(now, event))) {
+                    Ok(actions) => actions,
+                    Err(_) => {
+                        tracing::error!(conn = conn.map(|c| c.0), "the sync node panicked on an event; closing that connection");
+                        let mut actions = Vec::new();
+                        if let Some(conn) = conn {
+                            if let Some(c) = conns.remove(&conn) {
+                                let _ = c.out.try_send(Outgoing::Close("internal error".into()));
+                            }
+                            actions.extend(node.handle(now, Event::Disconnected { conn }));
+                        }
+                        actions
+                    }
+                }
+            }
+            HubEvent::Logout { token_hash, done } => {
+                let affected: Vec<ConnId> = conns.iter().filter(|(_, c)| c.token_hash == token_hash).map(|(id, _)| *id).collect();
+                let mut actions = Vec::new();
+                for conn in affected {
+                    if let Some(c) = conns.remove(&conn) {
+                        let _ = c.out.try_send(Outgoing::Close("signed out".into()));
+                    }
+                    actions.extend(node.handle(now, Event::Disconnected { conn }));
+                }
+                let _ = done.send(());
+                actions
+            }
             HubEvent::Revoke { doc, org, done } => {
                 let affected: Vec<ConnId> = conns.iter().filter(|(_, c)| c.user.org_id == org).map(|(id, _)| *id).collect();
                 let mut actions = Vec::new();

@@ -19,12 +19,11 @@ const RATE_PER_SECOND: f64 = 200.0;
 const BURST: f64 = 2000.0;
 
 pub async fn sync_get(State(state): State<AppState>, authed: Authed, ws: WebSocketUpgrade) -> Response {
-    let user = authed.user;
-    ws.max_message_size(MAX_FRAME_BYTES).max_frame_size(MAX_FRAME_BYTES).on_upgrade(move |socket| serve(socket, state, user))
+    ws.max_message_size(MAX_FRAME_BYTES).max_frame_size(MAX_FRAME_BYTES).on_upgrade(move |socket| serve(socket, state, authed.user, authed.token))
 }
 
-async fn serve(socket: WebSocket, state: AppState, user: User) {
-    let (conn, mut outgoing) = state.hub.connect(user).await;
+async fn serve(socket: WebSocket, state: AppState, user: User, token: String) {
+    let (conn, mut outgoing) = state.hub.connect(user, &token).await;
     let (mut sink, mut stream) = socket.split();
     let mut bucket = TokenBucket::new();
     let reason = loop {

@@ -56,8 +56,11 @@ async fn login_tokens_and_logout() {
     assert!(server.socket("0123456789abcdef").await.is_err());
     assert!(server.socket(&token).await.is_ok());
 
+    let mut open = Client::connect(&server, &token, "fed-phone").await;
+    assert!(open.pump_until(|c| c.node.connections().count() == 1).await);
     let out = reqwest::Client::new().post(server.http("/api/logout")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(out.status(), 200);
+    assert!(open.pump_until(|c| c.closed.is_some()).await, "signing out closes the token's open sockets");
     assert!(server.socket(&token).await.is_err(), "a revoked token opens nothing");
     let me = reqwest::Client::new().get(server.http("/api/me")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(me.status(), 401);

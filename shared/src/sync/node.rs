@@ -26,6 +26,8 @@ use crate::doc_id::DocumentId;
 
 /// Incremental chunks are folded into a snapshot once they outgrow it and this floor.
 pub const COMPACTION_FLOOR: usize = 64 * 1024;
+/// Longest ephemeral session id relayed (JS peers use about a dozen characters).
+const MAX_SESSION_ID: usize = 64;
 
 /// The caller's handle for one connection (one socket).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -108,8 +110,9 @@ pub struct Node {
     config: NodeConfig,
     conns: BTreeMap<ConnId, Conn>,
     docs: HashMap<DocumentId, Doc>,
-    /// Highest ephemeral `count` relayed per (sender, session), to drop repeats.
-    ephemeral_seen: HashMap<(PeerId, String), u64>,
+    /// Highest ephemeral `count` relayed per (connection, session), to drop repeats. Keyed by
+    /// connection so one peer cannot silence another, and forgotten when the connection ends.
+    ephemeral_seen: HashMap<(ConnId, String), u64>,
 }
 
 struct Conn {
@@ -133,6 +136,8 @@ struct Doc {
     persisting: u32,
     /// A peer's change is waiting for its persist before the caller may show it.
     remote_change: bool,
+    /// A write failed (client): the next persist is a full snapshot, which holds it.
+    unsaved: bool,
 }
 
 impl Node {
@@ -201,9 +206,7 @@ impl Node {
                 Ok(msg) => self.receive(conn, msg, &mut out),
                 Err(e) => self.fail(conn, &format!("malformed message: {e}"), &mut out),
             },
-            Event::Disconnected { conn } => {
-                self.conns.remove(&conn);
-            }
+            Event::Disconnected { conn } => self.forget_conn(conn),
             Event::Authorized { conn, doc, verdict } => self.authorized(conn, doc, verdict, &mut out),
             Event::Persisted { doc, ok } => self.persisted(doc, ok, &mut out),
             Event::Open { doc, chunks } => {
@@ -249,7 +252,7 @@ impl Node {
                     if owner != account {
                         return self.fail(conn, "peer id in use by another account", out);
                     }
-                    self.conns.remove(&old);
+                    self.forget_conn(old);
                     out.push(Action::Close { conn: old, reason: "replaced by a new connection with the same peer id".into() });
                 }
                 let reply = Message::Peer {
@@ -277,11 +280,11 @@ impl Node {
                 }
             }
             Message::Error { message } => {
-                self.conns.remove(&conn);
+                self.forget_conn(conn);
                 out.push(Action::Close { conn, reason: format!("the peer reported an error: {message}") });
             }
             Message::Leave { .. } => {
-                self.conns.remove(&conn);
+                self.forget_conn(conn);
                 out.push(Action::Close { conn, reason: "the peer left".into() });
             }
             _ if !established => self.fail(conn, "a message before the handshake", out),
@@ -396,8 +399,13 @@ impl Node {
                     Ok(()) => self.send_sync(conn, doc, out),
                 }
             }
-            Message::Ephemeral { sender_id, count, session_id, document_id, data, .. } => {
-                let key = (sender_id.clone(), session_id.clone());
+            Message::Ephemeral { count, session_id, document_id, data, .. } => {
+                // Relayed under the sender's joined peer id, not whatever the message claims.
+                let Some(sender_id) = self.remote(conn) else { return };
+                if session_id.len() > MAX_SESSION_ID {
+                    return;
+                }
+                let key = (conn, session_id.clone());
                 if self.ephemeral_seen.get(&key).is_some_and(|seen| *seen >= count) {
                     return;
                 }
@@ -428,13 +436,14 @@ impl Node {
     fn persist_changes(&mut self, doc: DocumentId, remote: bool, out: &mut Vec<Action>) {
         let Some(d) = self.docs.get_mut(&doc) else { return };
         let bytes = d.doc.save_incremental();
-        if bytes.is_empty() {
+        if bytes.is_empty() && !d.unsaved {
             return;
         }
-        let chunk = if d.stored_incremental + bytes.len() > d.stored_snapshot.max(COMPACTION_FLOOR) {
+        let chunk = if d.unsaved || d.stored_incremental + bytes.len() > d.stored_snapshot.max(COMPACTION_FLOOR) {
             let snapshot = d.doc.save();
             d.stored_snapshot = snapshot.len();
             d.stored_incremental = 0;
+            d.unsaved = false;
             Chunk::Snapshot(snapshot)
         } else {
             d.stored_incremental += bytes.len();
@@ -449,7 +458,15 @@ impl Node {
         let Some(d) = self.docs.get_mut(&doc) else { return };
         d.persisting = d.persisting.saturating_sub(1);
         if !ok {
-            return self.drop_doc(doc, out);
+            match self.config.role {
+                // The server must not keep acknowledging from memory what it could not store:
+                // sessions on the document end and peers resend.
+                Role::Server => return self.drop_doc(doc, out),
+                // A browser keeps the change in memory (throwing it away would lose it) and
+                // still offers it to the server, which may store it when this device cannot.
+                // The caller retries with `Changed`, which writes a full snapshot.
+                Role::Client => d.unsaved = true,
+            }
         }
         if d.persisting > 0 {
             return;
@@ -503,15 +520,21 @@ impl Node {
         }
     }
 
+    fn forget_conn(&mut self, conn: ConnId) {
+        self.conns.remove(&conn);
+        self.ephemeral_seen.retain(|(c, _), _| *c != conn);
+    }
+
     fn remote(&self, conn: ConnId) -> Option<PeerId> {
         self.conns.get(&conn)?.remote.as_ref().map(|(p, _)| p.clone())
     }
 
     /// Sends an `error` and closes: the answer to anything malformed or not allowed.
     fn fail(&mut self, conn: ConnId, reason: &str, out: &mut Vec<Action>) {
-        if self.conns.remove(&conn).is_none() {
+        if !self.conns.contains_key(&conn) {
             return;
         }
+        self.forget_conn(conn);
         out.push(Action::Send { conn, bytes: Message::Error { message: reason.into() }.encode() });
         out.push(Action::Close { conn, reason: reason.into() });
     }
@@ -530,7 +553,7 @@ impl Doc {
         }
         // What was loaded is stored already: the next incremental save starts from here.
         let _ = doc.save_incremental();
-        Doc { doc, stored_incremental: size, stored_snapshot: 0, persisting: 0, remote_change: false }
+        Doc { doc, stored_incremental: size, stored_snapshot: 0, persisting: 0, remote_change: false, unsaved: false }
     }
 }
 
