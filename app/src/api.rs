@@ -1,49 +1,10 @@
 //! Calls to the server's HTTP API. Every network call of the app except the sync socket is here.
 
 use gloo_net::http::{Request, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::DocumentId;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub display_name: String,
-    pub org_id: String,
-    pub org_name: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Session {
-    pub token: String,
-    pub expires_at: i64,
-    pub user: User,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct FeedEntry {
-    pub id: String,
-    pub heads: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Feed {
-    pub docs: Vec<FeedEntry>,
-    pub last_seq: i64,
-    pub more: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Org {
-    pub id: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct DocAccess {
-    pub owner: bool,
-    pub shared_with: Vec<String>,
-}
+pub use shared::api::{DocAccess, Feed, Org, Session, User};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {

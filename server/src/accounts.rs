@@ -7,22 +7,13 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
 
 use crate::db::DbError;
 
 /// How long a session token stays valid.
 pub const TOKEN_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
-/// A signed-in person, as the server knows them. The organisation decides what they may read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub display_name: String,
-    pub org_id: String,
-    pub org_name: String,
-}
+pub use shared::api::User;
 
 pub fn create_org(conn: &Connection, id: &str, name: &str) -> Result<(), DbError> {
     if !valid_slug(id) {

@@ -2,10 +2,12 @@
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::DocumentId;
 
-use crate::accounts::{self, User};
+use shared::api::{DocAccess, Feed, LoginRequest, Org, Session, ShareRequest, User};
+
+use crate::accounts;
 use crate::auth::Authed;
 use crate::docs::{self, FeedEntry};
 use crate::error::AppError;
@@ -26,20 +28,7 @@ where
     }
 }
 
-#[derive(Deserialize)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
-}
-
-#[derive(Serialize)]
-pub struct LoginResponse {
-    pub token: String,
-    pub expires_at: i64,
-    pub user: User,
-}
-
-pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson<LoginRequest>) -> Result<Json<LoginResponse>, AppError> {
+pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson<LoginRequest>) -> Result<Json<Session>, AppError> {
     // Argon2 takes tens of milliseconds and 19 MiB: it runs outside the database lock, so a
     // burst of sign-in attempts cannot stall sync.
     let username = req.username.clone();
@@ -54,7 +43,7 @@ pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson
         .call(move |c| {
             let Some(user) = accounts::user_by_id(c, user_id)? else { return Ok(None) };
             let (token, expires_at) = accounts::issue_token(c, user.id, now_ms())?;
-            Ok(Some(LoginResponse { token, expires_at, user }))
+            Ok(Some(Session { token, expires_at, user }))
         })
         .await?
         .ok_or(AppError::BadLogin)?;
@@ -80,18 +69,9 @@ pub struct FeedQuery {
     pub since: i64,
 }
 
-#[derive(Serialize)]
-pub struct FeedResponse {
-    pub docs: Vec<FeedEntry>,
-    /// Ask again with `since` set to this to get only what changes next.
-    pub last_seq: i64,
-    /// More entries wait; ask again at once.
-    pub more: bool,
-}
-
 const FEED_PAGE: i64 = 1000;
 
-pub async fn docs_feed(State(state): State<AppState>, authed: Authed, Query(q): Query<FeedQuery>) -> Result<Json<FeedResponse>, AppError> {
+pub async fn docs_feed(State(state): State<AppState>, authed: Authed, Query(q): Query<FeedQuery>) -> Result<Json<Feed>, AppError> {
     let org = authed.user.org_id.clone();
     let (docs, latest) = state
         .db
@@ -100,12 +80,7 @@ pub async fn docs_feed(State(state): State<AppState>, authed: Authed, Query(q): 
     let more = docs.len() as i64 > FEED_PAGE;
     let docs: Vec<FeedEntry> = docs.into_iter().take(FEED_PAGE as usize).collect();
     let last_seq = if more { docs.last().map_or(q.since, |d| d.seq) } else { latest.max(q.since) };
-    Ok(Json(FeedResponse { docs, last_seq, more }))
-}
-
-#[derive(Deserialize)]
-pub struct ShareRequest {
-    pub org: String,
+    Ok(Json(Feed { docs, last_seq, more }))
 }
 
 pub async fn doc_share_create(
@@ -137,12 +112,6 @@ pub async fn doc_share_delete(
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 
-#[derive(Serialize)]
-pub struct DocAccess {
-    pub owner: bool,
-    pub shared_with: Vec<String>,
-}
-
 pub async fn doc_access_get(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> Result<Json<DocAccess>, AppError> {
     let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
     let org = authed.user.org_id.clone();
@@ -158,12 +127,6 @@ pub async fn doc_access_get(State(state): State<AppState>, authed: Authed, Path(
         .await?
         .ok_or_else(|| AppError::NotFound("document not found".into()))?;
     Ok(Json(reply))
-}
-
-#[derive(Serialize)]
-pub struct Org {
-    pub id: String,
-    pub name: String,
 }
 
 pub async fn orgs_list(State(state): State<AppState>, _authed: Authed) -> Result<Json<Vec<Org>>, AppError> {

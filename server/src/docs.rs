@@ -7,7 +7,6 @@
 //! however many documents it holds.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use serde::Serialize;
 use shared::storage_key::chunk_hash;
 use shared::DocumentId;
 
@@ -22,15 +21,7 @@ pub enum Access {
     Allowed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FeedEntry {
-    pub id: String,
-    pub seq: i64,
-    /// The document's heads as hex change hashes, sorted: equal heads mean nothing to sync.
-    pub heads: Vec<String>,
-    /// Whether the asking organisation owns it (and so may share it).
-    pub owned: bool,
-}
+pub use shared::api::FeedEntry;
 
 pub fn access(conn: &Connection, id: DocumentId, org: &str) -> Result<Access, DbError> {
     let owner: Option<String> =

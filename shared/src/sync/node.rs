@@ -16,7 +16,7 @@
 //! - **Nothing unasked.** A peer only hears about documents it has sent a message about (or,
 //!   for a client, documents it opened).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, ChangeHash};
@@ -555,9 +555,4 @@ impl Doc {
         let _ = doc.save_incremental();
         Doc { doc, stored_incremental: size, stored_snapshot: 0, persisting: 0, remote_change: false, unsaved: false }
     }
-}
-
-/// Ids of documents a set of actions persists, for tests and logs.
-pub fn persisted_docs(actions: &[Action]) -> BTreeSet<DocumentId> {
-    actions.iter().filter_map(|a| if let Action::Persist { doc, .. } = a { Some(*doc) } else { None }).collect()
 }

@@ -247,20 +247,7 @@ struct Fields {
 impl Fields {
     fn read(d: &mut Decoder<'_>) -> Result<Fields, WireError> {
         let mut f = Fields::default();
-        let n = match d.datatype()? {
-            Type::Map => d.map()?.ok_or(WireError::NotAMap)?,
-            _ => return Err(WireError::NotAMap),
-        };
-        for _ in 0..n {
-            if d.datatype()? != Type::String {
-                d.skip()?;
-                d.skip()?;
-                continue;
-            }
-            let key = d.str()?;
-            if absent(d)? {
-                continue;
-            }
+        for_each_entry(d, WireError::NotAMap, |key, d| {
             match key {
                 "type" => f.kind = Some(text(d, "type")?),
                 "senderId" => f.sender_id = Some(text(d, "senderId")?),
@@ -282,7 +269,8 @@ impl Fields {
                 "sessionId" => f.session_id = Some(text(d, "sessionId")?),
                 _ => d.skip()?,
             }
-        }
+            Ok(())
+        })?;
         Ok(f)
     }
 
@@ -340,20 +328,7 @@ fn uint(d: &mut Decoder<'_>, key: &'static str) -> Result<u64, WireError> {
 
 fn metadata(d: &mut Decoder<'_>) -> Result<PeerMetadata, WireError> {
     let mut m = PeerMetadata::default();
-    let n = match d.datatype()? {
-        Type::Map => d.map()?.ok_or(WireError::WrongType("peerMetadata"))?,
-        _ => return Err(WireError::WrongType("peerMetadata")),
-    };
-    for _ in 0..n {
-        if d.datatype()? != Type::String {
-            d.skip()?;
-            d.skip()?;
-            continue;
-        }
-        let key = d.str()?;
-        if absent(d)? {
-            continue;
-        }
+    for_each_entry(d, WireError::WrongType("peerMetadata"), |key, d| {
         match key {
             "storageId" => m.storage_id = Some(text(d, "storageId")?),
             "isEphemeral" => match d.datatype()? {
@@ -362,8 +337,35 @@ fn metadata(d: &mut Decoder<'_>) -> Result<PeerMetadata, WireError> {
             },
             _ => d.skip()?,
         }
-    }
+        Ok(())
+    })?;
     Ok(m)
+}
+
+/// Calls `f` with each text key of a definite-length map whose value is present, the decoder
+/// positioned at the value. Entries with other keys, and `undefined`/`null` values (how JS
+/// peers write absent optional values), are skipped.
+fn for_each_entry<'b>(
+    d: &mut Decoder<'b>,
+    not_a_map: WireError,
+    mut f: impl FnMut(&str, &mut Decoder<'b>) -> Result<(), WireError>,
+) -> Result<(), WireError> {
+    let n = match d.datatype()? {
+        Type::Map => d.map()?.ok_or(not_a_map)?,
+        _ => return Err(not_a_map),
+    };
+    for _ in 0..n {
+        if d.datatype()? != Type::String {
+            d.skip()?;
+            d.skip()?;
+            continue;
+        }
+        let key = d.str()?;
+        if !absent(d)? {
+            f(key, d)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,69 @@
+//! The HTTP API's request and response bodies, shared so that server and app cannot drift
+//! apart. Plain data: no behaviour, no I/O.
+
+use serde::{Deserialize, Serialize};
+
+/// A signed-in person. The organisation decides what they may read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub org_id: String,
+    pub org_name: String,
+}
+
+/// `POST /api/login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// The answer to a login: the session the app keeps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub token: String,
+    pub expires_at: i64,
+    pub user: User,
+}
+
+/// One document in the change feed (`GET /api/docs?since=`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedEntry {
+    pub id: String,
+    pub seq: i64,
+    /// The document's heads as hex change hashes, sorted: equal heads mean nothing to sync.
+    pub heads: Vec<String>,
+    /// Whether the asking organisation owns it (and so may share it).
+    pub owned: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Feed {
+    pub docs: Vec<FeedEntry>,
+    /// Ask again with `since` set to this to get only what changes next.
+    pub last_seq: i64,
+    /// More entries wait; ask again at once.
+    pub more: bool,
+}
+
+/// `POST /api/docs/{id}/share`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShareRequest {
+    pub org: String,
+}
+
+/// `GET /api/docs/{id}/access`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocAccess {
+    pub owner: bool,
+    pub shared_with: Vec<String>,
+}
+
+/// `GET /api/orgs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+}
