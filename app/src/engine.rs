@@ -184,10 +184,6 @@ impl Engine {
         self.acked.borrow().get(&summary.id).is_some_and(|h| *h == summary.heads)
     }
 
-    pub fn damaged(&self, id: DocumentId) -> usize {
-        self.damaged.borrow().get(&id).map_or(0, Vec::len)
-    }
-
     // ----- actions -----
 
     fn run(self: &Rc<Self>, actions: Vec<Action>) {

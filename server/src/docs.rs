@@ -80,17 +80,6 @@ pub fn compact(tx: &Transaction<'_>, id: DocumentId, snapshot: &[u8], heads: &[S
     touch(tx, id, heads)
 }
 
-/// Bytes of incremental chunks and of snapshots stored for a document.
-pub fn stored_sizes(conn: &Connection, id: DocumentId) -> Result<(i64, i64), DbError> {
-    Ok(conn.query_row(
-        "SELECT COALESCE(SUM(CASE WHEN kind = 'incremental' THEN length(bytes) END), 0),
-                COALESCE(SUM(CASE WHEN kind = 'snapshot' THEN length(bytes) END), 0)
-         FROM chunks WHERE doc_id = ?1",
-        [id.to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
-}
-
 /// Lets `org` read and write a document that `owner_org` owns.
 pub fn share(conn: &mut Connection, id: DocumentId, owner_org: &str, org: &str) -> Result<(), DbError> {
     let tx = conn.transaction()?;

@@ -150,10 +150,6 @@ impl Record {
         self.doc
     }
 
-    pub fn heads(&mut self) -> Vec<ChangeHash> {
-        self.doc.get_heads()
-    }
-
     pub fn meta(&self) -> Result<RecordMeta, RecordError> {
         let m = self.meta_obj()?;
         let kind = self.str_at(&m, "kind").ok_or(RecordError::BadMeta("kind"))?;

@@ -145,10 +145,6 @@ impl Node {
         Node { config, conns: BTreeMap::new(), docs: HashMap::new(), ephemeral_seen: HashMap::new() }
     }
 
-    pub fn peer_id(&self) -> &PeerId {
-        &self.config.peer_id
-    }
-
     pub fn doc(&self, id: DocumentId) -> Option<&AutoCommit> {
         self.docs.get(&id).map(|d| &d.doc)
     }
