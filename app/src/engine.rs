@@ -60,6 +60,8 @@ pub struct Engine {
     /// Heads the server acknowledged, per document (mirrors the `acked` store).
     acked: RefCell<HashMap<DocumentId, Vec<String>>>,
     damaged: RefCell<HashMap<DocumentId, Vec<DamagedChunk>>>,
+    /// Records the server answered `doc-unavailable` for: not ours to sync (any more).
+    refused: RefCell<HashSet<DocumentId>>,
     /// The feed sequence reached by the sync in progress, saved once it is up to date.
     feed_seq: RefCell<Option<i64>>,
     pub status: RwSignal<SyncStatus>,
@@ -96,6 +98,7 @@ impl Engine {
             pending: RefCell::new(HashSet::new()),
             acked: RefCell::new(acked),
             damaged: RefCell::new(HashMap::new()),
+            refused: RefCell::new(HashSet::new()),
             feed_seq: RefCell::new(None),
             status: RwSignal::new(SyncStatus::SignedOut),
             revision: RwSignal::new(0),
@@ -184,6 +187,12 @@ impl Engine {
         self.acked.borrow().get(&summary.id).is_some_and(|h| *h == summary.heads)
     }
 
+    /// Whether the server refused this record on the current connection: it does not exist
+    /// there under this organisation, or access to it was revoked.
+    pub fn refused(&self, id: DocumentId) -> bool {
+        self.refused.borrow().contains(&id)
+    }
+
     // ----- actions -----
 
     fn run(self: &Rc<Self>, actions: Vec<Action>) {
@@ -205,7 +214,7 @@ impl Engine {
                     self.status.set(SyncStatus::Error(reason));
                     self.schedule_reconnect();
                 }
-                Action::Persist { doc, chunk, .. } => {
+                Action::Persist { doc, chunk, generation, .. } => {
                     let org = self.org();
                     let summary = self.with_record(doc, |r| r.summary().ok()).ok().flatten().map(|mut s| {
                         s.org = org;
@@ -225,7 +234,7 @@ impl Engine {
                             }
                         }
                         this.writes_pending.update(|n| *n -= 1);
-                        let next = this.node.borrow_mut().handle(0, Event::Persisted { doc, ok });
+                        let next = this.node.borrow_mut().handle(0, Event::Persisted { doc, generation, ok });
                         this.run(next);
                         this.revision.update(|r| *r += 1);
                     });
@@ -240,7 +249,11 @@ impl Engine {
                     self.revision.update(|r| *r += 1);
                 }
                 Action::Unavailable { doc, .. } => {
+                    // Not in sync, and not waiting either: asked again when the feed names it
+                    // (say, once it is shared again) or on the next connection.
                     self.pending.borrow_mut().remove(&doc);
+                    self.refused.borrow_mut().insert(doc);
+                    self.revision.update(|r| *r += 1);
                     self.refresh_status();
                 }
                 Action::Established { .. } => {
@@ -297,6 +310,7 @@ impl Engine {
         }
         for (doc, heads) in done {
             self.pending.borrow_mut().remove(&doc);
+            self.refused.borrow_mut().remove(&doc);
             self.acked.borrow_mut().insert(doc, heads.clone());
             let this = self.clone();
             spawn_local(async move {
@@ -574,23 +588,30 @@ impl Engine {
         });
     }
 
-    /// Hands a document to the node for syncing, loading what is stored of it.
+    /// Hands a document to the node for syncing, loading what is stored of it. One already in
+    /// memory is opened again too: the node then asks anew where it was refused before.
     async fn sync_doc(self: &Rc<Self>, id: DocumentId) {
         self.pending.borrow_mut().insert(id);
+        self.refused.borrow_mut().remove(&id);
+        let mut chunks = Vec::new();
         if self.node.borrow().doc(id).is_none() {
-            let chunks = match self.store.load(id).await {
+            match self.store.load(id).await {
                 Ok(loaded) => {
                     self.damaged.borrow_mut().insert(id, loaded.damaged);
-                    loaded.chunks
+                    chunks = loaded.chunks;
                 }
-                Err(_) => Vec::new(),
-            };
-            if self.node.borrow().doc(id).is_some() {
-                return;
+                // Shared with us and not on this device yet: it comes from the server.
+                Err(StoreError::NotFound(_)) => {}
+                // Syncing from an empty copy would hide what is stored here: leave it for now.
+                Err(e) => {
+                    self.pending.borrow_mut().remove(&id);
+                    self.write_error.set(Some(e.to_string()));
+                    return self.refresh_status();
+                }
             }
-            let actions = self.node.borrow_mut().handle(0, Event::Open { doc: id, chunks });
-            self.run(actions);
         }
+        let actions = self.node.borrow_mut().handle(0, Event::Open { doc: id, chunks });
+        self.run(actions);
         self.refresh_status();
     }
 }

@@ -9,11 +9,11 @@
 //! - `acked` (v2): key `docId`, value the heads (sorted hex) the server last acknowledged.
 //!
 //! What to write comes from the sync node ([`Chunk`]): an incremental chunk per change, or a
-//! snapshot that replaces the chunks it folds. The snapshot write and the deletion of exactly
-//! the chunks this store loaded or wrote for the document share one transaction, so a crash in
-//! between loses nothing. A chunk that fails verification is reported and never deleted.
+//! snapshot naming the chunks it replaces — those the node loaded or wrote, never one that
+//! failed to load or that another tab wrote meanwhile. The snapshot write and those deletions
+//! share one transaction, so a crash in between loses nothing. A chunk that fails
+//! verification is reported and never deleted.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 use indexed_db_futures::database::Database;
@@ -21,8 +21,8 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionDurability, TransactionMode, TransactionOptions};
 use indexed_db_futures::KeyRange;
 use js_sys::{Array, Uint8Array};
-use shared::storage_key::{chunk_hash, verify};
-use shared::sync::node::Chunk;
+use shared::storage_key::verify;
+use shared::sync::node::{Chunk, ChunkKind};
 use shared::{DocumentId, RecordSummary};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -38,8 +38,6 @@ const INCREMENTAL: &str = "incremental";
 /// The open database.
 pub struct Store {
     db: Database,
-    /// Per document, the chunk keys this store has loaded or written: what a snapshot folds.
-    known: RefCell<HashMap<DocumentId, Vec<(&'static str, String)>>>,
 }
 
 /// A document's stored chunks, verified, snapshots first.
@@ -90,7 +88,7 @@ impl Store {
             })
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;
-        Ok(Store { db, known: RefCell::new(HashMap::new()) })
+        Ok(Store { db })
     }
 
     /// A document's chunks, verified. Chunks that fail are skipped and listed in `damaged`.
@@ -116,8 +114,7 @@ impl Store {
         // Snapshots first: loading one into an empty document is cheaper than applying changes.
         entries.sort_by_key(|(kind, _, _)| *kind != SNAPSHOT);
         let mut loaded = Loaded { chunks: Vec::new(), damaged: Vec::new() };
-        let mut known = Vec::new();
-        for (kind, hash, value) in entries {
+        for (_, hash, value) in entries {
             let Some(bytes) = value.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec) else {
                 loaded.damaged.push(DamagedChunk { hash, reason: "not a byte array".into() });
                 continue;
@@ -128,36 +125,28 @@ impl Store {
                 loaded.damaged.push(DamagedChunk { hash, reason: "content does not match its hash".into() });
                 continue;
             }
-            known.push((kind, hash));
             loaded.chunks.push(bytes);
         }
-        self.known.borrow_mut().insert(id, known);
         Ok(loaded)
     }
 
-    /// Writes a chunk of `id` and its new summary in one transaction. A snapshot also deletes
-    /// every chunk of `id` this store loaded or wrote before, which the snapshot contains.
+    /// Writes a chunk of `id` and its new summary in one transaction, deleting the chunks it
+    /// replaces (under either kind: the node names them by hash only).
     pub async fn write(&self, id: DocumentId, chunk: &Chunk, summary: Option<&RecordSummary>) -> Result<(), StoreError> {
-        let (kind, bytes) = match chunk {
-            Chunk::Incremental(b) => (INCREMENTAL, b),
-            Chunk::Snapshot(b) => (SNAPSHOT, b),
+        let kind = match chunk.kind {
+            ChunkKind::Incremental => INCREMENTAL,
+            ChunkKind::Snapshot => SNAPSHOT,
         };
-        let hash = chunk_hash(bytes);
-        // Bookkeeping and the transaction happen before the first await, so writes keep the
-        // order they were called in: IndexedDB runs read-write transactions over the same
-        // stores in creation order.
-        let replaced = {
-            let mut known = self.known.borrow_mut();
-            let keys = known.entry(id).or_default();
-            let replaced = if kind == SNAPSHOT { std::mem::take(keys) } else { Vec::new() };
-            keys.push((kind, hash.clone()));
-            replaced
-        };
+        // The transaction is created before the first await, so writes keep the order they
+        // were called in: IndexedDB runs read-write transactions over the same stores in
+        // creation order.
         let tx = self.write_tx(&[CHUNKS, RECORDS])?;
         let chunks = tx.object_store(CHUNKS)?;
-        chunks.put(JsValue::from(Uint8Array::from(bytes.as_slice()))).with_key(chunk_key(id, kind, &hash)).primitive()?;
-        for (old_kind, old_hash) in replaced.iter().filter(|(k, h)| !(*k == kind && *h == hash)) {
-            chunks.delete(chunk_key(id, old_kind, old_hash)).primitive()?;
+        chunks.put(JsValue::from(Uint8Array::from(chunk.bytes.as_slice()))).with_key(chunk_key(id, kind, &chunk.hash)).primitive()?;
+        for old in chunk.replaces.iter().filter(|h| **h != chunk.hash) {
+            for old_kind in [SNAPSHOT, INCREMENTAL] {
+                chunks.delete(chunk_key(id, old_kind, old)).primitive()?;
+            }
         }
         if let Some(summary) = summary {
             let value = serde_wasm_bindgen::to_value(summary).map_err(|e| StoreError::Browser(e.to_string()))?;

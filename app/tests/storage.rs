@@ -37,13 +37,13 @@ fn field(id: &str) -> &'static shared::form::Field {
 /// Sets a field and stores the change as the engine does: one incremental chunk per edit.
 async fn edit(store: &Store, r: &mut Record, f: &str, v: FieldValue, at: i64) {
     r.set(field(f), Some(v), at).unwrap();
-    let chunk = Chunk::Incremental(r.save_incremental());
+    let chunk = Chunk::incremental(r.save_incremental());
     store.write(r.id(), &chunk, Some(&r.summary().unwrap())).await.unwrap();
 }
 
 async fn create(store: &Store) -> Record {
     let mut r = new_record();
-    let chunk = Chunk::Incremental(r.save_incremental());
+    let chunk = Chunk::incremental(r.save_incremental());
     store.write(r.id(), &chunk, Some(&r.summary().unwrap())).await.unwrap();
     r
 }
@@ -114,15 +114,16 @@ async fn a_snapshot_replaces_exactly_the_chunks_it_folds() {
         text.push_str(&format!("第{line}行 line {line}\n"));
         edit(&store, &mut r, "description", FieldValue::LongText(text.clone()), line).await;
     }
-    assert_eq!(raw_chunk_keys(&name, id).await.len(), 31);
+    let written: Vec<String> = raw_chunk_keys(&name, id).await.iter().map(|k| k.get(2).as_string().unwrap()).collect();
+    assert_eq!(written.len(), 31);
 
-    // Another tab writes a chunk this store never saw: the snapshot must not delete it.
+    // Another tab writes a chunk this tab's node never saw: its snapshot does not name it.
     let other_tab = Store::open(&name).await.unwrap();
     let mut other = fold(id, &other_tab.load(id).await.unwrap().chunks);
     other.doc_mut().set_actor(automerge::ActorId::random());
     edit(&other_tab, &mut other, "incident_place", FieldValue::Text("另一个标签页".into()), 99).await;
 
-    store.write(id, &Chunk::Snapshot(r.save()), Some(&r.summary().unwrap())).await.unwrap();
+    store.write(id, &Chunk::snapshot(r.save(), written), Some(&r.summary().unwrap())).await.unwrap();
     let keys = raw_chunk_keys(&name, id).await;
     assert_eq!(keys.iter().filter(|k| kind(k) == "snapshot").count(), 1, "one snapshot");
     assert_eq!(keys.iter().filter(|k| kind(k) == "incremental").count(), 1, "only the other tab's chunk is left");
@@ -166,9 +167,11 @@ async fn a_corrupt_chunk_is_reported_kept_and_everything_else_still_loads() {
     assert_eq!(r.get(field("survivor_code")), Some(FieldValue::Text("A-1".into())), "earlier changes load");
     assert_eq!(r.get(field("incident_place")), None, "the damaged change is missing, not invented");
 
-    // A later snapshot does not delete the damaged chunk: it stays for recovery.
+    // A later snapshot replaces what the node loaded, which never includes the damaged chunk:
+    // it stays for recovery.
     let mut r = r;
-    reopened.write(damaged_id, &Chunk::Snapshot(r.save()), Some(&r.summary().unwrap())).await.unwrap();
+    let folded = loaded.chunks.iter().map(|c| shared::storage_key::chunk_hash(c)).collect();
+    reopened.write(damaged_id, &Chunk::snapshot(r.save(), folded), Some(&r.summary().unwrap())).await.unwrap();
     let keys = raw_chunk_keys(&name, damaged_id).await;
     assert!(keys.iter().any(|k| k.get(2).as_string() == place.get(2).as_string()), "damaged chunk kept");
 

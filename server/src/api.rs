@@ -93,6 +93,8 @@ pub async fn doc_share_create(
     let owner = authed.user.org_id.clone();
     let org = req.org.clone();
     state.db.call(move |c| docs::share(c, id, &owner, &org)).await?;
+    // Open connections of that organisation that were refused the document ask again.
+    state.hub.access_changed(id, req.org.clone()).await;
     tracing::info!(doc = %id, by = authed.user.id, to = %req.org, "shared");
     Ok(Json(serde_json::json!({ "ok": true })))
 }
@@ -106,8 +108,8 @@ pub async fn doc_share_delete(
     let owner = authed.user.org_id.clone();
     let o = org.clone();
     state.db.call(move |c| docs::revoke(c, id, &owner, &o)).await?;
-    // Open sync sessions of that organisation on this document end now, not at next connect.
-    state.hub.revoke(id, org.clone()).await;
+    // Open sync sessions of that organisation lose the document now, not at next connect.
+    state.hub.access_changed(id, org.clone()).await;
     tracing::info!(doc = %id, by = authed.user.id, from = %org, "access revoked");
     Ok(Json(serde_json::json!({ "ok": true })))
 }

@@ -7,7 +7,8 @@
 //! however many documents it holds.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use shared::storage_key::chunk_hash;
+use shared::storage_key::verify;
+use shared::sync::node::{Chunk, ChunkKind};
 use shared::DocumentId;
 
 use crate::db::DbError;
@@ -38,11 +39,22 @@ pub fn access(conn: &Connection, id: DocumentId, org: &str) -> Result<Access, Db
     Ok(if shared { Access::Allowed } else { Access::Denied })
 }
 
-/// Every stored chunk of a document, snapshots first.
+/// Every stored chunk of a document whose bytes still match their hash, snapshots first.
+/// One that does not is logged and left where it is: the sync node never names it in a
+/// snapshot's `replaces`, so compaction keeps it for recovery.
 pub fn load_chunks(conn: &Connection, id: DocumentId) -> Result<Vec<Vec<u8>>, DbError> {
-    let mut stmt = conn.prepare("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY kind = 'incremental', hash")?;
-    let rows = stmt.query_map([id.to_string()], |r| r.get::<_, Vec<u8>>(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut stmt = conn.prepare("SELECT hash, bytes FROM chunks WHERE doc_id = ?1 ORDER BY kind = 'incremental', hash")?;
+    let rows = stmt.query_map([id.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let mut chunks = Vec::new();
+    for row in rows {
+        let (hash, bytes) = row?;
+        if verify(&hash, &bytes) {
+            chunks.push(bytes);
+        } else {
+            tracing::error!(doc = %id, chunk = %hash, "a stored chunk does not match its hash; left out");
+        }
+    }
+    Ok(chunks)
 }
 
 /// Creates a document owned by `owner_org` unless it exists already (a concurrent creation).
@@ -60,22 +72,20 @@ pub fn owner(conn: &Connection, id: DocumentId) -> Result<Option<String>, DbErro
     Ok(conn.query_row("SELECT owner_org FROM docs WHERE id = ?1", [id.to_string()], |r| r.get(0)).optional()?)
 }
 
-/// Appends an incremental chunk and records the document's new heads.
-pub fn append(tx: &Transaction<'_>, id: DocumentId, bytes: &[u8], heads: &[String]) -> Result<(), DbError> {
+/// Stores a chunk, deletes the chunks it replaces (a snapshot names those it holds), and
+/// records the document's new heads.
+pub fn write_chunk(tx: &Transaction<'_>, id: DocumentId, chunk: &Chunk, heads: &[String]) -> Result<(), DbError> {
+    let kind = match chunk.kind {
+        ChunkKind::Incremental => "incremental",
+        ChunkKind::Snapshot => "snapshot",
+    };
+    let doc = id.to_string();
+    for old in chunk.replaces.iter().filter(|h| **h != chunk.hash) {
+        tx.execute("DELETE FROM chunks WHERE doc_id = ?1 AND hash = ?2", params![doc, old])?;
+    }
     tx.execute(
-        "INSERT OR IGNORE INTO chunks (doc_id, kind, hash, bytes) VALUES (?1, 'incremental', ?2, ?3)",
-        params![id.to_string(), chunk_hash(bytes), bytes],
-    )?;
-    touch(tx, id, heads)
-}
-
-/// Replaces every chunk of a document with one snapshot. Only the sync hub writes chunks, in
-/// order, so every chunk stored before is folded into this snapshot.
-pub fn compact(tx: &Transaction<'_>, id: DocumentId, snapshot: &[u8], heads: &[String]) -> Result<(), DbError> {
-    tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id.to_string()])?;
-    tx.execute(
-        "INSERT INTO chunks (doc_id, kind, hash, bytes) VALUES (?1, 'snapshot', ?2, ?3)",
-        params![id.to_string(), chunk_hash(snapshot), snapshot],
+        "INSERT OR IGNORE INTO chunks (doc_id, kind, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
+        params![doc, kind, chunk.hash, chunk.bytes],
     )?;
     touch(tx, id, heads)
 }

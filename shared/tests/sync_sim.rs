@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 
 use automerge::{transaction::Transactable, AutoCommit, ReadDoc, ROOT};
 use proptest::prelude::*;
-use shared::sync::node::Chunk;
+use shared::sync::node::{Chunk, ChunkKind};
 use shared::sync::{Action, ConnId, Event, Message, Node, NodeConfig, PeerId, PeerMetadata, Role, Verdict};
 use shared::DocumentId;
 
@@ -33,23 +33,30 @@ fn client_node(i: usize) -> Node {
     })
 }
 
-/// Stored chunks per document, as either side's storage keeps them.
+/// Stored chunks per document under their hashes, as either side's storage keeps them: a
+/// snapshot deletes exactly the chunks it names.
 #[derive(Default, Clone)]
-struct Store(HashMap<DocumentId, Vec<Vec<u8>>>);
+struct Store(HashMap<DocumentId, Vec<(String, Vec<u8>)>>);
 
 impl Store {
     fn write(&mut self, doc: DocumentId, chunk: Chunk) {
         let chunks = self.0.entry(doc).or_default();
-        match chunk {
-            Chunk::Incremental(b) => chunks.push(b),
-            Chunk::Snapshot(b) => *chunks = vec![b],
+        if chunk.kind == ChunkKind::Snapshot {
+            chunks.retain(|(h, _)| !chunk.replaces.contains(h));
         }
+        if !chunks.iter().any(|(h, _)| *h == chunk.hash) {
+            chunks.push((chunk.hash, chunk.bytes));
+        }
+    }
+
+    fn chunks(&self, doc: DocumentId) -> Vec<Vec<u8>> {
+        self.0.get(&doc).into_iter().flatten().map(|(_, b)| b.clone()).collect()
     }
 
     fn load(&self, doc: DocumentId) -> AutoCommit {
         let mut d = AutoCommit::new();
-        for c in self.0.get(&doc).into_iter().flatten() {
-            d.load_incremental(c).unwrap();
+        for c in self.chunks(doc) {
+            d.load_incremental(&c).unwrap();
         }
         d
     }
@@ -74,7 +81,7 @@ struct Sim {
     server: Node,
     server_store: Store,
     /// Persists the server asked for that storage has not finished.
-    server_pending: VecDeque<(DocumentId, Chunk)>,
+    server_pending: VecDeque<(DocumentId, Chunk, u64)>,
     clients: Vec<Client>,
     next_conn: u64,
 }
@@ -86,6 +93,8 @@ enum Op {
     Disconnect { client: usize },
     Deliver { client: usize, to_server: bool },
     StoreServer,
+    /// The server's next write fails (disk full, say): nothing of it is stored.
+    FailServerStore,
     CrashServer,
 }
 
@@ -127,7 +136,7 @@ impl Sim {
                         // Everyone in this simulation is one organisation.
                         let exists = self.server_store.0.contains_key(&doc);
                         let verdict = if exists {
-                            Verdict::Allowed { chunks: if load { self.server_store.0[&doc].clone() } else { vec![] } }
+                            Verdict::Allowed { chunks: if load { self.server_store.chunks(doc) } else { vec![] } }
                         } else if create {
                             self.server_store.0.insert(doc, vec![]);
                             Verdict::Created
@@ -136,7 +145,7 @@ impl Sim {
                         };
                         events.push_back(Event::Authorized { conn, doc, verdict });
                     }
-                    Action::Persist { doc, chunk, .. } => self.server_pending.push_back((doc, chunk)),
+                    Action::Persist { doc, chunk, generation, .. } => self.server_pending.push_back((doc, chunk, generation)),
                     _ => {}
                 }
             }
@@ -160,9 +169,9 @@ impl Sim {
                         }
                     }
                     // The browser writes to IndexedDB at once; here, to the client's store.
-                    Action::Persist { doc, chunk, .. } => {
+                    Action::Persist { doc, chunk, generation, .. } => {
                         self.clients[i].store.write(doc, chunk);
-                        events.push_back(Event::Persisted { doc, ok: true });
+                        events.push_back(Event::Persisted { doc, generation, ok: true });
                     }
                     _ => {}
                 }
@@ -180,7 +189,7 @@ impl Sim {
                 let id = doc_id(doc);
                 if !self.clients[client].opened[doc] {
                     self.clients[client].opened[doc] = true;
-                    let chunks = self.clients[client].store.0.get(&id).cloned().unwrap_or_default();
+                    let chunks = self.clients[client].store.chunks(id);
                     self.client_event(client, Event::Open { doc: id, chunks });
                 }
                 let key = format!("c{client}-e{}", self.clients[client].edits.len());
@@ -226,9 +235,14 @@ impl Sim {
                 }
             }
             Op::StoreServer => {
-                if let Some((doc, chunk)) = self.server_pending.pop_front() {
+                if let Some((doc, chunk, generation)) = self.server_pending.pop_front() {
                     self.server_store.write(doc, chunk);
-                    self.server_event(Event::Persisted { doc, ok: true });
+                    self.server_event(Event::Persisted { doc, generation, ok: true });
+                }
+            }
+            Op::FailServerStore => {
+                if let Some((doc, _, generation)) = self.server_pending.pop_front() {
+                    self.server_event(Event::Persisted { doc, generation, ok: false });
                 }
             }
             Op::CrashServer => self.crash_server(),
@@ -293,6 +307,7 @@ fn op(clients: usize) -> impl Strategy<Value = Op> {
         1 => (0..clients).prop_map(|client| Op::Disconnect { client }),
         12 => (0..clients, any::<bool>()).prop_map(|(client, to_server)| Op::Deliver { client, to_server }),
         3 => Just(Op::StoreServer),
+        1 => Just(Op::FailServerStore),
         1 => Just(Op::CrashServer),
     ]
 }
@@ -479,4 +494,172 @@ fn a_document_created_while_connected_reaches_the_server() {
     assert!(sim.clients[0].node.in_sync(conn, id), "acknowledged on the same connection");
     assert!(sim.server_store.load(id).get(ROOT, "created").unwrap().is_some());
     assert!(sim.clients[0].store.load(id).get(ROOT, "created").unwrap().is_some(), "stored locally first");
+}
+
+impl Sim {
+    /// Moves every message between the connected clients and the server, one per link in
+    /// turn, until all queues are empty, without letting server storage finish anything.
+    fn exchange(&mut self) {
+        loop {
+            let mut moved = false;
+            for client in 0..self.clients.len() {
+                for to_server in [true, false] {
+                    let Some(link) = self.clients[client].link.as_mut() else { continue };
+                    let queue = if to_server { &mut link.to_server } else { &mut link.to_client };
+                    let Some(bytes) = queue.pop_front() else { continue };
+                    moved = true;
+                    let (server_conn, client_conn) = (link.server, link.client);
+                    if to_server {
+                        self.server_event(Event::Received { conn: server_conn, bytes });
+                    } else {
+                        self.client_event(client, Event::Received { conn: client_conn, bytes });
+                    }
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+}
+
+/// A write that fails makes the server forget the document; an answer about an older write of
+/// it that arrives after the document was loaded again must not count for the new copy (it
+/// would let the server acknowledge a change that is not stored yet).
+#[test]
+fn a_late_write_answer_does_not_count_for_a_reloaded_document() {
+    let mut sim = Sim::new(2);
+    for client in 0..2 {
+        sim.run(Op::Edit { client, doc: 0 });
+        sim.run(Op::Connect { client });
+    }
+    sim.exchange();
+    assert_eq!(sim.server_pending.len(), 2, "each client's change is on its way to storage");
+    sim.run(Op::FailServerStore);
+    assert!(sim.clients.iter().all(|c| c.link.is_none()), "sessions on the document ended");
+
+    // Client 0 comes back and sends its change again; the older write is still queued.
+    sim.run(Op::Connect { client: 0 });
+    sim.exchange();
+    assert_eq!(sim.server_pending.len(), 2);
+    sim.run(Op::StoreServer); // the older write: client 1's change, from before the failure
+    sim.exchange();
+    // Everything client 0 has been told the server holds must be stored.
+    sim.crash_server();
+}
+
+/// A chunk Automerge cannot load stays in storage: the next snapshot does not name it.
+#[test]
+fn a_snapshot_never_replaces_a_chunk_that_did_not_load() {
+    let mut server = server_node();
+    let id = doc_id(0);
+    let mut stored = AutoCommit::new();
+    stored.put(ROOT, "kept", true).unwrap();
+    let good = stored.save();
+    stored.put(ROOT, "later", true).unwrap();
+    let increment = stored.save_incremental();
+    let bad = b"not an automerge chunk".to_vec();
+    let hash = shared::storage_key::chunk_hash;
+
+    let join = Message::Join { sender_id: PeerId("p".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
+    server.handle(0, Event::Connected { conn: ConnId(1), account: "li".into() });
+    server.handle(0, Event::Received { conn: ConnId(1), bytes: join.encode() });
+    // A change bigger than the compaction floor, so that the server writes a snapshot.
+    let mut theirs = stored.fork();
+    theirs.put(ROOT, "big", "x".repeat(200_000)).unwrap();
+    let mut theirs = theirs.document().clone();
+    let mut state = automerge::sync::State::new();
+    let sync = |theirs: &automerge::Automerge, state: &mut automerge::sync::State| {
+        let data = automerge::sync::SyncDoc::generate_sync_message(theirs, state).unwrap().encode();
+        Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: id, data }.encode()
+    };
+    let asked = server.handle(0, Event::Received { conn: ConnId(1), bytes: sync(&theirs, &mut state) });
+    assert!(matches!(&asked[..], [Action::Authorize { load: true, .. }]));
+    // The first round only compares heads; the changes come in answer to the server's reply.
+    let reply = server.handle(0, Event::Authorized { conn: ConnId(1), doc: id, verdict: Verdict::Allowed { chunks: vec![good.clone(), bad.clone(), increment.clone()] } });
+    let Some(Action::Send { bytes, .. }) = reply.first() else { panic!("the server answers: {reply:?}") };
+    let Message::Sync { data, .. } = Message::decode(bytes).unwrap() else { panic!("a sync message") };
+    automerge::sync::SyncDoc::receive_sync_message(&mut theirs, &mut state, automerge::sync::Message::decode(&data).unwrap()).unwrap();
+    let actions = server.handle(0, Event::Received { conn: ConnId(1), bytes: sync(&theirs, &mut state) });
+    let chunk = actions.iter().find_map(|a| if let Action::Persist { chunk, .. } = a { Some(chunk) } else { None }).expect("a write");
+    assert_eq!(chunk.kind, ChunkKind::Snapshot);
+    assert!(chunk.replaces.contains(&hash(&good)), "the loaded snapshot is folded into the new one");
+    assert!(chunk.replaces.contains(&hash(&increment)), "so is the loaded incremental chunk");
+    assert!(!chunk.replaces.contains(&hash(&bad)), "the unloadable chunk is left alone");
+    let snapshot = AutoCommit::load(&chunk.bytes).unwrap();
+    assert!(snapshot.get(ROOT, "later").unwrap().is_some() && snapshot.get(ROOT, "big").unwrap().is_some());
+}
+
+/// Access changes reach open connections: a refusal is not remembered (sharing later works
+/// without reconnecting) and `recheck_access` withdraws an allowance (revoking works).
+#[test]
+fn sharing_and_revoking_take_effect_on_an_open_connection() {
+    let mut server = server_node();
+    let id = doc_id(0);
+    let conn = ConnId(1);
+    let join = Message::Join { sender_id: PeerId("p".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
+    server.handle(0, Event::Connected { conn, account: "wang".into() });
+    server.handle(0, Event::Received { conn, bytes: join.encode() });
+    let mut empty = automerge::sync::State::new();
+    let data = automerge::sync::SyncDoc::generate_sync_message(&AutoCommit::new().document().clone(), &mut empty).unwrap().encode();
+    let request = Message::Request { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: id, data }.encode();
+
+    let asked = server.handle(0, Event::Received { conn, bytes: request.clone() });
+    assert!(matches!(&asked[..], [Action::Authorize { .. }]));
+    let refused = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Unavailable });
+    assert!(matches!(&refused[..], [Action::Send { .. }]), "doc-unavailable");
+
+    // Shared meanwhile: the next request is checked again, and allowed.
+    let asked = server.handle(0, Event::Received { conn, bytes: request.clone() });
+    assert!(matches!(&asked[..], [Action::Authorize { .. }]), "the refusal was not cached");
+    let mut owner = AutoCommit::new();
+    owner.put(ROOT, "case", 1).unwrap();
+    let allowed = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![owner.save()] } });
+    assert!(allowed.iter().any(|a| matches!(a, Action::Send { .. })), "the document is sent");
+
+    // Revoked: the allowance goes, the next message is checked again.
+    server.recheck_access(conn, id);
+    let asked = server.handle(0, Event::Received { conn, bytes: request.clone() });
+    assert!(matches!(&asked[..], [Action::Authorize { .. }]));
+
+    // A check under way when access changes is asked again rather than trusted.
+    server.recheck_access(conn, id);
+    let again = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![] } });
+    assert!(matches!(&again[..], [Action::Authorize { .. }]), "a stale answer is not used");
+    let refused = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Unavailable });
+    let replies: Vec<Message> = refused.iter().filter_map(|a| if let Action::Send { bytes, .. } = a { Message::decode(bytes).ok() } else { None }).collect();
+    assert!(matches!(&replies[..], [Message::DocUnavailable { .. }]));
+}
+
+/// A server keeps a document in memory only while a connection uses it or a write is open.
+#[test]
+fn the_server_forgets_documents_no_connection_uses() {
+    let mut sim = Sim::new(1);
+    sim.run(Op::Edit { client: 0, doc: 0 });
+    sim.run(Op::Connect { client: 0 });
+    sim.exchange();
+    assert_eq!(sim.server.loaded_docs(), 1);
+    sim.run(Op::Disconnect { client: 0 });
+    assert_eq!(sim.server.loaded_docs(), 1, "kept while its write is open");
+    sim.run(Op::StoreServer);
+    assert_eq!(sim.server.loaded_docs(), 0, "forgotten once stored");
+    // And loaded again, whole, on the next use.
+    sim.settle();
+    assert!(sim.server_store.load(doc_id(0)).get(ROOT, "c0-e0").unwrap().is_some());
+}
+
+/// A peer cannot pile up messages behind an access check.
+#[test]
+fn messages_waiting_for_an_access_check_are_capped() {
+    let mut server = server_node();
+    let conn = ConnId(1);
+    let join = Message::Join { sender_id: PeerId("p".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
+    server.handle(0, Event::Connected { conn, account: "li".into() });
+    server.handle(0, Event::Received { conn, bytes: join.encode() });
+    let msg = Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: doc_id(0), data: vec![0x42] }.encode();
+    let mut closed = false;
+    for _ in 0..100 {
+        closed |= server.handle(0, Event::Received { conn, bytes: msg.clone() }).iter().any(|a| matches!(a, Action::Close { .. }));
+    }
+    assert!(closed, "closed with an error once too many messages waited");
 }

@@ -38,7 +38,8 @@ pub enum Outgoing {
 enum HubEvent {
     Connected { conn: ConnId, user: User, token_hash: String, out: mpsc::Sender<Outgoing> },
     Node(Event),
-    Revoke { doc: DocumentId, org: String, done: oneshot::Sender<()> },
+    /// `org` was given or lost access to `doc`.
+    AccessChanged { doc: DocumentId, org: String, done: oneshot::Sender<()> },
     /// A token was revoked (sign-out): its sockets close.
     Logout { token_hash: String, done: oneshot::Sender<()> },
 }
@@ -96,10 +97,11 @@ impl Hub {
         }
     }
 
-    /// Ends the sessions of `org`'s connections, so access to `doc` is checked afresh.
-    pub async fn revoke(&self, doc: DocumentId, org: String) {
+    /// `org` was given or lost access to `doc`: its open connections check access to it
+    /// again on their next message about it (a revoked one gets `doc-unavailable`).
+    pub async fn access_changed(&self, doc: DocumentId, org: String) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(HubEvent::Revoke { doc, org, done }).await.is_ok() {
+        if self.tx.send(HubEvent::AccessChanged { doc, org, done }).await.is_ok() {
             let _ = wait.await;
         }
     }
@@ -109,6 +111,7 @@ struct Persist {
     doc: DocumentId,
     chunk: Chunk,
     heads: Vec<String>,
+    generation: u64,
 }
 
 async fn hub_task(
@@ -166,18 +169,12 @@ async fn hub_task(
                 let _ = done.send(());
                 actions
             }
-            HubEvent::Revoke { doc, org, done } => {
-                let affected: Vec<ConnId> = conns.iter().filter(|(_, c)| c.user.org_id == org).map(|(id, _)| *id).collect();
-                let mut actions = Vec::new();
-                for conn in affected {
-                    tracing::info!(conn = conn.0, doc = %doc, "closing a session after access was revoked");
-                    if let Some(c) = conns.remove(&conn) {
-                        let _ = c.out.try_send(Outgoing::Close("access changed; reconnect".into()));
-                    }
-                    actions.extend(node.handle(now, Event::Disconnected { conn }));
+            HubEvent::AccessChanged { doc, org, done } => {
+                for (conn, _) in conns.iter().filter(|(_, c)| c.user.org_id == org) {
+                    node.recheck_access(*conn, doc);
                 }
                 let _ = done.send(());
-                actions
+                Vec::new()
             }
         };
         for action in actions {
@@ -208,9 +205,9 @@ async fn hub_task(
                         let _ = tx.send(HubEvent::Node(Event::Authorized { conn, doc, verdict })).await;
                     });
                 }
-                Action::Persist { doc, chunk, heads } => {
+                Action::Persist { doc, chunk, heads, generation } => {
                     let heads = heads.iter().map(ToString::to_string).collect();
-                    let _ = persist.send(Persist { doc, chunk, heads });
+                    let _ = persist.send(Persist { doc, chunk, heads, generation });
                 }
                 Action::Established { conn, peer, .. } => {
                     tracing::info!(conn = conn.0, peer = %peer, "peer joined");
@@ -249,15 +246,12 @@ async fn persist_task(db: Db, mut rx: mpsc::UnboundedReceiver<Persist>, hub: mps
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
-        let docs: Vec<DocumentId> = batch.iter().map(|p| p.doc).collect();
+        let done: Vec<(DocumentId, u64)> = batch.iter().map(|p| (p.doc, p.generation)).collect();
         let result = db
             .call(move |c| {
                 let tx = c.transaction()?;
                 for p in &batch {
-                    match &p.chunk {
-                        Chunk::Incremental(bytes) => docs::append(&tx, p.doc, bytes, &p.heads)?,
-                        Chunk::Snapshot(bytes) => docs::compact(&tx, p.doc, bytes, &p.heads)?,
-                    }
+                    docs::write_chunk(&tx, p.doc, &p.chunk, &p.heads)?;
                 }
                 tx.commit()?;
                 Ok(())
@@ -266,12 +260,12 @@ async fn persist_task(db: Db, mut rx: mpsc::UnboundedReceiver<Persist>, hub: mps
         let ok = match result {
             Ok(()) => true,
             Err(e) => {
-                tracing::error!(error = %e, changes = docs.len(), "storing changes failed");
+                tracing::error!(error = %e, changes = done.len(), "storing changes failed");
                 false
             }
         };
-        for doc in docs {
-            let _ = hub.send(HubEvent::Node(Event::Persisted { doc, ok })).await;
+        for (doc, generation) in done {
+            let _ = hub.send(HubEvent::Node(Event::Persisted { doc, generation, ok })).await;
         }
     }
 }

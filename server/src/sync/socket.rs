@@ -1,5 +1,9 @@
 //! One WebSocket connection: authenticated at the upgrade, binary frames to the hub, frames
 //! from the hub to the peer, and the limits (frame size, messages per second) enforced here.
+//!
+//! Messages beyond the rate are not refused but read later: the socket's receive window fills
+//! and the peer slows down. Closing instead would put a client with thousands of records to
+//! sync into a loop of reconnecting and being closed again.
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -15,8 +19,8 @@ use crate::AppState;
 /// The largest frame a peer may send; a first sync of a large record fits well within it.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 /// Messages per second per connection, sustained, and the burst allowed above that.
-const RATE_PER_SECOND: f64 = 200.0;
-const BURST: f64 = 2000.0;
+const RATE_PER_SECOND: f64 = 2_000.0;
+const BURST: f64 = 20_000.0;
 
 pub async fn sync_get(State(state): State<AppState>, authed: Authed, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(MAX_FRAME_BYTES).max_frame_size(MAX_FRAME_BYTES).on_upgrade(move |socket| serve(socket, state, authed.user, authed.token))
@@ -26,13 +30,19 @@ async fn serve(socket: WebSocket, state: AppState, user: User, token: String) {
     let (conn, mut outgoing) = state.hub.connect(user, &token).await;
     let (mut sink, mut stream) = socket.split();
     let mut bucket = TokenBucket::new();
+    let mut throttled = false;
     let reason = loop {
+        let wait = bucket.wait();
+        if wait.is_some() && !throttled {
+            tracing::warn!(conn = conn.0, "peer sends faster than {RATE_PER_SECOND} messages/s; reading slower");
+        }
+        throttled = wait.is_some();
         tokio::select! {
-            incoming = stream.next() => match incoming {
+            // Frames to the peer keep flowing while its messages wait.
+            _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
+            incoming = stream.next(), if wait.is_none() => match incoming {
                 Some(Ok(WsMessage::Binary(bytes))) => {
-                    if !bucket.take() {
-                        break Some("too many messages; slow down".to_owned());
-                    }
+                    bucket.take();
                     state.hub.received(conn, bytes.to_vec()).await;
                 }
                 Some(Ok(WsMessage::Text(_))) => break Some("text frames are not part of the protocol; send binary CBOR".to_owned()),
@@ -83,15 +93,15 @@ impl TokenBucket {
         TokenBucket { tokens: BURST, last: std::time::Instant::now() }
     }
 
-    fn take(&mut self) -> bool {
+    /// How long until the next message may be read; `None`: now.
+    fn wait(&mut self) -> Option<std::time::Duration> {
         let now = std::time::Instant::now();
         self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SECOND).min(BURST);
         self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        (self.tokens < 1.0).then(|| std::time::Duration::from_secs_f64((1.0 - self.tokens) / RATE_PER_SECOND))
+    }
+
+    fn take(&mut self) {
+        self.tokens -= 1.0;
     }
 }

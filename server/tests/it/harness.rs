@@ -130,7 +130,7 @@ impl Client {
                 Action::Send { bytes, .. } => {
                     let _ = self.socket.send(Ws::Binary(bytes.into())).await;
                 }
-                Action::Persist { doc, .. } => queue.extend(self.node.handle(0, Event::Persisted { doc, ok: true })),
+                Action::Persist { doc, generation, .. } => queue.extend(self.node.handle(0, Event::Persisted { doc, generation, ok: true })),
                 Action::Unavailable { doc, .. } => self.unavailable.push(doc),
                 Action::Close { reason, .. } => self.closed = Some(reason),
                 _ => {}

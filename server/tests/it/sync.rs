@@ -140,6 +140,29 @@ async fn another_organisation_cannot_read_or_write_a_record_until_it_is_shared()
     assert!(reader.synced(id).await);
     assert_eq!(reader.node.doc(id).unwrap().get(ROOT, "description").unwrap().unwrap().0.as_str(), Some("邻居反映"));
 
+    // The connection that was refused before the share gets the record now, without
+    // reconnecting: a refusal is not remembered.
+    proc_.unavailable.clear();
+    proc_.open(id, vec![]).await;
+    assert!(proc_.synced(id).await, "shared after a refusal on the same connection");
+
+    // Revoked: the open connection loses the record at once; its next change is refused and
+    // never reaches the federation's copy.
+    let revoked = reqwest::Client::new()
+        .delete(server.http(&format!("/api/docs/{id}/share/county-procuratorate")))
+        .bearer_auth(&fed_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    reader.node.doc_mut(id).unwrap().put(ROOT, "description", "after revoke").unwrap();
+    reader.changed(id).await;
+    assert!(reader.pump_until(|c| c.unavailable.contains(&id)).await, "doc-unavailable after revoke");
+    let mut check = Client::connect(&server, &fed_token, "fed-check-2").await;
+    check.open(id, vec![]).await;
+    assert!(check.synced(id).await);
+    assert_eq!(check.node.doc(id).unwrap().get(ROOT, "description").unwrap().unwrap().0.as_str(), Some("邻居反映"));
+
     // Only the owner may share.
     let resharing = reqwest::Client::new()
         .post(server.http(&format!("/api/docs/{id}/share")))
