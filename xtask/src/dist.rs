@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
@@ -13,7 +13,7 @@ use crate::cmd;
 
 pub fn build(root: &Path) -> Result<()> {
     cmd("cargo", &["build", "--package", "app", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"]).run()?;
-    let bindgen = root.join("target/wasm-bindgen");
+    let bindgen = target_dir(root).join("wasm-bindgen");
     let _ = fs::remove_dir_all(&bindgen);
     cmd(
         "wasm-bindgen",
@@ -25,7 +25,7 @@ pub fn build(root: &Path) -> Result<()> {
             "app",
             "--out-dir",
             &bindgen.to_string_lossy(),
-            &root.join("target/wasm32-unknown-unknown/wasm-release/app.wasm").to_string_lossy(),
+            &target_dir(root).join("wasm32-unknown-unknown/wasm-release/app.wasm").to_string_lossy(),
         ],
     )
     .run()?;
@@ -109,4 +109,10 @@ fn report(dist: &Path) -> Result<()> {
     let (raw, br) = rows.iter().fold((0, 0), |(a, b), (_, r, c)| (a + r, b + c));
     eprintln!("{:<36} {raw:>10} {br:>10}", "total");
     Ok(())
+}
+
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR` if set (a second checkout may share the
+/// first one's), else `target/` in the workspace.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |d| root.join(PathBuf::from(d)))
 }

@@ -39,7 +39,7 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
     toolchain::ensure_wasm(root)?;
     dist::build(root)?;
     cmd("cargo", &["build", "--release", "--package", "server"]).run()?;
-    let mut server = Command::new(root.join("target/release/liaison-server"));
+    let mut server = Command::new(dist::target_dir(root).join("release/liaison-server"));
     server.arg("--dist").arg(root.join("dist")).arg("--demo");
     // Defaults the user can override by passing the same flags.
     if !args.iter().any(|a| a.starts_with("--addr")) {
@@ -75,7 +75,7 @@ fn test(root: &Path) -> Result<()> {
     dist::build(root)?;
     cmd("cargo", &["build", "--package", "server"]).run()?;
     cmd("node", &["--test", "--test-concurrency=1", "tests/e2e/"])
-        .env("LIAISON_SERVER_BIN", root.join("target/debug/liaison-server"))
+        .env("LIAISON_SERVER_BIN", dist::target_dir(root).join("debug/liaison-server"))
         .env("LIAISON_DIST", root.join("dist"))
         .env("CHROMIUM", toolchain::CHROMIUM)
         .run()?;
