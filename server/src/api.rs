@@ -7,7 +7,7 @@ use shared::DocumentId;
 
 use shared::api::{DocAccess, Feed, LoginRequest, Org, Session, ShareRequest, User};
 
-use crate::accounts;
+use crate::{accounts, blobs};
 use crate::auth::Authed;
 use crate::docs::{self, FeedEntry};
 use crate::error::AppError;
@@ -141,4 +141,64 @@ pub async fn orgs_list(State(state): State<AppState>, _authed: Authed) -> Result
         })
         .await?;
     Ok(Json(orgs))
+}
+
+/// Where an upload of the attachment `hash` to record `id` stands (to resume it).
+pub async fn blob_upload_get(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path((id, hash)): Path<(String, String)>,
+) -> Result<Json<blobs::Progress>, AppError> {
+    let id = readable_doc(&state, &authed, &id).await?;
+    blobs::check_hash(&hash)?;
+    let progress = state.db.call(move |c| blobs::progress(c, id, &hash)).await?;
+    Ok(Json(progress.unwrap_or(blobs::Progress { received: 0, total: 0, complete: false })))
+}
+
+#[derive(Deserialize)]
+pub struct PartQuery {
+    offset: u64,
+    total: u64,
+}
+
+/// One part of an attachment's upload: `?offset=` where the upload stands, `&total=` its size.
+pub async fn blob_put(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path((id, hash)): Path<(String, String)>,
+    Query(q): Query<PartQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<blobs::Progress>, AppError> {
+    let id = readable_doc(&state, &authed, &id).await?;
+    let progress = state.db.call(move |c| Ok(blobs::put_part(c, id, &hash, q.total, q.offset, &body))).await??;
+    if progress.complete {
+        tracing::info!(doc = %id, user = authed.user.id, bytes = progress.total, "attachment stored");
+    }
+    Ok(Json(progress))
+}
+
+/// A complete attachment's bytes, for anyone who may read its record.
+pub async fn blob_get(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path((id, hash)): Path<(String, String)>,
+) -> Result<impl axum::response::IntoResponse, AppError> {
+    let id = readable_doc(&state, &authed, &id).await?;
+    blobs::check_hash(&hash)?;
+    let bytes = state.db.call(move |c| blobs::get(c, id, &hash)).await?;
+    let bytes = bytes.ok_or_else(|| AppError::NotFound("attachment not found".into()))?;
+    // Content-addressed: the bytes under this name never change. Private: survivor data.
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream"), (axum::http::header::CACHE_CONTROL, "private, max-age=31536000, immutable")], bytes))
+}
+
+/// The record `id` if the signed-in organisation may read it; otherwise not found, as for a
+/// record that does not exist.
+async fn readable_doc(state: &AppState, authed: &Authed, id: &str) -> Result<DocumentId, AppError> {
+    let not_found = || AppError::NotFound("document not found".into());
+    let id: DocumentId = id.parse().map_err(|_| not_found())?;
+    let org = authed.user.org_id.clone();
+    match state.db.call(move |c| docs::access(c, id, &org)).await? {
+        docs::Access::Allowed => Ok(id),
+        docs::Access::Missing | docs::Access::Denied => Err(not_found()),
+    }
 }

@@ -80,6 +80,25 @@ const SCHEMA: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    // Version 2: attachments, per document, uploaded in parts.
+    r#"
+    CREATE TABLE blobs (
+        doc_id TEXT NOT NULL REFERENCES docs(id),
+        hash TEXT NOT NULL,
+        total INTEGER NOT NULL,
+        received INTEGER NOT NULL DEFAULT 0,
+        complete INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (doc_id, hash)
+    );
+    CREATE TABLE blob_parts (
+        doc_id TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (doc_id, hash, offset),
+        FOREIGN KEY (doc_id, hash) REFERENCES blobs(doc_id, hash)
+    );
+    "#,
 ];
 
 impl Db {

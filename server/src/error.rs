@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::blobs::BlobError;
 use crate::db::DbError;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,8 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -29,6 +32,17 @@ impl From<DbError> for AppError {
             DbError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
             DbError::Conflict(why) => AppError::Conflict(why),
             other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<BlobError> for AppError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::TooLarge(_) => AppError::TooLarge(e.to_string()),
+            BlobError::WrongOffset { .. } | BlobError::SizeChanged { .. } => AppError::Conflict(e.to_string()),
+            BlobError::PastEnd | BlobError::HashMismatch | BlobError::BadHash => AppError::BadRequest(e.to_string()),
+            BlobError::Db(db) => db.into(),
         }
     }
 }
@@ -46,6 +60,7 @@ impl IntoResponse for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR

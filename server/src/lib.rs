@@ -5,6 +5,7 @@
 
 pub mod accounts;
 mod api;
+pub mod blobs;
 mod auth;
 pub mod db;
 pub mod demo;
@@ -84,6 +85,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/docs/{id}/access", get(api::doc_access_get))
         .route("/api/docs/{id}/share", post(api::doc_share_create))
         .route("/api/docs/{id}/share/{org}", delete(api::doc_share_delete))
+        .route(
+            "/api/docs/{id}/blobs/{hash}",
+            get(api::blob_get).put(api::blob_put).layer(axum::extract::DefaultBodyLimit::max(blobs::MAX_PART_BYTES)),
+        )
+        .route("/api/docs/{id}/blobs/{hash}/upload", get(api::blob_upload_get))
         .route("/sync", get(sync::socket::sync_get))
         .fallback_service(static_files::service(&state.config.dist_dir))
         .layer(TraceLayer::new_for_http())

@@ -663,3 +663,29 @@ fn messages_waiting_for_an_access_check_are_capped() {
     }
     assert!(closed, "closed with an error once too many messages waited");
 }
+
+/// Stored chunks come back in any order (IndexedDB and SQLite sort them by hash): a chunk whose
+/// changes depend on a later one still loads, and counts as folded.
+#[test]
+fn incremental_chunks_load_in_any_order() {
+    let mut source = AutoCommit::new();
+    let mut chunks = Vec::new();
+    for i in 0..5 {
+        source.put(ROOT, format!("k{i}"), i).unwrap();
+        chunks.push(source.save_incremental());
+    }
+    chunks.reverse();
+    let mut client = client_node(0);
+    let id = doc_id(0);
+    client.handle(0, Event::Open { doc: id, chunks: chunks.clone() });
+    let doc = client.doc_mut(id).unwrap();
+    assert_eq!(doc.keys(ROOT).count(), 5, "every change loaded");
+    // A big edit makes the next write a snapshot: it replaces all five chunks.
+    doc.put(ROOT, "big", "x".repeat(100_000)).unwrap();
+    let actions = client.handle(0, Event::Changed { doc: id });
+    let Some(Action::Persist { chunk, .. }) = actions.first() else { panic!("a write: {actions:?}") };
+    assert_eq!(chunk.kind, ChunkKind::Snapshot);
+    for c in &chunks {
+        assert!(chunk.replaces.contains(&shared::storage_key::chunk_hash(c)));
+    }
+}

@@ -1,5 +1,6 @@
 //! The server over real sockets: HTTP with reqwest, sync with tokio-tungstenite, and the same
 //! shared sync node the browser runs as the client.
 
+mod blobs;
 mod harness;
 mod sync;

@@ -26,7 +26,7 @@ async fn feed(server: &TestServer, token: &str, since: i64) -> serde_json::Value
 }
 
 /// The federation makes a record and syncs it; returns its id.
-async fn federation_creates(server: &TestServer, token: &str, text: &str) -> DocumentId {
+pub async fn federation_creates(server: &TestServer, token: &str, text: &str) -> DocumentId {
     let id = new_doc_id();
     let mut fed = Client::connect(server, token, "fed-phone").await;
     fed.open(id, vec![]).await;

@@ -653,22 +653,31 @@ impl Node {
     fn load(&mut self, chunks: &[Vec<u8>]) -> Doc {
         self.generations += 1;
         // `load_incremental` skips what it cannot parse without saying so: each chunk is first
-        // parsed strictly on its own (`LoadOptions` fail on any partial load by default).
-        let strict = || LoadOptions::new().on_partial_load(OnPartialLoad::Error);
+        // parsed strictly on its own (`LoadOptions` fail on any partial load by default). Alone,
+        // a chunk's changes may lack earlier ones they depend on (chunks come in any order):
+        // that is no damage, Automerge queues them until the rest is loaded.
+        let strict = || LoadOptions::new().on_partial_load(OnPartialLoad::Error).verification_mode(VerificationMode::DontCheck);
+        let parses = |chunk: &[u8]| matches!(Automerge::load_with_options(chunk, strict()), Ok(_) | Err(AutomergeError::MissingDeps));
         let mut doc: Option<AutoCommit> = None;
         let mut size = 0;
         let mut folded = Vec::new();
         for chunk in chunks {
             let loaded = match doc.as_mut() {
-                None => AutoCommit::load_with_options(chunk, strict()).map(|d| doc = Some(d)).is_ok(),
-                Some(d) => {
-                    // Alone, changes lack the earlier ones they depend on: that is no damage.
-                    let parsed = matches!(
-                        Automerge::load_with_options(chunk, strict().verification_mode(VerificationMode::DontCheck)),
-                        Ok(_) | Err(AutomergeError::MissingDeps)
-                    );
-                    parsed && d.load_incremental(chunk).is_ok()
-                }
+                // The usual first chunk, a snapshot, is parsed once and becomes the document.
+                None => match AutoCommit::load_with_options(chunk, strict()) {
+                    Ok(d) => {
+                        doc = Some(d);
+                        true
+                    }
+                    Err(AutomergeError::MissingDeps) => {
+                        let mut d = AutoCommit::new();
+                        let ok = d.load_incremental(chunk).is_ok();
+                        doc = Some(d);
+                        ok
+                    }
+                    Err(_) => false,
+                },
+                Some(d) => parses(chunk) && d.load_incremental(chunk).is_ok(),
             };
             if loaded {
                 size += chunk.len();
