@@ -12,6 +12,9 @@ pub enum ApiError {
     Network,
     #[error("the session has expired; sign in again")]
     Unauthorized,
+    /// Missing, or not this organisation's to read: the server answers both alike.
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     Server(String),
 }
@@ -26,7 +29,10 @@ async fn check(result: Result<Response, gloo_net::Error>) -> Result<Response, Ap
     match response.status() {
         200..=299 => Ok(response),
         401 => Err(ApiError::Unauthorized),
-        _ => Err(ApiError::Server(response.json::<ErrorBody>().await.map(|b| b.error).unwrap_or_else(|_| format!("HTTP {}", response.status())))),
+        status => {
+            let message = response.json::<ErrorBody>().await.map(|b| b.error).unwrap_or_else(|_| format!("HTTP {status}"));
+            Err(if status == 404 { ApiError::NotFound(message) } else { ApiError::Server(message) })
+        }
     }
 }
 
@@ -72,4 +78,39 @@ pub async fn share(token: &str, id: DocumentId, org: &str) -> Result<(), ApiErro
     let r = Request::post(&url).header("Authorization", &format!("Bearer {token}")).json(&body).map_err(|e| ApiError::Server(e.to_string()))?.send().await;
     check(r).await?;
     Ok(())
+}
+
+/// How far the server has an attachment of record `id`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UploadProgress {
+    pub received: u64,
+    pub complete: bool,
+}
+
+pub async fn upload_progress(token: &str, id: DocumentId, hash: &str) -> Result<UploadProgress, ApiError> {
+    let url = format!("/api/docs/{id}/blobs/{hash}/upload");
+    json(check(Request::get(&url).header("Authorization", &format!("Bearer {token}")).send().await).await?).await
+}
+
+/// Sends `part`, which starts at `offset` of an attachment of `total` bytes.
+pub async fn upload_part(token: &str, id: DocumentId, hash: &str, offset: u64, total: u64, part: &[u8]) -> Result<UploadProgress, ApiError> {
+    let url = format!("/api/docs/{id}/blobs/{hash}?offset={offset}&total={total}");
+    let body = js_sys::Uint8Array::from(part);
+    let r = Request::put(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/octet-stream")
+        .body(body)
+        .map_err(|e| ApiError::Server(e.to_string()))?
+        .send()
+        .await;
+    json(check(r).await?).await
+}
+
+pub async fn download(token: &str, id: DocumentId, hash: &str) -> Result<Vec<u8>, ApiError> {
+    let url = format!("/api/docs/{id}/blobs/{hash}");
+    check(Request::get(&url).header("Authorization", &format!("Bearer {token}")).send().await)
+        .await?
+        .binary()
+        .await
+        .map_err(|_| ApiError::Network)
 }

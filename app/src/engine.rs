@@ -18,13 +18,14 @@ use automerge::AutoCommit;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::form::Field;
-use shared::record::sorted_heads;
+use shared::record::{sorted_heads, Author};
 use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerId, PeerMetadata, Role};
 use shared::{DocumentId, FieldValue, Record, RecordMeta, RecordSummary};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError, Session};
+use crate::attachments::{self, AttachmentError, Uploader};
 use crate::platform;
 use crate::storage::{DamagedChunk, Store, StoreError};
 
@@ -72,6 +73,7 @@ pub struct Engine {
     pub writes_pending: RwSignal<u32>,
     pub write_error: RwSignal<Option<String>>,
     pub user: RwSignal<Option<api::User>>,
+    pub uploader: Rc<Uploader>,
 }
 
 impl Engine {
@@ -105,6 +107,7 @@ impl Engine {
             remote_update: RwSignal::new((None, 0)),
             writes_pending: RwSignal::new(0),
             write_error: RwSignal::new(None),
+            uploader: Rc::new(Uploader::new()),
         });
         engine.watch_connectivity();
         engine.connect();
@@ -175,11 +178,42 @@ impl Engine {
 
     /// Applies an edit and hands it to storage (and, once stored, to the server).
     pub fn edit(self: &Rc<Self>, id: DocumentId, field: &'static Field, value: Option<FieldValue>) -> Result<(), String> {
-        self.with_record(id, |r| r.set(field, value, platform::now_ms()).map_err(|e| e.to_string()))??;
+        // Who wrote it, so a concurrent value can be shown as "13 (Wang, procuratorate)".
+        let author = self.session().map(|s| Author { user: s.user.display_name.clone(), org: Some(s.user.org_id.clone()) });
+        self.with_record(id, |r| {
+            if let Some(author) = author {
+                r.set_author(author);
+            }
+            r.set(field, value, platform::now_ms()).map_err(|e| e.to_string())
+        })??;
         let actions = self.node.borrow_mut().handle(0, Event::Changed { doc: id });
         self.pending.borrow_mut().insert(id);
         self.run(actions);
         Ok(())
+    }
+
+    /// Keeps an attachment of record `id` on this device (its reference goes into the record
+    /// by the caller) and uploads it when the record is on the server.
+    pub async fn add_attachment(self: &Rc<Self>, id: DocumentId, blob: &crate::storage::StoredBlob) -> Result<String, AttachmentError> {
+        let hash = attachments::add(&self.store, id, blob).await?;
+        self.upload_soon();
+        Ok(hash)
+    }
+
+    /// An attachment's bytes, from this device or the server.
+    pub async fn attachment(&self, id: DocumentId, hash: &str, name: &str, mime: &str) -> Result<crate::storage::StoredBlob, AttachmentError> {
+        let token = self.session().map(|s| s.token);
+        attachments::fetch(&self.store, token.as_deref(), id, hash, name, mime).await
+    }
+
+    /// Sends queued attachments if connected.
+    fn upload_soon(self: &Rc<Self>) {
+        let Some(session) = self.session() else { return };
+        if self.socket.borrow().is_none() {
+            return;
+        }
+        let this = self.clone();
+        spawn_local(async move { this.uploader.run(&this.store, &session.token).await });
     }
 
     /// Whether the server has acknowledged this record's latest changes.
@@ -585,6 +619,8 @@ impl Engine {
             }
             *this.feed_seq.borrow_mut() = Some(since);
             this.refresh_status();
+            // Attachments go once their records are on the server; the rest wait for the next.
+            this.uploader.run(&this.store, &session.token).await;
         });
     }
 

@@ -5,6 +5,7 @@
 //! the same ones.
 
 mod api;
+pub mod attachments;
 mod components;
 mod context;
 pub mod engine;

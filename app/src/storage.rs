@@ -7,6 +7,10 @@
 //!   and a chunk whose bytes changed on disk is detected when it is read back.
 //! - `records` (v1): key `docId`, value a [`RecordSummary`], so a list never loads documents.
 //! - `acked` (v2): key `docId`, value the heads (sorted hex) the server last acknowledged.
+//! - `blobs` (v3): key `[docId, sha256hex]`, value `{name, mime, bytes}`: attachments, which
+//!   never ride inside the CRDT. Checked against their hash when read.
+//! - `uploads` (v3): key `[docId, sha256hex]`, value the size: attachments the server does not
+//!   have yet. Written with the blob, deleted once the server holds every byte.
 //!
 //! What to write comes from the sync node ([`Chunk`]): an incremental chunk per change, or a
 //! snapshot naming the chunks it replaces — those the node loaded or wrote, never one that
@@ -32,6 +36,8 @@ pub const DB_NAME: &str = "liaison";
 pub const CHUNKS: &str = "chunks";
 pub const RECORDS: &str = "records";
 pub const ACKED: &str = "acked";
+pub const BLOBS: &str = "blobs";
+pub const UPLOADS: &str = "uploads";
 const SNAPSHOT: &str = "snapshot";
 const INCREMENTAL: &str = "incremental";
 
@@ -45,6 +51,14 @@ pub struct Loaded {
     pub chunks: Vec<Vec<u8>>,
     /// Chunks that failed verification. They stay in storage untouched, for recovery.
     pub damaged: Vec<DamagedChunk>,
+}
+
+/// An attachment's bytes with what the person chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub name: String,
+    pub mime: String,
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +89,7 @@ impl Store {
     /// Opens (and on first use creates or upgrades) the database called `name`.
     pub async fn open(name: &str) -> Result<Store, StoreError> {
         let db = Database::open(name)
-            .with_version(2u32)
+            .with_version(3u32)
             .with_on_upgrade_needed(|event, db| {
                 if event.old_version() < 1.0 {
                     db.create_object_store(CHUNKS).build()?;
@@ -83,6 +97,10 @@ impl Store {
                 }
                 if event.old_version() < 2.0 {
                     db.create_object_store(ACKED).build()?;
+                }
+                if event.old_version() < 3.0 {
+                    db.create_object_store(BLOBS).build()?;
+                    db.create_object_store(UPLOADS).build()?;
                 }
                 Ok(())
             })
@@ -203,6 +221,68 @@ impl Store {
         Ok(())
     }
 
+    /// Stores an attachment of `doc` under its SHA-256 and queues it for upload, in one
+    /// transaction: a stored attachment is never forgotten by the uploader.
+    pub async fn put_blob(&self, doc: DocumentId, hash: &str, blob: &StoredBlob) -> Result<(), StoreError> {
+        let tx = self.write_tx(&[BLOBS, UPLOADS])?;
+        let value = blob_value(blob);
+        tx.object_store(BLOBS)?.put(value).with_key(blob_key(doc, hash)).primitive()?;
+        tx.object_store(UPLOADS)?.put(JsValue::from(blob.bytes.len() as f64)).with_key(blob_key(doc, hash)).primitive()?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores an attachment fetched from the server (nothing to upload).
+    pub async fn put_fetched_blob(&self, doc: DocumentId, hash: &str, blob: &StoredBlob) -> Result<(), StoreError> {
+        let tx = self.write_tx(&[BLOBS])?;
+        tx.object_store(BLOBS)?.put(blob_value(blob)).with_key(blob_key(doc, hash)).primitive()?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An attachment stored on this device, checked against its hash.
+    pub async fn blob(&self, doc: DocumentId, hash: &str) -> Result<Option<StoredBlob>, StoreError> {
+        let tx = self.db.transaction(BLOBS).build()?;
+        let value: Option<JsValue> = tx.object_store(BLOBS)?.get(blob_key(doc, hash)).primitive()?.await?;
+        let Some(value) = value else { return Ok(None) };
+        let corrupt = |reason: String| StoreError::Corrupt { id: format!("{doc}/{hash}"), reason };
+        let name = js_sys::Reflect::get(&value, &"name".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        let mime = js_sys::Reflect::get(&value, &"mime".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        let bytes = js_sys::Reflect::get(&value, &"bytes".into())
+            .ok()
+            .and_then(|v| v.dyn_into::<Uint8Array>().ok())
+            .ok_or_else(|| corrupt("not a byte array".into()))?
+            .to_vec();
+        if !verify(hash, &bytes) {
+            return Err(corrupt("content does not match its hash".into()));
+        }
+        Ok(Some(StoredBlob { name, mime, bytes }))
+    }
+
+    /// Attachments the server does not have yet: `(doc, hash, size)`.
+    pub async fn pending_uploads(&self) -> Result<Vec<(DocumentId, String, u64)>, StoreError> {
+        let tx = self.db.transaction(UPLOADS).build()?;
+        let store = tx.object_store(UPLOADS)?;
+        let keys: Vec<JsValue> = store.get_all_keys().primitive()?.await?.collect::<Result<_, _>>()?;
+        let values: Vec<JsValue> = store.get_all().primitive()?.await?.collect::<Result<_, _>>()?;
+        Ok(keys
+            .into_iter()
+            .zip(values)
+            .filter_map(|(k, v)| {
+                let k: Array = k.dyn_into().ok()?;
+                Some((k.get(0).as_string()?.parse().ok()?, k.get(1).as_string()?, v.as_f64()? as u64))
+            })
+            .collect())
+    }
+
+    /// The server holds every byte of this attachment.
+    pub async fn uploaded(&self, doc: DocumentId, hash: &str) -> Result<(), StoreError> {
+        let tx = self.write_tx(&[UPLOADS])?;
+        tx.object_store(UPLOADS)?.delete(blob_key(doc, hash)).primitive()?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     fn write_tx(&self, stores: &[&str]) -> Result<Transaction<'_>, StoreError> {
         // Strict durability: the browser flushes to disk before reporting success, so a record
         // the cadre saw saved survives the phone's battery dying a second later.
@@ -213,6 +293,19 @@ impl Store {
             .with_options(TransactionOptions::new().with_durability(TransactionDurability::Strict))
             .build()?)
     }
+}
+
+fn blob_key(doc: DocumentId, hash: &str) -> JsValue {
+    Array::of2(&doc.to_string().into(), &hash.into()).into()
+}
+
+/// `{name, mime, bytes}` with the bytes as a `Uint8Array` (compact in IndexedDB).
+fn blob_value(blob: &StoredBlob) -> JsValue {
+    let value = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&value, &"name".into(), &blob.name.as_str().into());
+    let _ = js_sys::Reflect::set(&value, &"mime".into(), &blob.mime.as_str().into());
+    let _ = js_sys::Reflect::set(&value, &"bytes".into(), &Uint8Array::from(blob.bytes.as_slice()).into());
+    value.into()
 }
 
 fn chunk_key(id: DocumentId, kind: &str, hash: &str) -> JsValue {

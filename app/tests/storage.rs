@@ -1,12 +1,12 @@
 //! The IndexedDB store, in a real browser (headless Chromium via wasm-bindgen-test-runner).
 
-use app::storage::{Store, CHUNKS, RECORDS};
+use app::storage::{Store, StoreError, StoredBlob, BLOBS, CHUNKS, RECORDS};
 use automerge::AutoCommit;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use js_sys::{Array, Uint8Array};
-use shared::form::{RecordKind, INTAKE_V1};
+use shared::form::RecordKind;
 use shared::sync::node::Chunk;
 use shared::{DocumentId, FieldValue, Record, RecordMeta};
 use wasm_bindgen::{JsCast, JsValue};
@@ -21,7 +21,7 @@ fn db_name(test: &str) -> String {
 
 fn new_record() -> Record {
     let meta = RecordMeta {
-        kind: RecordKind::Intake,
+        kind: RecordKind::new("intake"),
         form_id: "intake".into(),
         form_version: 1,
         created_by: "test".into(),
@@ -31,7 +31,7 @@ fn new_record() -> Record {
 }
 
 fn field(id: &str) -> &'static shared::form::Field {
-    INTAKE_V1.field(id).unwrap()
+    shared::form::find("intake", 1).unwrap().field(id).unwrap()
 }
 
 /// Sets a field and stores the change as the engine does: one incremental chunk per edit.
@@ -205,4 +205,32 @@ async fn wrong_types_in_storage_are_reported_not_fatal() {
     assert_eq!(list.len(), 2, "both real summaries are listed");
     assert_eq!(errors.len(), 1, "the junk summary is reported");
     assert!(matches!(&errors[0], app::storage::StoreError::Corrupt { id, .. } if *id == junk_id));
+}
+
+#[wasm_bindgen_test]
+async fn an_attachment_is_stored_queued_for_upload_and_checked_when_read() {
+    let name = db_name("blobs");
+    let store = Store::open(&name).await.unwrap();
+    let doc = app::platform::new_document_id();
+    let photo = StoredBlob { name: "现场.jpg".into(), mime: "image/jpeg".into(), bytes: (0..200_000u32).map(|i| (i % 251) as u8).collect() };
+    let hash = shared::storage_key::chunk_hash(&photo.bytes);
+    store.put_blob(doc, &hash, &photo).await.unwrap();
+
+    // It survives reopening, and waits for upload.
+    let reopened = Store::open(&name).await.unwrap();
+    assert_eq!(reopened.blob(doc, &hash).await.unwrap(), Some(photo.clone()));
+    assert_eq!(reopened.pending_uploads().await.unwrap(), vec![(doc, hash.clone(), 200_000)]);
+    reopened.uploaded(doc, &hash).await.unwrap();
+    assert!(reopened.pending_uploads().await.unwrap().is_empty());
+    assert!(reopened.blob(doc, &hash).await.unwrap().is_some(), "uploading does not remove it from the device");
+
+    // Bytes changed on disk: reported, not returned as the attachment.
+    let key: JsValue = Array::of2(&doc.to_string().into(), &hash.as_str().into()).into();
+    let tampered = js_sys::Object::new();
+    js_sys::Reflect::set(&tampered, &"name".into(), &"现场.jpg".into()).unwrap();
+    js_sys::Reflect::set(&tampered, &"bytes".into(), &Uint8Array::from(&b"not the photo"[..]).into()).unwrap();
+    raw_put(&name, BLOBS, key, tampered.into()).await;
+    assert!(matches!(reopened.blob(doc, &hash).await, Err(StoreError::Corrupt { .. })));
+    // An attachment that was never stored is simply absent.
+    assert_eq!(reopened.blob(doc, &"0".repeat(64)).await.unwrap(), None);
 }

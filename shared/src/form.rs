@@ -1,58 +1,70 @@
-//! Form schemas: which fields a kind of record has, how each is entered and checked.
+//! Forms: which fields a kind of record has, when each is shown, how it is entered and checked.
 //!
-//! This is the first cut, written as Rust data so the app can render any form generically;
-//! the form-kit issue moves definitions into data files with the same shape.
+//! Forms are data. Each is a JSON file in `shared/forms/<id>.v<version>.json`, embedded in both
+//! the app and the server by `shared/build.rs`, so adding a form is adding a file
+//! ([`definition`] reads one, [`registry`](self::find) keeps every version). A record stores its
+//! form id and version; every version stays known so a record made with an old one still opens.
+//!
+//! Validation lives here so app and server agree: [`Field::parse_input`] turns a keystroke's
+//! worth of text into a value (type errors only), and [`Form::check`] is what "mark complete"
+//! runs: required fields that are shown, and each field's constraints.
+
+pub mod definition;
+
+mod condition;
+mod input;
+mod registry;
+mod validate;
 
 use crate::i18n::L;
-use crate::record::FieldValue;
+
+pub use condition::{Comparison, Condition, FieldRef, Literal};
+pub use definition::{DefinitionError, DefinitionProblem};
+pub use input::InputError;
+pub use registry::{find, forms, latest, load_errors, versions};
+pub use validate::{ItemAt, Problem, ProblemKind};
 
 /// A form definition: an id and version that every record made with it stores.
+///
+/// Made by [`Form::from_json`]; strings are `'static` so the app can hold `&'static Field`
+/// in components and [`L`] stays `Copy` (see [`definition`] for how).
 #[derive(Debug)]
 pub struct Form {
     pub id: &'static str,
     pub version: u32,
-    pub kind: RecordKind,
+    /// What kind of record this form makes; several forms (or versions) may share a kind.
+    pub kind: &'static str,
+    pub kind_label: L,
     pub title: L,
-    pub fields: &'static [Field],
-    /// The field whose value names the record in lists. It must never hold a person's name.
+    pub fields: Vec<Field>,
+    /// The field whose value names the record in lists. It is never a `personal` field.
     pub title_field: &'static str,
     /// A select field whose choice labels the record in lists.
     pub category_field: Option<&'static str>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordKind {
-    Intake,
-}
-
-impl RecordKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordKind::Intake => "intake",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RecordKind> {
-        match s {
-            "intake" => Some(RecordKind::Intake),
-            _ => None,
-        }
-    }
-
-    pub fn label(self) -> L {
-        match self {
-            RecordKind::Intake => L::new("案件线索", "Case clue"),
-        }
-    }
-}
+/// The name a record stores for its kind (`meta.kind`): a string from the definition, so a
+/// new kind of record is a new file too.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct RecordKind(pub String);
 
 #[derive(Debug)]
 pub struct Field {
+    /// The key in the record document; never changes meaning across versions of a form.
     pub id: &'static str,
     pub label: L,
     pub hint: Option<L>,
     pub ty: FieldType,
+    /// Must be filled in (when shown) before the record can be marked complete.
+    pub required: bool,
+    /// Identifies a person (a name, say): never a list title.
+    pub personal: bool,
+    /// Skip logic: the field is shown only when this holds. A hidden field keeps its value
+    /// but counts as unset for other conditions and is not checked.
+    pub show_if: Option<Condition>,
+    /// Checked when the record is marked complete, on a shown field that has a value.
+    pub constraints: Vec<Constraint>,
 }
 
 #[derive(Debug)]
@@ -61,11 +73,48 @@ pub enum FieldType {
     Text,
     /// Paragraphs, stored as an Automerge text object so concurrent edits merge.
     LongText,
-    Integer { min: i64, max: i64 },
-    YesNo,
+    /// A whole number; the range is part of the type, so out-of-range input is a typo caught
+    /// at once and never stored.
+    Integer { min: Option<i64>, max: Option<i64> },
+    /// A decimal number kept as its canonical text (`"1.5"`), so it reads back exactly.
+    Decimal { min: Option<f64>, max: Option<f64>, places: u8 },
     /// An ISO 8601 calendar date, `YYYY-MM-DD`.
     Date,
-    SelectOne(&'static [Choice]),
+    /// A wall-clock date and time as the person gave it, `YYYY-MM-DDTHH:MM`, with no time
+    /// zone: what matters is the time where it happened.
+    DateTime,
+    YesNo,
+    SelectOne(Vec<Choice>),
+    /// Several choices, stored as a map keyed by choice id so concurrent additions merge.
+    SelectMany(Vec<Choice>),
+    /// A phone number, stored as digits with an optional leading `+`.
+    Phone,
+    /// A list of sub-records (attendees, evidence), each with these fields.
+    Group(Vec<Field>),
+    /// A photo or document, stored as a reference; the bytes never enter the document.
+    /// `accept` lists MIME patterns (`image/*`, `application/pdf`); empty accepts anything.
+    Attachment { accept: Vec<&'static str> },
+    /// A drawn signature, stored as a reference to an image attachment.
+    Signature,
+}
+
+/// The type names the definition format uses (`"type": "select_one"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    LongText,
+    Integer,
+    Decimal,
+    Date,
+    DateTime,
+    YesNo,
+    SelectOne,
+    SelectMany,
+    Phone,
+    Group,
+    Attachment,
+    Signature,
 }
 
 #[derive(Debug)]
@@ -74,228 +123,100 @@ pub struct Choice {
     pub label: L,
 }
 
-/// Why a value typed into a field cannot be stored.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InputError {
-    #[error("not a whole number")]
-    NotInteger,
-    #[error("out of range {min}..={max}")]
-    OutOfRange { min: i64, max: i64 },
-    #[error("not a date")]
-    NotDate,
-    #[error("not one of the choices")]
-    UnknownChoice,
-}
-
-impl InputError {
-    /// The message shown next to the field.
-    pub fn message(&self) -> (String, String) {
-        match self {
-            InputError::NotInteger => ("请输入整数".into(), "Enter a whole number".into()),
-            InputError::OutOfRange { min, max } => (
-                format!("请输入 {min} 到 {max} 之间的数"),
-                format!("Enter a number from {min} to {max}"),
-            ),
-            InputError::NotDate => ("请输入日期，格式为 年-月-日".into(), "Enter a date as YYYY-MM-DD".into()),
-            InputError::UnknownChoice => ("请从列表中选择".into(), "Choose one of the options".into()),
-        }
-    }
-}
-
-impl Field {
-    /// Turns what a person typed into a value for the document. Empty input clears the field.
-    pub fn parse_input(&self, input: &str) -> Result<Option<FieldValue>, InputError> {
-        let trimmed = input.trim();
-        if trimmed.is_empty() && !matches!(self.ty, FieldType::LongText) {
-            return Ok(None);
-        }
-        let value = match &self.ty {
-            FieldType::Text => FieldValue::Text(input.to_owned()),
-            FieldType::LongText => {
-                if input.is_empty() {
-                    return Ok(None);
-                }
-                FieldValue::LongText(input.to_owned())
-            }
-            FieldType::Integer { min, max } => {
-                let n: i64 = trimmed.parse().map_err(|_| InputError::NotInteger)?;
-                if n < *min || n > *max {
-                    return Err(InputError::OutOfRange { min: *min, max: *max });
-                }
-                FieldValue::Int(n)
-            }
-            FieldType::YesNo => match trimmed {
-                "yes" => FieldValue::Bool(true),
-                "no" => FieldValue::Bool(false),
-                _ => return Err(InputError::UnknownChoice),
-            },
-            FieldType::Date => {
-                if !is_iso_date(trimmed) {
-                    return Err(InputError::NotDate);
-                }
-                FieldValue::Date(trimmed.to_owned())
-            }
-            FieldType::SelectOne(choices) => {
-                if !choices.iter().any(|c| c.id == trimmed) {
-                    return Err(InputError::UnknownChoice);
-                }
-                FieldValue::Choice(trimmed.to_owned())
-            }
-        };
-        Ok(Some(value))
-    }
+/// A rule a field's value must satisfy when the record is marked complete.
+#[derive(Debug)]
+pub struct Constraint {
+    pub check: Condition,
+    pub message: L,
 }
 
 impl Form {
-    pub fn field(&self, id: &str) -> Option<&'static Field> {
+    /// Reads and checks one definition; `file` names it in errors.
+    pub fn from_json(file: &str, source: &str) -> Result<Form, DefinitionError> {
+        definition::parse(file, source)
+    }
+
+    pub fn field(&self, id: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.id == id)
     }
 }
 
-/// Every form this build knows, newest version of each.
-pub fn forms() -> &'static [&'static Form] {
-    static FORMS: [&Form; 1] = [&INTAKE_V1];
-    &FORMS
-}
-
-pub fn find(id: &str, version: u32) -> Option<&'static Form> {
-    forms().iter().copied().find(|f| f.id == id && f.version == version)
-}
-
-fn is_iso_date(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    let [y, m, d] = parts.as_slice() else { return false };
-    let digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
-    if !(digits(y, 4) && digits(m, 2) && digits(d, 2)) {
-        return false;
-    }
-    let (y, m, d): (u32, u32, u32) = (y.parse().unwrap(), m.parse().unwrap(), d.parse().unwrap());
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&d)
-}
-
-const CHANNELS: &[Choice] = &[
-    Choice { id: "letter", label: L::new("来信", "Letter") },
-    Choice { id: "call", label: L::new("来电", "Phone call") },
-    Choice { id: "visit", label: L::new("来访", "Visit") },
-    Choice { id: "referral", label: L::new("转介", "Referral") },
-    Choice { id: "discovered", label: L::new("工作中发现", "Found in the course of work") },
-];
-
-const INCIDENT_TYPES: &[Choice] = &[
-    Choice { id: "domestic_violence", label: L::new("家庭暴力", "Domestic violence") },
-    Choice { id: "sexual_assault", label: L::new("性侵害", "Sexual assault") },
-    Choice { id: "civil_rights", label: L::new("民事权益受侵害", "Violation of civil rights") },
-    Choice { id: "administrative_rights", label: L::new("行政权益受侵害", "Violation of administrative rights") },
-    Choice { id: "procuratorate_staff", label: L::new("涉检察人员信访", "Complaint about procuratorate staff") },
-    Choice { id: "other", label: L::new("其他", "Other") },
-];
-
-const CONSENT: &[Choice] = &[
-    Choice { id: "given", label: L::new("当事人已同意移送", "Survivor consented to transfer") },
-    Choice { id: "refused", label: L::new("当事人不同意移送", "Survivor refused transfer") },
-    Choice {
-        id: "not_required",
-        label: L::new("无需同意（未成年人强制报告）", "Not required (mandatory report for a minor)"),
-    },
-];
-
-/// The intake (case clue) form, first cut.
-pub static INTAKE_V1: Form = Form {
-    id: "intake",
-    version: 1,
-    kind: RecordKind::Intake,
-    title: L::new("案件线索登记", "Case clue intake"),
-    title_field: "survivor_code",
-    category_field: Some("incident_type"),
-    fields: &[
-        Field {
-            id: "reporter",
-            label: L::new("反映人", "Reported by"),
-            hint: Some(L::new("来信、来电或来访的人，或转介单位", "Who wrote, called, visited or referred")),
-            ty: FieldType::Text,
-        },
-        Field { id: "channel", label: L::new("反映渠道", "Channel"), hint: None, ty: FieldType::SelectOne(CHANNELS) },
-        Field {
-            id: "survivor_code",
-            label: L::new("当事人编号", "Survivor code"),
-            hint: Some(L::new("列表中只显示编号，不显示姓名", "Lists show this code, never a name")),
-            ty: FieldType::Text,
-        },
-        Field {
-            id: "survivor_age",
-            label: L::new("当事人年龄", "Survivor's age"),
-            hint: None,
-            ty: FieldType::Integer { min: 0, max: 120 },
-        },
-        Field { id: "minor", label: L::new("是否未成年人", "Is a minor"), hint: None, ty: FieldType::YesNo },
-        Field {
-            id: "incident_type",
-            label: L::new("线索类型", "Type of case"),
-            hint: None,
-            ty: FieldType::SelectOne(INCIDENT_TYPES),
-        },
-        Field { id: "incident_date", label: L::new("发生日期", "Date of incident"), hint: None, ty: FieldType::Date },
-        Field { id: "incident_place", label: L::new("发生地点", "Place"), hint: None, ty: FieldType::Text },
-        Field {
-            id: "description",
-            label: L::new("情况描述", "What happened"),
-            hint: Some(L::new("只记录办案需要的内容", "Record only what the case needs")),
-            ty: FieldType::LongText,
-        },
-        Field {
-            id: "consent",
-            label: L::new("移送同意", "Consent to transfer"),
-            hint: None,
-            ty: FieldType::SelectOne(CONSENT),
-        },
-    ],
-};
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(field: &str, input: &str, expect: Result<Option<FieldValue>, InputError>) {
-        let f = INTAKE_V1.field(field).unwrap();
-        assert_eq!(f.parse_input(input), expect, "field {field}, input {input:?}");
+impl RecordKind {
+    pub fn new(kind: impl Into<String>) -> RecordKind {
+        RecordKind(kind.into())
     }
 
-    #[test]
-    fn parses_and_rejects_input() {
-        check("survivor_age", " 12 ", Ok(Some(FieldValue::Int(12))));
-        check("survivor_age", "", Ok(None));
-        check("survivor_age", "twelve", Err(InputError::NotInteger));
-        check("survivor_age", "130", Err(InputError::OutOfRange { min: 0, max: 120 }));
-        check("incident_date", "2024-02-29", Ok(Some(FieldValue::Date("2024-02-29".into()))));
-        check("incident_date", "2023-02-29", Err(InputError::NotDate));
-        check("incident_date", "29/02/2024", Err(InputError::NotDate));
-        check("minor", "yes", Ok(Some(FieldValue::Bool(true))));
-        check("minor", "maybe", Err(InputError::UnknownChoice));
-        check("channel", "call", Ok(Some(FieldValue::Choice("call".into()))));
-        check("channel", "fax", Err(InputError::UnknownChoice));
-        check("reporter", "  ", Ok(None));
-        check("description", "  a\n", Ok(Some(FieldValue::LongText("  a\n".into()))));
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
-    #[test]
-    fn every_form_is_well_formed() {
-        for form in forms() {
-            assert!(form.field(form.title_field).is_some(), "{}: title field", form.id);
-            if let Some(c) = form.category_field {
-                assert!(matches!(form.field(c).unwrap().ty, FieldType::SelectOne(_)), "{}: category", form.id);
-            }
-            let mut ids: Vec<_> = form.fields.iter().map(|f| f.id).collect();
-            ids.sort();
-            ids.dedup();
-            assert_eq!(ids.len(), form.fields.len(), "{}: duplicate field ids", form.id);
+    /// The kind's name in both languages, from the newest form of this kind.
+    pub fn label(&self) -> Option<L> {
+        forms().iter().find(|f| f.kind == self.0).map(|f| f.kind_label)
+    }
+}
+
+impl Field {
+    /// The sub-fields of a group; empty for every other type.
+    pub fn sub_fields(&self) -> &[Field] {
+        match &self.ty {
+            FieldType::Group(fields) => fields,
+            _ => &[],
         }
+    }
+
+    /// The choices of a select; empty for every other type.
+    pub fn choices(&self) -> &[Choice] {
+        match &self.ty {
+            FieldType::SelectOne(c) | FieldType::SelectMany(c) => c,
+            _ => &[],
+        }
+    }
+}
+
+impl FieldType {
+    pub fn kind(&self) -> FieldKind {
+        match self {
+            FieldType::Text => FieldKind::Text,
+            FieldType::LongText => FieldKind::LongText,
+            FieldType::Integer { .. } => FieldKind::Integer,
+            FieldType::Decimal { .. } => FieldKind::Decimal,
+            FieldType::Date => FieldKind::Date,
+            FieldType::DateTime => FieldKind::DateTime,
+            FieldType::YesNo => FieldKind::YesNo,
+            FieldType::SelectOne(_) => FieldKind::SelectOne,
+            FieldType::SelectMany(_) => FieldKind::SelectMany,
+            FieldType::Phone => FieldKind::Phone,
+            FieldType::Group(_) => FieldKind::Group,
+            FieldType::Attachment { .. } => FieldKind::Attachment,
+            FieldType::Signature => FieldKind::Signature,
+        }
+    }
+}
+
+impl FieldKind {
+    /// The name used in definition files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldKind::Text => "text",
+            FieldKind::LongText => "long_text",
+            FieldKind::Integer => "integer",
+            FieldKind::Decimal => "decimal",
+            FieldKind::Date => "date",
+            FieldKind::DateTime => "date_time",
+            FieldKind::YesNo => "yes_no",
+            FieldKind::SelectOne => "select_one",
+            FieldKind::SelectMany => "select_many",
+            FieldKind::Phone => "phone",
+            FieldKind::Group => "group",
+            FieldKind::Attachment => "attachment",
+            FieldKind::Signature => "signature",
+        }
+    }
+}
+
+impl std::fmt::Display for FieldKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

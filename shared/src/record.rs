@@ -4,28 +4,41 @@
 //!
 //! ```text
 //! {
-//!   meta:   { kind, form_id, form_version, created_by, created_at, updated_at, status },
+//!   meta:   { kind, form_id, form_version, created_by, created_at, updated_at, status,
+//!             actors: { <actor id hex>: { user, org } } },
 //!   fields: { <field id>: <value> }
 //! }
 //! ```
 //!
-//! Values map to Automerge types so that merges keep both people's work: long text is a text
-//! object edited by splices, everything else a scalar (concurrent writes to one scalar are all
-//! kept by Automerge and can be surfaced later). Times are milliseconds since the Unix epoch,
-//! passed in by the caller because this crate has no clock.
+//! `form_version` is the version the record was made with; it never changes. The app edits a
+//! record with the newest version of its form this build knows ([`Layout`]), so old records
+//! keep opening, editing and syncing after a form changes. How each type of value is stored,
+//! so that merges keep both people's work, is in `codec`. Times are milliseconds since the
+//! Unix epoch, passed in by the caller because this crate has no clock.
+
+mod codec;
+mod conflict;
+mod layout;
+mod value;
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use serde::{Deserialize, Serialize};
 
 use crate::doc_id::DocumentId;
-use crate::form::{self, Field, FieldType, RecordKind};
+use crate::form::{self, Field, FieldType, Form, Problem, RecordKind};
+
+pub use conflict::Conflict;
+pub use layout::{Layout, Retired};
+pub use value::{AttachmentRef, Author, FieldValue, GroupItem, Values};
 
 /// A record: its id and its Automerge document.
 #[derive(Debug, Clone)]
 pub struct Record {
     id: DocumentId,
     doc: AutoCommit,
+    /// Who is editing through this view; recorded with the next change (see `set_author`).
+    author: Option<Author>,
 }
 
 /// Who made a record, with which form, when.
@@ -36,18 +49,6 @@ pub struct RecordMeta {
     pub form_version: u32,
     pub created_by: String,
     pub created_at: i64,
-}
-
-/// A field's value as the app and validation see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FieldValue {
-    Text(String),
-    LongText(String),
-    Int(i64),
-    Bool(bool),
-    /// `YYYY-MM-DD`, stored as a string: a calendar date has no time zone.
-    Date(String),
-    Choice(String),
 }
 
 /// What a list view needs about a record, kept beside the documents so a list never loads
@@ -73,10 +74,13 @@ pub struct RecordSummary {
     pub org: Option<String>,
 }
 
+/// A record is a draft while it is written; "mark complete" checks it. Any later edit makes
+/// it a draft again, so "complete" always means "checked as it stands" on this replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Draft,
+    Complete,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,10 +89,14 @@ pub enum RecordError {
     Automerge(#[from] AutomergeError),
     #[error("the document has no valid `{0}`; it is not a liaison record")]
     BadMeta(&'static str),
-    #[error("unknown record kind `{0}`")]
-    UnknownKind(String),
     #[error("form {0} version {1} is not known to this version of the app")]
     UnknownForm(String, u32),
+    #[error("field `{0}` cannot hold a value of that type")]
+    WrongType(String),
+    #[error("group `{group}` has no item `{item}`")]
+    NoSuchItem { group: String, item: String },
+    #[error("the record is not complete: {} problem(s)", .0.len())]
+    Incomplete(Vec<Problem>),
 }
 
 /// Heads as the sorted hex strings that summaries and the server's feed use.
@@ -99,8 +107,14 @@ pub fn sorted_heads(heads: &[ChangeHash]) -> Vec<String> {
 }
 
 impl Record {
-    /// Starts a new, empty draft.
+    /// Starts a new, empty draft with the form `meta` names (if this build knows it).
     pub fn create(id: DocumentId, meta: &RecordMeta) -> Record {
+        Record::create_with_form(id, meta, form::find(&meta.form_id, meta.form_version))
+    }
+
+    /// Starts a new draft; `form` (matching `meta`) lets the record make its text, choice
+    /// and group containers now, so replicas that start from here edit the same objects.
+    pub fn create_with_form(id: DocumentId, meta: &RecordMeta, form: Option<&Form>) -> Record {
         let mut doc = AutoCommit::new();
         let m = doc.put_object(ROOT, "meta", ObjType::Map).expect("fresh doc");
         doc.put(&m, "kind", meta.kind.as_str()).expect("fresh doc");
@@ -110,9 +124,16 @@ impl Record {
         doc.put(&m, "created_at", ScalarValue::Timestamp(meta.created_at)).expect("fresh doc");
         doc.put(&m, "updated_at", ScalarValue::Timestamp(meta.created_at)).expect("fresh doc");
         doc.put(&m, "status", "draft").expect("fresh doc");
-        doc.put_object(ROOT, "fields", ObjType::Map).expect("fresh doc");
+        let actors = doc.put_object(&m, "actors", ObjType::Map).expect("fresh doc");
+        let actor = doc.get_actor().to_hex_string();
+        let me = doc.put_object(&actors, actor, ObjType::Map).expect("fresh doc");
+        doc.put(&me, "user", meta.created_by.as_str()).expect("fresh doc");
+        let fields = doc.put_object(ROOT, "fields", ObjType::Map).expect("fresh doc");
+        if let Some(form) = form {
+            codec::create_containers(&mut doc, &fields, &form.fields).expect("fresh doc");
+        }
         doc.commit_with(CommitOptions::default().with_time(meta.created_at / 1000));
-        Record { id, doc }
+        Record { id, doc, author: None }
     }
 
     /// Wraps a loaded document, checking that it is a record.
@@ -122,7 +143,7 @@ impl Record {
 
     /// Like [`Record::from_doc`], but hands the document back if it is not a record.
     pub fn try_wrap(id: DocumentId, doc: AutoCommit) -> Result<Record, (RecordError, AutoCommit)> {
-        let record = Record { id, doc };
+        let record = Record { id, doc, author: None };
         match record.meta() {
             Ok(_) => Ok(record),
             Err(e) => Err((e, record.doc)),
@@ -152,96 +173,114 @@ impl Record {
 
     pub fn meta(&self) -> Result<RecordMeta, RecordError> {
         let m = self.meta_obj()?;
-        let kind = self.str_at(&m, "kind").ok_or(RecordError::BadMeta("kind"))?;
         Ok(RecordMeta {
-            kind: RecordKind::parse(&kind).ok_or(RecordError::UnknownKind(kind))?,
-            form_id: self.str_at(&m, "form_id").ok_or(RecordError::BadMeta("form_id"))?,
-            form_version: self
-                .scalar_at(&m, "form_version")
+            kind: RecordKind::new(codec::str_at(&self.doc, &m, "kind").ok_or(RecordError::BadMeta("kind"))?),
+            form_id: codec::str_at(&self.doc, &m, "form_id").ok_or(RecordError::BadMeta("form_id"))?,
+            form_version: codec::scalar_at(&self.doc, &m, "form_version")
                 .and_then(|s| s.as_u64())
                 .and_then(|v| u32::try_from(v).ok())
                 .ok_or(RecordError::BadMeta("form_version"))?,
-            created_by: self.str_at(&m, "created_by").unwrap_or_default(),
+            created_by: codec::str_at(&self.doc, &m, "created_by").unwrap_or_default(),
             created_at: self.time_at(&m, "created_at").ok_or(RecordError::BadMeta("created_at"))?,
         })
     }
 
-    /// The form this record was made with; old versions stay known so old records still open.
-    pub fn form(&self) -> Result<&'static form::Form, RecordError> {
+    pub fn status(&self) -> Status {
+        let status = self.meta_obj().ok().and_then(|m| codec::str_at(&self.doc, &m, "status"));
+        match status.as_deref() {
+            Some("complete") => Status::Complete,
+            _ => Status::Draft,
+        }
+    }
+
+    /// The form version this record was made with; old versions stay known so old records
+    /// still open. Edit with [`Record::layout`]'s `current` form.
+    pub fn form(&self) -> Result<&'static Form, RecordError> {
         let meta = self.meta()?;
-        form::find(&meta.form_id, meta.form_version)
-            .ok_or(RecordError::UnknownForm(meta.form_id, meta.form_version))
+        form::find(&meta.form_id, meta.form_version).ok_or(RecordError::UnknownForm(meta.form_id, meta.form_version))
     }
 
     /// Reads a field. A value of the wrong type (from a buggy or future peer) reads as absent
-    /// rather than failing the whole record.
+    /// rather than failing the whole record; an empty value reads as absent too.
     pub fn get(&self, field: &Field) -> Option<FieldValue> {
-        let fields = self.fields_obj()?;
-        let (value, _) = self.doc.get(&fields, field.id).ok()??;
-        match (&field.ty, value) {
-            // Automerge's JS API writes strings as text objects by default; read those too.
-            (FieldType::LongText | FieldType::Text | FieldType::Date | FieldType::SelectOne(_), Value::Object(ObjType::Text)) => {
-                let (_, obj) = self.doc.get(&fields, field.id).ok()??;
-                let text = self.doc.text(&obj).ok()?;
-                Some(match field.ty {
-                    FieldType::LongText => FieldValue::LongText(text),
-                    FieldType::Date => FieldValue::Date(text),
-                    FieldType::SelectOne(_) => FieldValue::Choice(text),
-                    _ => FieldValue::Text(text),
-                })
-            }
-            (ty, Value::Scalar(s)) => match (ty, s.as_ref()) {
-                (FieldType::Text, ScalarValue::Str(s)) => Some(FieldValue::Text(s.to_string())),
-                (FieldType::LongText, ScalarValue::Str(s)) => Some(FieldValue::LongText(s.to_string())),
-                (FieldType::Date, ScalarValue::Str(s)) => Some(FieldValue::Date(s.to_string())),
-                (FieldType::SelectOne(_), ScalarValue::Str(s)) => Some(FieldValue::Choice(s.to_string())),
-                (FieldType::Integer { .. }, ScalarValue::Int(n)) => Some(FieldValue::Int(*n)),
-                (FieldType::Integer { .. }, ScalarValue::Uint(n)) => i64::try_from(*n).ok().map(FieldValue::Int),
-                (FieldType::YesNo, ScalarValue::Boolean(b)) => Some(FieldValue::Bool(*b)),
-                _ => None,
-            },
-            _ => None,
+        codec::read(&self.doc, &self.fields_obj()?, field)
+    }
+
+    /// Every field of `form` that has a value: what skip logic and [`Form::check`] read.
+    pub fn values(&self, form: &Form) -> Values {
+        match self.fields_obj() {
+            Some(fields) => codec::read_all(&self.doc, &fields, &form.fields),
+            None => Values::new(),
         }
     }
 
     /// Writes a field (or clears it with `None`) and commits the change at time `now`.
     ///
-    /// Long text is updated by splices computed from the difference to the current text, so
-    /// two people editing different parts of one paragraph both keep their edits.
+    /// Edits are as small as the value allows, so concurrent edits merge: long text by
+    /// splices, select-many by adding and deleting single choices, a group by inserting,
+    /// deleting and updating only the items and sub-fields that differ from what is stored.
     pub fn set(&mut self, field: &Field, value: Option<FieldValue>, now: i64) -> Result<(), RecordError> {
-        let fields = match self.fields_obj() {
-            Some(f) => f,
-            None => self.doc.put_object(ROOT, "fields", ObjType::Map)?,
-        };
-        match value {
-            None => self.doc.delete(&fields, field.id)?,
-            Some(FieldValue::LongText(text)) => {
-                let obj = match self.doc.get(&fields, field.id)? {
-                    Some((Value::Object(ObjType::Text), obj)) => obj,
-                    _ => self.doc.put_object(&fields, field.id, ObjType::Text)?,
-                };
-                self.doc.update_text(&obj, text)?;
-            }
-            Some(FieldValue::Text(s) | FieldValue::Date(s) | FieldValue::Choice(s)) => {
-                self.doc.put(&fields, field.id, s)?
-            }
-            Some(FieldValue::Int(n)) => self.doc.put(&fields, field.id, n)?,
-            Some(FieldValue::Bool(b)) => self.doc.put(&fields, field.id, b)?,
-        }
-        let m = self.meta_obj()?;
-        self.doc.put(&m, "updated_at", ScalarValue::Timestamp(now))?;
-        self.doc.commit_with(CommitOptions::default().with_time(now / 1000));
-        Ok(())
+        self.write(field, value, false, now)
     }
 
-    /// The list-view summary of this record.
+    /// Writes one field of one group item.
+    pub fn set_item(
+        &mut self,
+        group: &Field,
+        item: &str,
+        field: &Field,
+        value: Option<FieldValue>,
+        now: i64,
+    ) -> Result<(), RecordError> {
+        self.write_item(group, item, field, value, false, now)
+    }
+
+    /// Checks the record against `form` (the layout's `current` one) and, if nothing stops
+    /// it, marks it complete. Required fields count only where skip logic shows them.
+    pub fn mark_complete(&mut self, form: &Form, now: i64) -> Result<(), RecordError> {
+        let problems = form.check(&self.values(form));
+        if !problems.is_empty() {
+            return Err(RecordError::Incomplete(problems));
+        }
+        let m = self.meta_obj()?;
+        self.doc.put(&m, "status", "complete")?;
+        self.commit(now, false)
+    }
+
+    /// Names the person editing through this view, so conflicting values can say who wrote
+    /// them. It is recorded in `meta.actors` with the next change this view makes (nothing
+    /// is written just for opening a record).
+    pub fn set_author(&mut self, author: Author) {
+        self.author = Some(author);
+    }
+
+    /// The person behind an Automerge actor (hex), if the record knows.
+    pub fn author_of(&self, actor: &str) -> Option<Author> {
+        let m = self.meta_obj().ok()?;
+        let actors = match self.doc.get(&m, "actors").ok()?? {
+            (Value::Object(ObjType::Map), obj) => obj,
+            _ => return None,
+        };
+        let entry = match self.doc.get(&actors, actor).ok()?? {
+            (Value::Object(ObjType::Map), obj) => obj,
+            _ => return None,
+        };
+        Some(Author {
+            user: codec::str_at(&self.doc, &entry, "user")?,
+            org: codec::str_at(&self.doc, &entry, "org"),
+        })
+    }
+
+    /// The list-view summary of this record, with the title and category of the newest
+    /// version of its form.
     pub fn summary(&mut self) -> Result<RecordSummary, RecordError> {
         let heads = sorted_heads(&self.doc.get_heads());
         let meta = self.meta()?;
-        let form = self.form()?;
+        let form = form::latest(&meta.form_id)
+            .ok_or_else(|| RecordError::UnknownForm(meta.form_id.clone(), meta.form_version))?;
         let m = self.meta_obj()?;
         let text_of = |id: &str| match form.field(id).and_then(|f| self.get(f)) {
-            Some(FieldValue::Text(s) | FieldValue::Choice(s)) => Some(s),
+            Some(FieldValue::Text(s) | FieldValue::Choice(s) | FieldValue::Date(s)) => Some(s),
             _ => None,
         };
         Ok(RecordSummary {
@@ -249,7 +288,7 @@ impl Record {
             kind: meta.kind,
             form_id: meta.form_id,
             form_version: meta.form_version,
-            status: Status::Draft,
+            status: self.status(),
             title: text_of(form.title_field).unwrap_or_default(),
             category: form.category_field.and_then(text_of),
             created_at: meta.created_at,
@@ -275,6 +314,63 @@ impl Record {
         Ok(())
     }
 
+    fn write(&mut self, field: &Field, value: Option<FieldValue>, fresh: bool, now: i64) -> Result<(), RecordError> {
+        if value.as_ref().is_some_and(|v| !field.fits(v)) {
+            return Err(RecordError::WrongType(field.id.into()));
+        }
+        let fields = match self.fields_obj() {
+            Some(f) => f,
+            None => self.doc.put_object(ROOT, "fields", ObjType::Map)?,
+        };
+        codec::write(&mut self.doc, &fields, field, value, fresh)?;
+        self.commit(now, true)
+    }
+
+    fn write_item(
+        &mut self,
+        group: &Field,
+        item: &str,
+        field: &Field,
+        value: Option<FieldValue>,
+        fresh: bool,
+        now: i64,
+    ) -> Result<(), RecordError> {
+        if value.as_ref().is_some_and(|v| !field.fits(v)) || matches!(field.ty, FieldType::Group(_)) {
+            return Err(RecordError::WrongType(field.id.into()));
+        }
+        let no_item = || RecordError::NoSuchItem { group: group.id.into(), item: item.into() };
+        let fields = self.fields_obj().ok_or_else(no_item)?;
+        let item_obj = codec::find_item(&self.doc, &fields, group, item).ok_or_else(no_item)?;
+        codec::write(&mut self.doc, &item_obj, field, value, fresh)?;
+        self.commit(now, true)
+    }
+
+    /// Stamps and commits a change: `updated_at`, this view's author if the record does not
+    /// know it yet, and (for an edit) the status back to draft.
+    fn commit(&mut self, now: i64, edit: bool) -> Result<(), RecordError> {
+        let m = self.meta_obj()?;
+        self.doc.put(&m, "updated_at", ScalarValue::Timestamp(now))?;
+        if edit && self.status() == Status::Complete {
+            self.doc.put(&m, "status", "draft")?;
+        }
+        let actor = self.doc.get_actor().to_hex_string();
+        if let Some(author) = self.author.clone()
+            && self.author_of(&actor).as_ref() != Some(&author)
+        {
+            let actors = match self.doc.get(&m, "actors")? {
+                Some((Value::Object(ObjType::Map), obj)) => obj,
+                _ => self.doc.put_object(&m, "actors", ObjType::Map)?,
+            };
+            let entry = self.doc.put_object(&actors, actor.as_str(), ObjType::Map)?;
+            self.doc.put(&entry, "user", author.user)?;
+            if let Some(org) = author.org {
+                self.doc.put(&entry, "org", org)?;
+            }
+        }
+        self.doc.commit_with(CommitOptions::default().with_time(now / 1000));
+        Ok(())
+    }
+
     fn meta_obj(&self) -> Result<ObjId, RecordError> {
         match self.doc.get(ROOT, "meta")? {
             Some((Value::Object(ObjType::Map), obj)) => Ok(obj),
@@ -289,26 +385,8 @@ impl Record {
         }
     }
 
-    fn scalar_at(&self, obj: &ObjId, key: &str) -> Option<ScalarValue> {
-        match self.doc.get(obj, key).ok()?? {
-            (Value::Scalar(s), _) => Some(s.into_owned()),
-            _ => None,
-        }
-    }
-
-    fn str_at(&self, obj: &ObjId, key: &str) -> Option<String> {
-        match self.doc.get(obj, key).ok()?? {
-            (Value::Scalar(s), _) => match s.as_ref() {
-                ScalarValue::Str(s) => Some(s.to_string()),
-                _ => None,
-            },
-            (Value::Object(ObjType::Text), text) => self.doc.text(&text).ok(),
-            _ => None,
-        }
-    }
-
     fn time_at(&self, obj: &ObjId, key: &str) -> Option<i64> {
-        match self.scalar_at(obj, key)? {
+        match codec::scalar_at(&self.doc, obj, key)? {
             ScalarValue::Timestamp(t) | ScalarValue::Int(t) => Some(t),
             _ => None,
         }

@@ -3,7 +3,6 @@
 
 use leptos::prelude::*;
 use shared::form::{Field, FieldType, InputError};
-use shared::FieldValue;
 use shared::i18n::Lang;
 
 use crate::context::use_ctx;
@@ -15,7 +14,7 @@ pub fn FieldInput(field: &'static Field, editor: Editor) -> impl IntoView {
     let ctx = use_ctx();
     let input_id = format!("f-{}", field.id);
     let message_id = format!("m-{}", field.id);
-    let initial = editor.value(field).map(|v| as_input(&v)).unwrap_or_default();
+    let initial = editor.value(field).map(|v| v.input_text()).unwrap_or_default();
     let problem = RwSignal::new(None::<InputError>);
 
     let on_input = move |ev: leptos::ev::Event| {
@@ -46,6 +45,18 @@ pub fn FieldInput(field: &'static Field, editor: Editor) -> impl IntoView {
             <input type="date" id=input_id.clone() name=field.id prop:value=initial on:input=on_input
                 aria-describedby=message_id.clone()/>
         }.into_any(),
+        FieldType::DateTime => view! {
+            <input type="datetime-local" id=input_id.clone() name=field.id prop:value=initial on:input=on_input
+                aria-describedby=message_id.clone()/>
+        }.into_any(),
+        FieldType::Decimal { .. } => view! {
+            <input type="text" inputmode="decimal" id=input_id.clone() name=field.id prop:value=initial
+                on:input=on_input aria-describedby=message_id.clone()/>
+        }.into_any(),
+        FieldType::Phone => view! {
+            <input type="tel" id=input_id.clone() name=field.id prop:value=initial on:input=on_input
+                aria-describedby=message_id.clone()/>
+        }.into_any(),
         FieldType::YesNo => {
             let options = [("yes", text::YES), ("no", text::NO)];
             select_view(&input_id, &message_id, field.id, initial, on_input, options.into_iter().collect())
@@ -54,6 +65,12 @@ pub fn FieldInput(field: &'static Field, editor: Editor) -> impl IntoView {
             let options = choices.iter().map(|c| (c.id, c.label)).collect();
             select_view(&input_id, &message_id, field.id, initial, on_input, options)
         }
+        // Until these get their own controls: choice ids typed with commas, and groups,
+        // files and signatures shown as text (typing into them says they are not typed).
+        FieldType::SelectMany(_) | FieldType::Group(_) | FieldType::Attachment { .. } | FieldType::Signature => view! {
+            <input type="text" id=input_id.clone() name=field.id prop:value=initial on:input=on_input
+                aria-describedby=message_id.clone()/>
+        }.into_any(),
     };
 
     view! {
@@ -88,12 +105,4 @@ fn select_view(
             }).collect_view()}
         </select>
     }.into_any()
-}
-
-fn as_input(value: &FieldValue) -> String {
-    match value {
-        FieldValue::Text(s) | FieldValue::LongText(s) | FieldValue::Date(s) | FieldValue::Choice(s) => s.clone(),
-        FieldValue::Int(n) => n.to_string(),
-        FieldValue::Bool(b) => if *b { "yes" } else { "no" }.into(),
-    }
 }

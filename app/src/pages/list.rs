@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::form::{FieldType, INTAKE_V1, RecordKind};
+use shared::form::{FieldType, RecordKind};
 use shared::{RecordMeta, RecordSummary};
 
 use crate::context::{Route, use_ctx};
@@ -34,11 +34,13 @@ pub fn ListPage() -> impl IntoView {
 
     let create = move |_| {
         let Some(engine) = ctx.engine() else { return };
+        // New records use the newest version of the form.
+        let Some(form) = shared::form::latest("intake") else { return };
         let created_by = engine.session().map(|s| s.user.username).unwrap_or_else(platform::device_id);
         let meta = RecordMeta {
-            kind: RecordKind::Intake,
-            form_id: INTAKE_V1.id.into(),
-            form_version: INTAKE_V1.version,
+            kind: RecordKind::new(form.kind),
+            form_id: form.id.into(),
+            form_version: form.version,
             created_by,
             created_at: platform::now_ms(),
         };
@@ -73,17 +75,18 @@ fn RecordRow(summary: RecordSummary) -> impl IntoView {
     let ctx = use_ctx();
     let href = Route::Record(summary.id).href();
     let category = summary.category.clone();
-    let (form_id, form_version) = (summary.form_id.clone(), summary.form_version);
+    let form_id = summary.form_id.clone();
     let category_label = move || {
-        let form = shared::form::find(&form_id, form_version)?;
+        // The summary's category comes from the newest version of the form.
+        let form = shared::form::latest(&form_id)?;
         let field = form.field(form.category_field?)?;
-        let FieldType::SelectOne(choices) = field.ty else { return None };
+        let FieldType::SelectOne(choices) = &field.ty else { return None };
         let id = category.as_deref()?;
         choices.iter().find(|c| c.id == id).map(|c| ctx.t(c.label))
     };
     let title = summary.title.clone();
     let summary_id = summary.id;
-    let kind = summary.kind;
+    let kind_label = summary.kind.label();
     let updated_at = summary.updated_at;
     let on_server = Memo::new(move |_| {
         ctx.engine().is_some_and(|e| {
@@ -95,7 +98,7 @@ fn RecordRow(summary: RecordSummary) -> impl IntoView {
         <li class="record" data-id=summary_id.to_string() data-synced=move || on_server.get().to_string()>
             <a href=href>
                 <span class="title">{move || if title.is_empty() { ctx.t(text::NO_CODE).to_string() } else { title.clone() }}</span>
-                <span class="kind">{move || ctx.t(kind.label())}</span>
+                <span class="kind">{move || kind_label.map(|l| ctx.t(l))}</span>
                 <span class="category">{category_label}</span>
                 <span class="meta">
                     <span class="badge">{move || ctx.t(text::DRAFT)}</span>

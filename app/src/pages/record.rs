@@ -3,7 +3,8 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::form::{Field, Form};
+use shared::form::Field;
+use shared::record::Layout;
 use shared::{DocumentId, FieldValue};
 
 use crate::api;
@@ -21,7 +22,7 @@ pub struct Editor {
 #[derive(Clone)]
 enum LoadState {
     Loading,
-    Ready { form: &'static Form, damaged: usize },
+    Ready { layout: Layout<'static>, damaged: usize },
     Failed(String),
 }
 
@@ -47,8 +48,8 @@ pub fn RecordPage(id: DocumentId) -> impl IntoView {
     if let Some(engine) = ctx.engine() {
         spawn_local(async move {
             match engine.open(id).await {
-                Ok(damaged) => match engine.with_record(id, |r| r.form().map_err(|e| e.to_string())) {
-                    Ok(Ok(form)) => state.set(LoadState::Ready { form, damaged: damaged.len() }),
+                Ok(damaged) => match engine.with_record(id, |r| r.layout().map_err(|e| e.to_string())) {
+                    Ok(Ok(layout)) => state.set(LoadState::Ready { layout, damaged: damaged.len() }),
                     Ok(Err(e)) | Err(e) => state.set(LoadState::Failed(e)),
                 },
                 Err(e) => state.set(LoadState::Failed(e.to_string())),
@@ -81,25 +82,39 @@ pub fn RecordPage(id: DocumentId) -> impl IntoView {
                 LoadState::Failed(e) => view! {
                     <p class="error" role="alert" id="record-error">{ctx.t(text::RECORD_FAILED)}{e}</p>
                 }.into_any(),
-                LoadState::Ready { form, damaged } => view! {
-                    <h2>{move || ctx.t(form.title)}</h2>
-                    <p class="record-id muted">{id.to_string()}</p>
-                    {(damaged > 0).then(|| view! {
-                        <p class="warn" role="alert" id="damaged-warning">{move || ctx.t(text::DAMAGED_CHUNKS)}</p>
-                    })}
-                    <p class="save-line" aria-live="polite">{save_status}" · "{move || ctx.t(text::AUTOSAVE_NOTE)}</p>
-                    <SharePanel id=id/>
-                    {move || {
-                        // `get`, not `track`: a memo that was never read has not subscribed to
-                        // its own sources yet, so tracking alone would never fire.
-                        let _ = version.get();
-                        view! {
-                            <form class="fields" on:submit=|ev| ev.prevent_default()>
-                                {form.fields.iter().map(|field| view! { <FieldInput field=field editor=editor/> }).collect_view()}
-                            </form>
-                        }
-                    }}
-                }.into_any(),
+                LoadState::Ready { layout, damaged } => {
+                    let form = layout.current;
+                    // Values this version of the form no longer asks for, shown read-only.
+                    let retired = layout.retired.into_iter().map(|r| view! {
+                        <p class="retired" data-field=r.field.id>
+                            <span class="label">{move || ctx.t(r.field.label)}</span>": "{r.value.input_text()}
+                        </p>
+                    }).collect_view();
+                    let unknown = layout.unknown.into_iter().map(|(key, text)| view! {
+                        <p class="retired" data-field=key.clone()><span class="label">{key.clone()}</span>": "{text}</p>
+                    }).collect_view();
+                    view! {
+                        <h2>{move || ctx.t(form.title)}</h2>
+                        <p class="record-id muted">{id.to_string()}</p>
+                        {(damaged > 0).then(|| view! {
+                            <p class="warn" role="alert" id="damaged-warning">{move || ctx.t(text::DAMAGED_CHUNKS)}</p>
+                        })}
+                        <p class="save-line" aria-live="polite">{save_status}" · "{move || ctx.t(text::AUTOSAVE_NOTE)}</p>
+                        <SharePanel id=id/>
+                        {move || {
+                            // `get`, not `track`: a memo that was never read has not subscribed to
+                            // its own sources yet, so tracking alone would never fire.
+                            let _ = version.get();
+                            view! {
+                                <form class="fields" on:submit=|ev| ev.prevent_default()>
+                                    {form.fields.iter().map(|field| view! { <FieldInput field=field editor=editor/> }).collect_view()}
+                                </form>
+                            }
+                        }}
+                        {retired}
+                        {unknown}
+                    }.into_any()
+                }
             }}
         </section>
     }

@@ -1,0 +1,80 @@
+//! The project's own forms, as shipped in `shared/forms/`.
+
+use shared::form::{self, FieldKind, FieldType, Form};
+
+fn ids(form: &Form) -> Vec<&'static str> {
+    form.fields.iter().map(|f| f.id).collect()
+}
+
+#[test]
+fn every_bundled_definition_loads() {
+    assert_eq!(form::load_errors(), &[], "broken definitions in shared/forms");
+    let mut latest: Vec<(&str, u32)> = form::forms().iter().map(|f| (f.id, f.version)).collect();
+    latest.sort();
+    assert_eq!(latest, [("intake", 2), ("mediation", 1), ("minutes", 1), ("roster", 1), ("training", 1)]);
+    assert_eq!(form::versions("intake").iter().map(|f| f.version).collect::<Vec<_>>(), [1, 2]);
+    assert!(form::find("intake", 1).is_some() && form::latest("nothing").is_none());
+}
+
+#[test]
+fn intake_v2_keeps_every_v1_field_and_covers_the_domain() {
+    let (v1, v2) = (form::find("intake", 1).unwrap(), form::find("intake", 2).unwrap());
+    for f in &v1.fields {
+        let kept = v2.field(f.id).unwrap_or_else(|| panic!("v2 dropped {}", f.id));
+        assert_eq!(kept.ty.kind(), f.ty.kind(), "{}", f.id);
+    }
+    // DOMAIN.md's intake: reporter and channel, the survivor, the incident, the perpetrator,
+    // risk, consent and its legal basis, evidence.
+    for id in [
+        "reporter", "channel", "reported_at", "survivor_code", "survivor_age", "survivor_sex", "minor",
+        "guardian_contact", "contact_safe", "incident_type", "incident_date", "incident_place", "description",
+        "perpetrator_relation", "perpetrator_age_group", "immediate_risk", "consent", "legal_basis", "evidence",
+    ] {
+        assert!(v2.field(id).is_some(), "intake v2 has no {id}");
+    }
+    let evidence = v2.field("evidence").unwrap();
+    assert!(evidence.sub_fields().iter().any(|f| f.ty.kind() == FieldKind::Attachment));
+}
+
+#[test]
+fn the_other_forms_have_what_their_records_need() {
+    let training = form::latest("training").unwrap();
+    assert_eq!(ids(training), ["topic", "training_date", "place", "trainer", "organisations", "hours", "attendees", "materials", "follow_up"]);
+    let attendees: Vec<_> = training.field("attendees").unwrap().sub_fields().iter().map(|f| f.id).collect();
+    assert_eq!(attendees, ["name", "organisation", "role", "signature"]);
+    let minutes = form::latest("minutes").unwrap();
+    let actions: Vec<_> = minutes.field("action_items").unwrap().sub_fields().iter().map(|f| f.id).collect();
+    assert_eq!(actions, ["task", "owner", "owner_org", "due", "done"]);
+    assert!(minutes.field("decisions").is_some() && minutes.field("attendees").is_some());
+    let roster = form::latest("roster").unwrap();
+    assert!(roster.field("contact_name").unwrap().personal);
+    let mediation = form::latest("mediation").unwrap();
+    assert!(["parties", "dispute_type", "outcome"].iter().all(|id| mediation.field(id).is_some()));
+}
+
+/// Lists show the title field: never a name. Every field that names a person is marked
+/// `personal`, and the parser refuses a personal title.
+#[test]
+fn no_list_shows_a_name() {
+    for form in form::forms() {
+        let title = form.field(form.title_field).unwrap();
+        assert!(!title.personal, "{}", form.id);
+        for f in form.fields.iter().chain(form.fields.iter().flat_map(|f| f.sub_fields())) {
+            let looks_like_a_name = f.id.ends_with("name") && !f.id.starts_with("org");
+            assert!(!looks_like_a_name || f.personal, "{}.{} names a person but is not personal", form.id, f.id);
+        }
+    }
+    assert_eq!(form::latest("intake").unwrap().title_field, "survivor_code");
+}
+
+#[test]
+fn selects_have_labels_for_every_choice_and_kinds_have_labels() {
+    for form in form::forms() {
+        assert!(shared::form::RecordKind::new(form.kind).label().is_some());
+        for f in &form.fields {
+            if let FieldType::SelectOne(c) | FieldType::SelectMany(c) = &f.ty {
+                assert!(c.iter().all(|c| !c.label.zh.is_empty() && !c.label.en.is_empty()));
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Each bad definition gives the error it promises: which form, which field, what is wrong.
+
+use serde_json::{Value, json};
+use shared::form::Form;
+use shared::form::definition::check_compatible;
+
+use super::support::{form, form_json, l};
+
+/// `expect` is the whole message, or its beginning when it ends with `…` (serde's own
+/// messages go on to list every key it expected).
+fn check(definition: Value, expect: &str) {
+    check_source(&definition.to_string(), expect);
+}
+
+fn check_source(source: &str, expect: &str) {
+    let err = match Form::from_json("training.v1.json", source) {
+        Ok(_) => panic!("accepted, expected: {expect}"),
+        Err(e) => e.to_string(),
+    };
+    match expect.strip_suffix('…') {
+        Some(prefix) => assert!(err.starts_with(prefix), "\n got: {err}\nwant: {expect}"),
+        None => assert_eq!(err, expect),
+    }
+}
+
+/// A training form whose fields after `topic` are `fields`.
+fn training(fields: Value) -> Value {
+    form_json("training", 1, fields)
+}
+
+fn hours(extra: Value) -> Value {
+    let mut f = json!({ "id": "hours", "type": "decimal", "label": l("时长", "Hours") });
+    f.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    f
+}
+
+fn minor() -> Value {
+    json!({ "id": "minor", "type": "yes_no", "label": l("是否未成年人", "Is a minor") })
+}
+
+fn role() -> Value {
+    json!({ "id": "role", "type": "select_one", "label": l("身份", "Role"),
+            "choices": [{ "id": "cadre", "label": l("干部", "Cadre") }] })
+}
+
+#[test]
+fn ranges_and_type_parameters() {
+    check(training(json!([hours(json!({ "min": 10, "max": 2 }))])), r#"form "training" v1, field "hours": min 10 is greater than max 2"#);
+    check(
+        training(json!([{ "id": "n", "type": "integer", "label": l("人数", "Count"), "min": 1.5 }])),
+        r#"form "training" v1, field "n": min 1.5 is not a whole number"#,
+    );
+    check(
+        training(json!([{ "id": "place", "type": "text", "label": l("地点", "Place"), "choices": [] }])),
+        r#"form "training" v1, field "place": `choices` does not apply to a text field"#,
+    );
+    check(
+        training(json!([{ "id": "place", "type": "text", "label": l("地点", "Place"), "max": 3 }])),
+        r#"form "training" v1, field "place": `max` does not apply to a text field"#,
+    );
+    check(training(json!([hours(json!({ "places": 9 }))])), r#"form "training" v1, field "hours": places 9 is more than 6"#);
+    check(
+        training(json!([{ "id": "file", "type": "attachment", "label": l("文件", "File"), "accept": ["pdf"] }])),
+        r#"form "training" v1, field "file": accept "pdf" is not a MIME type such as image/* or application/pdf"#,
+    );
+}
+
+#[test]
+fn ids_and_duplicates() {
+    check(
+        training(json!([{ "id": "topic", "type": "date", "label": l("日期", "Date") }])),
+        r#"form "training" v1, field "topic": duplicate field id "topic""#,
+    );
+    check(
+        training(json!([{ "id": "Hours", "type": "decimal", "label": l("时长", "Hours") }])),
+        r#"form "training" v1, field "Hours": id "Hours" must start with a lower-case letter and use only a-z, 0-9 and _"#,
+    );
+    check(
+        training(json!([{ "id": "role", "type": "select_one", "label": l("身份", "Role"), "choices": [
+            { "id": "cadre", "label": l("干部", "Cadre") }, { "id": "cadre", "label": l("干部", "Cadre") }] }])),
+        r#"form "training" v1, field "role": duplicate choice id "cadre""#,
+    );
+    let mut bad_version = training(json!([]));
+    bad_version["version"] = json!(0);
+    check(bad_version, r#"form "training" v0: version must be 1 or more"#);
+}
+
+#[test]
+fn selects_need_choices() {
+    check(
+        training(json!([{ "id": "role", "type": "select_one", "label": l("身份", "Role") }])),
+        r#"form "training" v1, field "role": a select_one field needs at least one choice"#,
+    );
+    check(
+        training(json!([{ "id": "orgs", "type": "select_many", "label": l("单位", "Organisations"), "choices": [] }])),
+        r#"form "training" v1, field "orgs": a select_many field needs at least one choice"#,
+    );
+}
+
+#[test]
+fn labels_in_both_languages() {
+    check(
+        training(json!([hours(json!({ "label": { "en": "Hours" } }))])),
+        r#"form "training" v1, field "hours": label has no Chinese text"#,
+    );
+    check(
+        training(json!([hours(json!({ "label": { "zh": "时长", "en": "  " } }))])),
+        r#"form "training" v1, field "hours": label has no English text"#,
+    );
+    check(
+        training(json!([hours(json!({ "hint": { "zh": "小时" } }))])),
+        r#"form "training" v1, field "hours": hint has no English text"#,
+    );
+    check(
+        training(json!([{ "id": "role", "type": "select_one", "label": l("身份", "Role"),
+            "choices": [{ "id": "cadre", "label": { "zh": "干部" } }] }])),
+        r#"form "training" v1, field "role": choice "cadre" label has no English text"#,
+    );
+    check(
+        training(json!([hours(json!({ "constraints": [{ "check": { "field": "hours", "less_than": 9 }, "message": { "zh": "太长" } }] }))])),
+        r#"form "training" v1, field "hours": constraint 1 message has no English text"#,
+    );
+    let mut no_title = training(json!([]));
+    no_title["title"] = json!({ "en": "Training" });
+    check(no_title, r#"form "training" v1: title has no Chinese text"#);
+}
+
+#[test]
+fn conditions_name_real_fields_and_fit_them() {
+    let shown_if = |cond: Value| training(json!([minor(), role(), hours(json!({ "show_if": cond }))]));
+    check(
+        shown_if(json!({ "field": "age", "less_than": 18 })),
+        r#"form "training" v1, field "hours": show_if refers to unknown field "age""#,
+    );
+    check(
+        shown_if(json!({ "all": [{ "field": "minor", "equals": true }, { "field": "guardian", "is_set": true }] })),
+        r#"form "training" v1, field "hours": show_if refers to unknown field "guardian""#,
+    );
+    check(
+        shown_if(json!({ "field": "minor", "equals": "yes" })),
+        r#"form "training" v1, field "hours": show_if: equals "yes" does not fit the yes_no field "minor""#,
+    );
+    check(
+        shown_if(json!({ "field": "role", "equals": "boss" })),
+        r#"form "training" v1, field "hours": show_if: field "role" has no choice "boss""#,
+    );
+    check(
+        shown_if(json!({ "field": "role", "includes": "cadre" })),
+        r#"form "training" v1, field "hours": show_if: includes "cadre" does not fit the select_one field "role""#,
+    );
+    check(
+        shown_if(json!({ "field": "minor", "equals": true, "is_set": true })),
+        r#"form "training" v1, field "hours": show_if: give exactly one of equals, not_equals, less_than, greater_than, is_set, includes, all, any, not"#,
+    );
+    check(
+        shown_if(json!({ "field": "minor" })),
+        r#"form "training" v1, field "hours": show_if: give exactly one of equals, not_equals, less_than, greater_than, is_set, includes, all, any, not"#,
+    );
+    check(shown_if(json!({ "all": [] })), r#"form "training" v1, field "hours": show_if: "all" needs at least one condition"#);
+    check(shown_if(json!({ "is_set": true })), r#"form "training" v1, field "hours": show_if: "is_set" needs "field""#);
+    check(
+        training(json!([hours(json!({ "constraints": [{ "check": { "field": "days", "less_than": 2 }, "message": l("太长", "Too long") }] }))])),
+        r#"form "training" v1, field "hours": constraint 1 refers to unknown field "days""#,
+    );
+    // A top-level field cannot look inside a group's items.
+    check(
+        training(json!([
+            { "id": "attendees", "type": "group", "label": l("人员", "Attendees"), "fields": [role()] },
+            hours(json!({ "show_if": { "field": "role", "is_set": true } })),
+        ])),
+        r#"form "training" v1, field "hours": show_if refers to unknown field "role""#,
+    );
+}
+
+#[test]
+fn skip_logic_cannot_go_round_in_circles() {
+    check(
+        training(json!([hours(json!({ "required": true, "show_if": { "field": "hours", "is_set": true } }))])),
+        r#"form "training" v1, field "hours": show_if refers to the field itself"#,
+    );
+    check(
+        training(json!([
+            { "id": "a", "type": "yes_no", "label": l("甲", "A"), "show_if": { "field": "b", "equals": true } },
+            { "id": "b", "type": "yes_no", "label": l("乙", "B"), "show_if": { "not": { "field": "a", "equals": true } } },
+        ])),
+        r#"form "training" v1, field "a": show_if conditions form a cycle: "a" → "b" → "a""#,
+    );
+    check(
+        training(json!([{ "id": "parties", "type": "group", "label": l("当事人", "Parties"), "fields": [
+            { "id": "name", "type": "text", "label": l("姓名", "Name"), "show_if": { "field": "name", "is_set": false } }] }])),
+        r#"form "training" v1, field "parties.name": show_if refers to the field itself"#,
+    );
+    // A constraint may and usually does read its own field.
+    form("training", 1, json!([hours(json!({ "constraints": [{ "check": { "field": "hours", "less_than": 9 }, "message": l("太长", "Too long") }] }))]));
+}
+
+#[test]
+fn unknown_keys_are_refused_where_they_are() {
+    check(training(json!([hours(json!({ "colour": "red" }))])), r#"form "training" v1, field "hours": unknown field `colour`, expected one of…"#);
+    check(
+        training(json!([hours(json!({ "show_if": { "field": "topic", "is_set": true, "colour": 1 } }))])),
+        r#"form "training" v1, field "hours": unknown field `colour`, expected one of `field`…"#,
+    );
+    check(
+        training(json!([{ "id": "attendees", "type": "group", "label": l("人员", "Attendees"), "fields": [
+            { "id": "name", "type": "text", "label": l("姓名", "Name"), "colour": "red" }] }])),
+        r#"form "training" v1, field "attendees.name": unknown field `colour`, expected one of…"#,
+    );
+    let mut top = training(json!([]));
+    top["colour"] = json!("red");
+    check(top, r#"form "training" v1: unknown field `colour`, expected one of…"#);
+    check(training(json!([hours(json!({ "type": "number" }))])), r#"form "training" v1, field "hours": unknown variant `number`, expected one of…"#);
+    check(training(json!([hours(json!({ "required": "yes" }))])), r#"form "training" v1, field "hours": invalid type: string "yes", expected a boolean"#);
+    check(
+        training(json!([hours(json!({ "label": { "zh": "时长", "en": "Hours", "fr": "Heures" } }))])),
+        r#"form "training" v1, field "hours": unknown field `fr`, expected `zh` or `en`"#,
+    );
+}
+
+#[test]
+fn groups() {
+    check(
+        training(json!([{ "id": "attendees", "type": "group", "label": l("人员", "Attendees"), "fields": [] }])),
+        r#"form "training" v1, field "attendees": a group needs at least one field"#,
+    );
+    check(
+        training(json!([{ "id": "attendees", "type": "group", "label": l("人员", "Attendees"), "fields": [
+            { "id": "more", "type": "group", "label": l("更多", "More"), "fields": [role()] }] }])),
+        r#"form "training" v1, field "attendees.more": a group cannot contain another group"#,
+    );
+    check(
+        training(json!([{ "id": "attendees", "type": "group", "label": l("人员", "Attendees"), "fields": [
+            { "id": "id", "type": "text", "label": l("编号", "Id") }] }])),
+        r#"form "training" v1, field "attendees.id": "id" is reserved for the item id in a group"#,
+    );
+    // Sub-fields may read their siblings and the record's fields.
+    form("training", 1, json!([minor(), { "id": "attendees", "type": "group", "label": l("人员", "Attendees"), "fields": [
+        role(),
+        { "id": "note", "type": "text", "label": l("备注", "Note"), "show_if": { "all": [
+            { "field": "role", "equals": "cadre" }, { "field": "minor", "equals": true }] } }] }]));
+}
+
+#[test]
+fn title_and_category_fields() {
+    let mut personal = training(json!([]));
+    personal["fields"][0]["personal"] = json!(true);
+    check(personal, r#"form "training" v1: title_field "topic" is personal; lists must never show it"#);
+    let mut missing = training(json!([]));
+    missing["title_field"] = json!("name");
+    check(missing, r#"form "training" v1: title_field "name" is not a field of the form"#);
+    let mut long = training(json!([{ "id": "notes", "type": "long_text", "label": l("备注", "Notes") }]));
+    long["title_field"] = json!("notes");
+    check(long, r#"form "training" v1: title_field "notes" is a long_text field; it must be text, select_one or date"#);
+    let mut category = training(json!([minor()]));
+    category["category_field"] = json!("minor");
+    check(category, r#"form "training" v1: category_field "minor" must be a select_one field"#);
+}
+
+#[test]
+fn unreadable_files_are_named_by_file() {
+    check_source("{ not json", "training.v1.json: not valid JSON: key must be a string at line 1 column 3");
+    let mut no_version = training(json!([]));
+    no_version.as_object_mut().unwrap().remove("version");
+    check(no_version, "training.v1.json: missing field `version`");
+}
+
+#[test]
+fn a_field_keeps_its_type_across_versions() {
+    let v1 = form("t", 1, json!([minor()]));
+    let v2 = form("t", 2, json!([{ "id": "minor", "type": "select_one", "label": l("未成年", "Minor"), "choices": [
+        { "id": "yes", "label": l("是", "Yes") }] }]));
+    assert_eq!(
+        check_compatible(&v1, &v2).unwrap_err().to_string(),
+        r#"form "t" v2, field "minor": type changed from yes_no in v1 to select_one; give the new meaning a new field id"#
+    );
+    let v3 = form("t", 3, json!([{ "id": "guardian", "type": "phone", "label": l("监护人电话", "Guardian's phone") }]));
+    check_compatible(&v1, &v3).unwrap();
+}
