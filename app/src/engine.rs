@@ -176,15 +176,27 @@ impl Engine {
         self.with_record(id, |r| r.get(field)).ok().flatten()
     }
 
-    /// Applies an edit and hands it to storage (and, once stored, to the server).
+    /// Sets one field and hands the change to storage (and, once stored, to the server).
     pub fn edit(self: &Rc<Self>, id: DocumentId, field: &'static Field, value: Option<FieldValue>) -> Result<(), String> {
+        self.update(id, |r| r.set(field, value, platform::now_ms()).map_err(|e| e.to_string()))
+    }
+
+    /// Any change to a record — a field, a group item, resolving a conflict, marking it
+    /// complete — signed with the signed-in person and stored like an edit. A change that
+    /// fails is rolled back and nothing is stored.
+    pub fn update(self: &Rc<Self>, id: DocumentId, change: impl FnOnce(&mut Record) -> Result<(), String>) -> Result<(), String> {
         // Who wrote it, so a concurrent value can be shown as "13 (Wang, procuratorate)".
         let author = self.session().map(|s| Author { user: s.user.display_name.clone(), org: Some(s.user.org_id.clone()) });
         self.with_record(id, |r| {
             if let Some(author) = author {
                 r.set_author(author);
             }
-            r.set(field, value, platform::now_ms()).map_err(|e| e.to_string())
+            let result = change(r);
+            if result.is_err() {
+                // Records commit only on success: whatever a failed change did is undone.
+                r.doc_mut().rollback();
+            }
+            result
         })??;
         let actions = self.node.borrow_mut().handle(0, Event::Changed { doc: id });
         self.pending.borrow_mut().insert(id);
