@@ -82,12 +82,16 @@ fn test(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Throughput and memory of our sync server against automerge-repo's, side by side.
+/// Throughput and memory of our sync server against automerge-repo's, side by side, measured
+/// by a light Rust client (`server/benches/sync.rs`) so the figures describe the servers.
 /// `BENCH_SIZES=1000,10000` (the default) sets the document counts.
 fn bench(root: &Path) -> Result<()> {
+    // The JS server (`tests/bench/js-server.mjs`) runs on the test suite's npm packages.
     toolchain::ensure_node_modules(&root.join("tests"))?;
     cmd("cargo", &["build", "--release", "--package", "server"]).run()?;
-    cmd("node", &["tests/bench/sync.mjs"]).env("LIAISON_SERVER_BIN", root.join("target/release/liaison-server")).run()
+    cmd("cargo", &["bench", "--package", "server", "--bench", "sync"])
+        .env("LIAISON_SERVER_BIN", dist::target_dir(root).join("release/liaison-server"))
+        .run()
 }
 
 fn workspace_root() -> PathBuf {
