@@ -30,7 +30,10 @@ where
 
 pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson<LoginRequest>) -> Result<Json<Session>, AppError> {
     // Argon2 takes tens of milliseconds and 19 MiB: it runs outside the database lock, so a
-    // burst of sign-in attempts cannot stall sync.
+    // burst of sign-in attempts cannot stall sync, and at most two at a time, so a flood of
+    // attempts queues instead of taking 19 MiB each.
+    static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _permit = HASHING.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
     let username = req.username.clone();
     let stored = state.db.call(move |c| accounts::password_hash(c, &username)).await?;
     let hash = stored.as_ref().map(|(_, h)| h.clone());

@@ -61,6 +61,7 @@ enum UserCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    return_big_allocations_to_the_system();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")))
         .with_writer(std::io::stderr)
@@ -109,3 +110,17 @@ async fn main() -> anyhow::Result<()> {
     server::run(listener, config, shutdown).await?;
     Ok(())
 }
+
+/// Argon2 takes 19 MiB per password check. glibc's malloc raises its mmap threshold after the
+/// first such block is freed, so later ones come from the heap and are never given back: each
+/// sign-in grew the server by ~19 MiB (measured: 6 sign-ins, 183 MiB). A fixed threshold keeps
+/// big blocks in their own mappings, returned on free (measured: 8 sign-ins, peak 27.5 MiB).
+fn return_big_allocations_to_the_system() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: `mallopt` only changes allocator settings; it is called before other threads
+    // allocate big blocks, and 1 MiB is a valid threshold.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
+}
+

@@ -15,13 +15,17 @@ fn doc_id(i: usize) -> DocumentId {
     DocumentId::from_random_bytes([i as u8 + 1; 16])
 }
 
+/// A server that keeps one document in memory at most, so that every schedule also forgets
+/// and reloads documents in the middle of sync sessions.
 fn server_node() -> Node {
-    Node::new(NodeConfig {
+    let mut node = Node::new(NodeConfig {
         peer_id: PeerId("server".into()),
         metadata: PeerMetadata { storage_id: Some("server-storage".into()), is_ephemeral: false },
         role: Role::Server,
         max_doc_bytes: 1 << 20,
-    })
+    });
+    node.set_max_loaded_docs(1);
+    node
 }
 
 fn client_node(i: usize) -> Node {

@@ -20,9 +20,12 @@
 //! - **Storage deletes only what it folded.** A [`ChunkKind::Snapshot`] names the stored chunks
 //!   it replaces: those the node loaded successfully or wrote itself. A chunk that failed to
 //!   load stays in storage for recovery instead of being compacted away.
-//! - **Bounded memory per connection.** Messages waiting for an access check, documents per
-//!   connection and changes waiting for missing dependencies are capped; a server forgets a
-//!   document once no connection uses it and its writes are done.
+//! - **Bounded memory.** Messages waiting for an access check, documents per connection and
+//!   changes waiting for missing dependencies are capped. A server forgets a document once no
+//!   connection uses it and its writes are done, and keeps at most a set number in memory,
+//!   forgetting the least recently used idle ones: their sync states stay, and the next
+//!   message about one loads it again (through [`Action::Authorize`], which checks access
+//!   anew too).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -41,6 +44,8 @@ const MAX_SESSION_ID: usize = 64;
 const MAX_WAITING_MESSAGES: usize = 64;
 /// Documents one connection may sync (a first sync of a large organisation fits).
 pub const MAX_DOCS_PER_CONN: usize = 100_000;
+/// Documents a server keeps in memory by default (see [`Node::set_max_loaded_docs`]).
+pub const DEFAULT_MAX_LOADED_DOCS: usize = 1024;
 
 /// The caller's handle for one connection (one socket).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -153,6 +158,9 @@ pub struct Node {
     ephemeral_seen: HashMap<(ConnId, String), u64>,
     /// Numbers each document loaded into memory; see [`Event::Persisted`].
     generations: u64,
+    /// Ticks at every message, to find the least recently used documents.
+    clock: u64,
+    max_loaded_docs: usize,
 }
 
 struct Conn {
@@ -169,6 +177,8 @@ enum ConnDoc {
         loading: bool,
         /// Access changed while the check ran: its answer may be out of date; ask again.
         stale: bool,
+        /// The sync session, kept while a forgotten document is loaded again.
+        state: Option<Box<sync::State>>,
     },
     Allowed(Box<sync::State>),
 }
@@ -176,6 +186,7 @@ enum ConnDoc {
 struct Doc {
     doc: AutoCommit,
     generation: u64,
+    last_used: u64,
     stored_incremental: usize,
     stored_snapshot: usize,
     /// Hashes of the stored chunks the document holds: what the next snapshot replaces.
@@ -193,7 +204,21 @@ struct Doc {
 
 impl Node {
     pub fn new(config: NodeConfig) -> Node {
-        Node { config, conns: BTreeMap::new(), docs: HashMap::new(), ephemeral_seen: HashMap::new(), generations: 0 }
+        Node {
+            config,
+            conns: BTreeMap::new(),
+            docs: HashMap::new(),
+            ephemeral_seen: HashMap::new(),
+            generations: 0,
+            clock: 0,
+            max_loaded_docs: DEFAULT_MAX_LOADED_DOCS,
+        }
+    }
+
+    /// How many documents a server keeps in memory (at least one). A client keeps what it
+    /// opened: its memory may hold changes its storage failed to take.
+    pub fn set_max_loaded_docs(&mut self, max: usize) {
+        self.max_loaded_docs = max.max(1);
     }
 
     /// Access to `doc` may have changed for the account on `conn` (it was shared or revoked):
@@ -300,6 +325,7 @@ impl Node {
             }
             Event::Changed { doc } => self.persist_changes(doc, false, &mut out),
         }
+        self.enforce_memory_limit();
         out
     }
 
@@ -381,7 +407,14 @@ impl Node {
     /// Routes a message about one document through its access check.
     fn doc_message(&mut self, conn: ConnId, doc: DocumentId, msg: Message, out: &mut Vec<Action>) {
         let role = self.config.role;
-        let loaded = self.docs.contains_key(&doc);
+        self.clock += 1;
+        let loaded = match self.docs.get_mut(&doc) {
+            Some(d) => {
+                d.last_used = self.clock;
+                true
+            }
+            None => false,
+        };
         let c = self.conns.get_mut(&conn).expect("caller checked");
         let tracked = c.docs.len();
         match c.docs.get_mut(&doc) {
@@ -389,6 +422,12 @@ impl Node {
                 self.fail(conn, &format!("too many messages about {doc} before its access check"), out)
             }
             Some(ConnDoc::Pending { queue, .. }) => queue.push(msg),
+            Some(ConnDoc::Allowed(_)) if !loaded => {
+                // Forgotten to save memory: load it again, keeping the session.
+                let Some(ConnDoc::Allowed(state)) = c.docs.remove(&doc) else { unreachable!("matched above") };
+                c.docs.insert(doc, ConnDoc::Pending { queue: vec![msg], loading: true, stale: false, state: Some(state) });
+                out.push(Action::Authorize { conn, doc, create: false, load: true });
+            }
             Some(ConnDoc::Allowed(_)) => self.apply(conn, doc, msg, out),
             None if tracked >= MAX_DOCS_PER_CONN => {
                 self.fail(conn, &format!("more than {MAX_DOCS_PER_CONN} documents on one connection"), out)
@@ -404,7 +443,7 @@ impl Node {
             }
             None => {
                 let create = matches!(msg, Message::Sync { .. });
-                c.docs.insert(doc, ConnDoc::Pending { queue: vec![msg], loading: !loaded, stale: false });
+                c.docs.insert(doc, ConnDoc::Pending { queue: vec![msg], loading: !loaded, stale: false, state: None });
                 out.push(Action::Authorize { conn, doc, create, load: !loaded });
             }
         }
@@ -413,16 +452,17 @@ impl Node {
     fn authorized(&mut self, conn: ConnId, doc: DocumentId, verdict: Verdict, out: &mut Vec<Action>) {
         let loaded = self.docs.contains_key(&doc);
         let Some(c) = self.conns.get_mut(&conn) else { return };
-        let Some(ConnDoc::Pending { queue, loading, stale }) = c.docs.remove(&doc) else { return };
+        let Some(ConnDoc::Pending { queue, loading, stale, state }) = c.docs.remove(&doc) else { return };
         // Ask again if access changed meanwhile, or if the document was forgotten after the
         // check was asked for without loading it (its answer carries no content to use).
         let unloaded = matches!(verdict, Verdict::Allowed { .. }) && !loaded && !loading;
         if stale || unloaded {
             let create = queue.iter().any(|m| matches!(m, Message::Sync { .. }));
-            c.docs.insert(doc, ConnDoc::Pending { queue, loading: !loaded, stale: false });
+            c.docs.insert(doc, ConnDoc::Pending { queue, loading: !loaded, stale: false, state });
             out.push(Action::Authorize { conn, doc, create, load: !loaded });
             return;
         }
+        let state = state.unwrap_or_default();
         match verdict {
             Verdict::Unavailable => {
                 for msg in queue {
@@ -434,20 +474,20 @@ impl Node {
                     let d = self.load(&chunks);
                     self.docs.insert(doc, d);
                 }
-                self.allow(conn, doc, queue, out);
+                self.allow(conn, doc, queue, state, out);
             }
             Verdict::Created => {
                 if !loaded {
                     let d = self.load(&[]);
                     self.docs.insert(doc, d);
                 }
-                self.allow(conn, doc, queue, out);
+                self.allow(conn, doc, queue, state, out);
             }
         }
     }
 
-    fn allow(&mut self, conn: ConnId, doc: DocumentId, queue: Vec<Message>, out: &mut Vec<Action>) {
-        self.conns.get_mut(&conn).expect("checked").docs.insert(doc, ConnDoc::Allowed(Box::default()));
+    fn allow(&mut self, conn: ConnId, doc: DocumentId, queue: Vec<Message>, state: Box<sync::State>, out: &mut Vec<Action>) {
+        self.conns.get_mut(&conn).expect("checked").docs.insert(doc, ConnDoc::Allowed(state));
         for msg in queue {
             self.apply(conn, doc, msg, out);
         }
@@ -636,6 +676,32 @@ impl Node {
         }
     }
 
+    /// Over the limit, a server forgets the least recently used documents that are idle: no
+    /// write open, no changes waiting for missing dependencies (those live only in memory),
+    /// and no access check that expects it loaded. Down to three quarters of the limit, so
+    /// the sort runs rarely.
+    fn enforce_memory_limit(&mut self) {
+        if self.config.role != Role::Server || self.docs.len() <= self.max_loaded_docs {
+            return;
+        }
+        let checking: std::collections::HashSet<DocumentId> = self
+            .conns
+            .values()
+            .flat_map(|c| c.docs.iter().filter(|(_, d)| matches!(d, ConnDoc::Pending { .. })).map(|(id, _)| *id))
+            .collect();
+        let mut idle: Vec<(u64, DocumentId)> = self
+            .docs
+            .iter()
+            .filter(|(id, d)| d.persisting == 0 && d.queued_bytes == 0 && !checking.contains(id))
+            .map(|(id, d)| (d.last_used, *id))
+            .collect();
+        idle.sort_unstable();
+        let excess = self.docs.len().saturating_sub(self.max_loaded_docs * 3 / 4);
+        for (_, id) in idle.into_iter().take(excess) {
+            self.docs.remove(&id);
+        }
+    }
+
     /// A server forgets a document no connection uses once its writes are done: memory then
     /// equals storage, and the next use loads it again. A client keeps what it opened.
     fn evict_if_unused(&mut self, doc: DocumentId) {
@@ -690,6 +756,7 @@ impl Node {
         Doc {
             doc,
             generation: self.generations,
+            last_used: self.clock,
             stored_incremental: size,
             stored_snapshot: 0,
             folded,
