@@ -29,9 +29,9 @@ where
 }
 
 pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson<LoginRequest>) -> Result<Json<Session>, AppError> {
-    // Argon2 takes tens of milliseconds and 19 MiB: it runs outside the database lock, so a
+    // Argon2 takes tens of milliseconds and 7 MiB: it runs outside the database lock, so a
     // burst of sign-in attempts cannot stall sync, and at most two at a time, so a flood of
-    // attempts queues instead of taking 19 MiB each.
+    // attempts queues instead of taking memory for each.
     static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
     let _permit = HASHING.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
     let username = req.username.clone();

@@ -45,7 +45,7 @@ const MAX_WAITING_MESSAGES: usize = 64;
 /// Documents one connection may sync (a first sync of a large organisation fits).
 pub const MAX_DOCS_PER_CONN: usize = 100_000;
 /// Documents a server keeps in memory by default (see [`Node::set_max_loaded_docs`]).
-pub const DEFAULT_MAX_LOADED_DOCS: usize = 1024;
+pub const DEFAULT_MAX_LOADED_DOCS: usize = 256;
 
 /// The caller's handle for one connection (one socket).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
