@@ -84,6 +84,7 @@ pub async fn share(token: &str, id: DocumentId, org: &str) -> Result<(), ApiErro
 #[derive(Debug, Clone, Deserialize)]
 pub struct UploadProgress {
     pub received: u64,
+    pub total: u64,
     pub complete: bool,
 }
 

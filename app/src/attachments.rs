@@ -107,7 +107,9 @@ async fn upload(store: &Store, token: &str, doc: DocumentId, hash: &str, size: u
     };
     let mut progress = api::upload_progress(token, doc, hash).await?;
     while !progress.complete {
-        let start = progress.received as usize;
+        // Another size means someone else started an upload of this hash: start over from
+        // zero, which makes the server discard theirs.
+        let start = if progress.total != size || progress.received > size { 0 } else { progress.received as usize };
         let end = (start + PART_BYTES).min(blob.bytes.len());
         progress = api::upload_part(token, doc, hash, start as u64, size, &blob.bytes[start..end]).await?;
     }

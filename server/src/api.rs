@@ -33,13 +33,18 @@ pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson
     // burst of sign-in attempts cannot stall sync, and at most two at a time, so a flood of
     // attempts queues instead of taking memory for each.
     static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-    let _permit = HASHING.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
     let username = req.username.clone();
     let stored = state.db.call(move |c| accounts::password_hash(c, &username)).await?;
     let hash = stored.as_ref().map(|(_, h)| h.clone());
-    let verified = tokio::task::spawn_blocking(move || accounts::verify_password(hash.as_deref(), &req.password))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let permit = HASHING.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
+    // The permit goes with the hash into the blocking pool: a client that hangs up does not
+    // free it while the hash still runs.
+    let verified = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        accounts::verify_password(hash.as_deref(), &req.password)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
     let Some((user_id, _)) = stored.filter(|_| verified) else { return Err(AppError::BadLogin) };
     let reply = state
         .db
@@ -56,9 +61,13 @@ pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson
 
 pub async fn session_delete(State(state): State<AppState>, authed: Authed) -> Result<Json<serde_json::Value>, AppError> {
     let token = authed.token.clone();
-    state.db.call(move |c| accounts::revoke_token(c, &token)).await?;
     // Sockets opened with the token end too: signing out stops sync at once.
-    state.hub.logout(&authed.token).await;
+    together(async move {
+        state.db.call(move |c| accounts::revoke_token(c, &token)).await?;
+        state.hub.logout(&authed.token).await;
+        Ok(())
+    })
+    .await?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 
@@ -94,10 +103,15 @@ pub async fn doc_share_create(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
     let owner = authed.user.org_id.clone();
-    let org = req.org.clone();
-    state.db.call(move |c| docs::share(c, id, &owner, &org)).await?;
+    let (org, shared_with) = (req.org.clone(), req.org.clone());
     // Open connections of that organisation that were refused the document ask again.
-    state.hub.access_changed(id, req.org.clone()).await;
+    let hub = state.hub.clone();
+    together(async move {
+        state.db.call(move |c| docs::share(c, id, &owner, &org)).await?;
+        hub.access_changed(id, shared_with).await;
+        Ok(())
+    })
+    .await?;
     tracing::info!(doc = %id, by = authed.user.id, to = %req.org, "shared");
     Ok(Json(serde_json::json!({ "ok": true })))
 }
@@ -109,10 +123,14 @@ pub async fn doc_share_delete(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
     let owner = authed.user.org_id.clone();
-    let o = org.clone();
-    state.db.call(move |c| docs::revoke(c, id, &owner, &o)).await?;
+    let (o, changed) = (org.clone(), org.clone());
     // Open sync sessions of that organisation lose the document now, not at next connect.
-    state.hub.access_changed(id, org.clone()).await;
+    together(async move {
+        state.db.call(move |c| docs::revoke(c, id, &owner, &o)).await?;
+        state.hub.access_changed(id, changed).await;
+        Ok(())
+    })
+    .await?;
     tracing::info!(doc = %id, by = authed.user.id, from = %org, "access revoked");
     Ok(Json(serde_json::json!({ "ok": true })))
 }
@@ -190,8 +208,23 @@ pub async fn blob_get(
     blobs::check_hash(&hash)?;
     let bytes = state.db.call(move |c| blobs::get(c, id, &hash)).await?;
     let bytes = bytes.ok_or_else(|| AppError::NotFound("attachment not found".into()))?;
-    // Content-addressed: the bytes under this name never change. Private: survivor data.
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream"), (axum::http::header::CACHE_CONTROL, "private, max-age=31536000, immutable")], bytes))
+    // Never in the browser's HTTP cache: the app keeps its own copy in IndexedDB, and a
+    // survivor's photo must not outlive it somewhere else on the phone.
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
+    ))
+}
+
+/// Runs a database change and the notice to open connections that must follow it as one
+/// task: a client hanging up mid-request drops the handler, and must not leave a committed
+/// revoke that open sockets never heard of.
+async fn together(work: impl Future<Output = Result<(), AppError>> + Send + 'static) -> Result<(), AppError> {
+    tokio::spawn(work).await.map_err(|e| AppError::Internal(e.to_string()))?
 }
 
 /// The record `id` if the signed-in organisation may read it; otherwise not found, as for a

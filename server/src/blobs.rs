@@ -8,7 +8,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
-use shared::storage_key::chunk_hash;
+use sha2::{Digest, Sha256};
 use shared::DocumentId;
 
 use crate::db::DbError;
@@ -82,6 +82,13 @@ pub fn put_part(conn: &mut Connection, doc: DocumentId, hash: &str, total: u64, 
     let current = progress(&tx, doc, hash)?;
     let received = match &current {
         Some(p) if p.complete => return Ok(p.clone()),
+        // An unfinished upload of another size (someone else's mistaken or hostile start)
+        // must not block the real one: it starts over. The hash check decides in the end.
+        Some(p) if p.total != total && offset == 0 => {
+            tx.execute("DELETE FROM blob_parts WHERE doc_id = ?1 AND hash = ?2", params![id, hash])?;
+            tx.execute("UPDATE blobs SET total = ?3, received = 0 WHERE doc_id = ?1 AND hash = ?2", params![id, hash, total])?;
+            0
+        }
         Some(p) if p.total != total => return Err(BlobError::SizeChanged { started: p.total, total }),
         Some(p) => p.received,
         None => {
@@ -100,7 +107,7 @@ pub fn put_part(conn: &mut Connection, doc: DocumentId, hash: &str, total: u64, 
         tx.execute("INSERT INTO blob_parts (doc_id, hash, offset, bytes) VALUES (?1, ?2, ?3, ?4)", params![id, hash, offset, bytes])?;
     }
     let complete = received == total;
-    if complete && chunk_hash(&read_parts(&tx, doc, hash)?) != hash {
+    if complete && parts_hash(&tx, doc, hash)? != hash {
         tx.execute("DELETE FROM blob_parts WHERE doc_id = ?1 AND hash = ?2", params![id, hash])?;
         tx.execute("DELETE FROM blobs WHERE doc_id = ?1 AND hash = ?2", params![id, hash])?;
         tx.commit()?;
@@ -117,6 +124,16 @@ pub fn get(conn: &Connection, doc: DocumentId, hash: &str) -> Result<Option<Vec<
         Some(p) if p.complete => Ok(Some(read_parts(conn, doc, hash)?)),
         _ => Ok(None),
     }
+}
+
+/// The SHA-256 of the stored parts, read one at a time (an attachment may be 20 MiB).
+fn parts_hash(conn: &Connection, doc: DocumentId, hash: &str) -> Result<String, DbError> {
+    let mut stmt = conn.prepare("SELECT bytes FROM blob_parts WHERE doc_id = ?1 AND hash = ?2 ORDER BY offset")?;
+    let mut sha = Sha256::new();
+    for part in stmt.query_map(params![doc.to_string(), hash], |r| r.get::<_, Vec<u8>>(0))? {
+        sha.update(part?);
+    }
+    Ok(sha.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn read_parts(conn: &Connection, doc: DocumentId, hash: &str) -> Result<Vec<u8>, DbError> {

@@ -59,9 +59,13 @@ enum UserCommand {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before the runtime's threads exist, so that they too follow the allocator settings.
     return_big_allocations_to_the_system();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve_or_run_command())
+}
+
+async fn serve_or_run_command() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")))
         .with_writer(std::io::stderr)
@@ -125,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
 fn return_big_allocations_to_the_system() {
     #[cfg(target_env = "gnu")]
     // SAFETY: `mallopt` only changes allocator settings, with valid values; it runs first
-    // thing in `main`.
+    // thing in `main`, before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
         libc::mallopt(libc::M_ARENA_MAX, 2);

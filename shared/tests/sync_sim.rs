@@ -693,3 +693,94 @@ fn incremental_chunks_load_in_any_order() {
         assert!(chunk.replaces.contains(&shared::storage_key::chunk_hash(c)));
     }
 }
+
+fn joined_server(max_doc_bytes: usize) -> (Node, ConnId) {
+    let mut server = Node::new(NodeConfig {
+        peer_id: PeerId("server".into()),
+        metadata: PeerMetadata::default(),
+        role: Role::Server,
+        max_doc_bytes,
+    });
+    let conn = ConnId(1);
+    let join = Message::Join { sender_id: PeerId("p".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
+    server.handle(0, Event::Connected { conn, account: "li".into() });
+    server.handle(0, Event::Received { conn, bytes: join.encode() });
+    (server, conn)
+}
+
+fn sync_bytes(doc: DocumentId, message: automerge::sync::Message) -> Vec<u8> {
+    Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: doc, data: message.encode() }.encode()
+}
+
+/// Changes whose dependencies never arrive wait in memory: they count towards the document's
+/// size limit until they apply, even if other changes apply meanwhile.
+#[test]
+fn changes_waiting_for_missing_dependencies_count_towards_the_size_limit() {
+    let (mut server, conn) = joined_server(300_000);
+    let id = doc_id(0);
+    let hello = automerge::sync::Message { heads: vec![], need: vec![], have: vec![], changes: automerge::sync::ChunkList::empty(), flags: None, version: automerge::sync::MessageVersion::V1 };
+    server.handle(0, Event::Received { conn, bytes: sync_bytes(id, hello) });
+    server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Created });
+
+    let mut closed = false;
+    for round in 0..4 {
+        // A change that depends on one the server never gets: it waits.
+        let mut author = AutoCommit::new();
+        author.put(ROOT, "base", round).unwrap();
+        author.commit();
+        let mut orphan = author.fork();
+        orphan.put(ROOT, "big", "x".repeat(100_000)).unwrap();
+        let change = orphan.get_last_local_change().unwrap().raw_bytes().to_vec();
+        let waiting = automerge::sync::Message { heads: vec![], need: vec![], have: vec![], changes: vec![change].into(), flags: None, version: automerge::sync::MessageVersion::V1 };
+        closed |= server.handle(0, Event::Received { conn, bytes: sync_bytes(id, waiting) }).iter().any(|a| matches!(a, Action::Close { .. }));
+        // And a small change that applies.
+        let mut small = AutoCommit::new();
+        small.put(ROOT, format!("small{round}"), round).unwrap();
+        let change = small.get_last_local_change().unwrap().raw_bytes().to_vec();
+        let applies = automerge::sync::Message { heads: vec![], need: vec![], have: vec![], changes: vec![change].into(), flags: None, version: automerge::sync::MessageVersion::V1 };
+        closed |= server.handle(0, Event::Received { conn, bytes: sync_bytes(id, applies) }).iter().any(|a| matches!(a, Action::Close { .. }));
+    }
+    assert!(closed, "the waiting changes reached the limit although others applied in between");
+}
+
+/// Presence messages are dropped while access is checked; they do not count towards the cap
+/// that closes a connection.
+#[test]
+fn ephemeral_messages_during_an_access_check_do_not_close_the_connection() {
+    let (mut server, conn) = joined_server(1 << 20);
+    let id = doc_id(0);
+    let mut empty = automerge::sync::State::new();
+    let data = automerge::sync::SyncDoc::generate_sync_message(&AutoCommit::new().document().clone(), &mut empty).unwrap().encode();
+    let request = Message::Request { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: id, data }.encode();
+    assert!(matches!(&server.handle(0, Event::Received { conn, bytes: request })[..], [Action::Authorize { .. }]));
+    for count in 0..200 {
+        let presence = Message::Ephemeral {
+            sender_id: PeerId("p".into()),
+            target_id: PeerId("server".into()),
+            count,
+            session_id: "s".into(),
+            document_id: id,
+            data: vec![1],
+        };
+        let actions = server.handle(0, Event::Received { conn, bytes: presence.encode() });
+        assert!(!actions.iter().any(|a| matches!(a, Action::Close { .. })));
+    }
+    let answered = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![] } });
+    assert!(answered.iter().any(|a| matches!(a, Action::Send { .. })), "the request is answered");
+}
+
+/// A failed access check closes the connection (the peer retries) instead of answering
+/// `doc-unavailable`, which a client would take as "not yours".
+#[test]
+fn a_failed_access_check_closes_rather_than_refuses() {
+    let (mut server, conn) = joined_server(1 << 20);
+    let id = doc_id(0);
+    let mut empty = automerge::sync::State::new();
+    let data = automerge::sync::SyncDoc::generate_sync_message(&AutoCommit::new().document().clone(), &mut empty).unwrap().encode();
+    let request = Message::Request { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: id, data }.encode();
+    server.handle(0, Event::Received { conn, bytes: request });
+    let actions = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Failed("disk".into()) });
+    let replies: Vec<Message> = actions.iter().filter_map(|a| if let Action::Send { bytes, .. } = a { Message::decode(bytes).ok() } else { None }).collect();
+    assert!(matches!(&replies[..], [Message::Error { .. }]), "{replies:?}");
+    assert!(actions.iter().any(|a| matches!(a, Action::Close { .. })));
+}

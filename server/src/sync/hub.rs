@@ -200,7 +200,7 @@ async fn hub_task(
                     tokio::spawn(async move {
                         let verdict = db.call(move |c| authorize(c, doc, &user, create, load)).await.unwrap_or_else(|e| {
                             tracing::error!(error = %e, doc = %doc, "access check failed");
-                            Verdict::Unavailable
+                            Verdict::Failed("the server's storage failed".into())
                         });
                         let _ = tx.send(HubEvent::Node(Event::Authorized { conn, doc, verdict })).await;
                     });

@@ -107,3 +107,21 @@ async fn bad_uploads_get_clear_errors_and_store_nothing() {
     let anonymous = reqwest::Client::new().get(server.http(&url)).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Someone who may read the record starts an upload of its attachment's hash with the wrong
+/// size: the real upload still goes through, and what is served is the real file.
+#[tokio::test]
+async fn a_wrong_start_of_an_upload_does_not_block_the_real_one() {
+    let server = TestServer::start().await;
+    let fed = server.token("fed-li").await;
+    let id = federation_creates(&server, &fed, "x").await;
+    let photo = vec![7u8; 300_000];
+    let url = format!("/api/docs/{id}/blobs/{}", sha256_hex(&photo));
+    assert_eq!(put(&server, &fed, &url, 0, 5_000_000, vec![1; 500_000]).await.status(), StatusCode::OK);
+
+    let done: serde_json::Value = put(&server, &fed, &url, 0, photo.len() as u64, photo.clone()).await.json().await.unwrap();
+    assert_eq!(done["complete"], true);
+    let back = get(&server, &fed, &url).await;
+    assert_eq!(back.headers()["cache-control"], "no-store", "survivor photos stay out of the browser's HTTP cache");
+    assert_eq!(back.bytes().await.unwrap().to_vec(), photo);
+}

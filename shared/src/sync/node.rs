@@ -44,6 +44,8 @@ const MAX_SESSION_ID: usize = 64;
 const MAX_WAITING_MESSAGES: usize = 64;
 /// Documents one connection may sync (a first sync of a large organisation fits).
 pub const MAX_DOCS_PER_CONN: usize = 100_000;
+/// `doc-unavailable` answers on one connection before it is closed: a peer probing for ids.
+const MAX_REFUSALS_PER_CONN: u32 = 10_000;
 /// Documents a server keeps in memory by default (see [`Node::set_max_loaded_docs`]).
 pub const DEFAULT_MAX_LOADED_DOCS: usize = 256;
 
@@ -99,6 +101,9 @@ pub enum Verdict {
     Created,
     /// Missing, or not this account's to read: both get the same answer.
     Unavailable,
+    /// The check itself failed (storage error): the connection closes with this reason, so the
+    /// peer retries later instead of taking the document for missing.
+    Failed(String),
 }
 
 /// What to store of a document.
@@ -165,6 +170,8 @@ pub struct Node {
 
 struct Conn {
     account: String,
+    /// `doc-unavailable` answers so far.
+    refusals: u32,
     remote: Option<(PeerId, Option<PeerMetadata>)>,
     docs: BTreeMap<DocumentId, ConnDoc>,
 }
@@ -284,7 +291,7 @@ impl Node {
         let mut out = Vec::new();
         match event {
             Event::Connected { conn, account } => {
-                self.conns.insert(conn, Conn { account, remote: None, docs: BTreeMap::new() });
+                self.conns.insert(conn, Conn { account, refusals: 0, remote: None, docs: BTreeMap::new() });
                 if self.config.role == Role::Client {
                     let join = Message::Join {
                         sender_id: self.config.peer_id.clone(),
@@ -418,6 +425,8 @@ impl Node {
         let c = self.conns.get_mut(&conn).expect("caller checked");
         let tracked = c.docs.len();
         match c.docs.get_mut(&doc) {
+            // Presence and the like is best effort: not kept while access is being checked.
+            Some(ConnDoc::Pending { .. }) if matches!(msg, Message::Ephemeral { .. }) => {}
             Some(ConnDoc::Pending { queue, .. }) if queue.len() >= MAX_WAITING_MESSAGES => {
                 self.fail(conn, &format!("too many messages about {doc} before its access check"), out)
             }
@@ -464,6 +473,7 @@ impl Node {
         }
         let state = state.unwrap_or_default();
         match verdict {
+            Verdict::Failed(reason) => self.fail(conn, &format!("could not check access to {doc}: {reason}; reconnect to retry"), out),
             Verdict::Unavailable => {
                 for msg in queue {
                     self.unavailable(conn, doc, &msg, out);
@@ -497,6 +507,11 @@ impl Node {
     fn unavailable(&mut self, conn: ConnId, doc: DocumentId, msg: &Message, out: &mut Vec<Action>) {
         if matches!(msg, Message::Request { .. } | Message::Sync { .. }) {
             let Some(target) = self.remote(conn) else { return };
+            let c = self.conns.get_mut(&conn).expect("remote() found it");
+            c.refusals += 1;
+            if c.refusals > MAX_REFUSALS_PER_CONN {
+                return self.fail(conn, "too many requests for unavailable documents", out);
+            }
             let reply = Message::DocUnavailable { sender_id: self.config.peer_id.clone(), target_id: target, document_id: doc };
             out.push(Action::Send { conn, bytes: reply.encode() });
         }
@@ -526,10 +541,14 @@ impl Node {
                     }
                 };
                 let changed = d.doc.get_heads() != before;
-                if changed {
-                    d.queued_bytes = 0;
-                } else if carried_changes {
-                    d.queued_bytes += data.len();
+                // Changes whose dependencies have not arrived wait in Automerge's memory until
+                // they do: counted until the queue is empty, whatever else applied meanwhile.
+                if carried_changes {
+                    if d.doc.get_missing_deps(&[]).is_empty() {
+                        d.queued_bytes = 0;
+                    } else {
+                        d.queued_bytes += data.len();
+                    }
                 }
                 match result {
                     // A message that failed part way may have applied some changes; memory then
