@@ -79,6 +79,10 @@ struct Client {
     link: Option<Link>,
     opened: [bool; DOCS],
     edits: Vec<(usize, String)>,
+    /// The next local write fails (the phone's storage is full for a moment).
+    fail_next_write: bool,
+    /// Documents whose write failed: the engine asks the node to write them again later.
+    retry: Vec<DocumentId>,
 }
 
 struct Sim {
@@ -99,6 +103,8 @@ enum Op {
     StoreServer,
     /// The server's next write fails (disk full, say): nothing of it is stored.
     FailServerStore,
+    FailClientStore { client: usize },
+    RetryClientWrites { client: usize },
     CrashServer,
 }
 
@@ -109,7 +115,15 @@ impl Sim {
             server_store: Store::default(),
             server_pending: VecDeque::new(),
             clients: (0..clients)
-                .map(|i| Client { node: client_node(i), store: Store::default(), link: None, opened: [false; DOCS], edits: vec![] })
+                .map(|i| Client {
+                    node: client_node(i),
+                    store: Store::default(),
+                    link: None,
+                    opened: [false; DOCS],
+                    edits: vec![],
+                    fail_next_write: false,
+                    retry: vec![],
+                })
                 .collect(),
             next_conn: 0,
         }
@@ -174,8 +188,13 @@ impl Sim {
                     }
                     // The browser writes to IndexedDB at once; here, to the client's store.
                     Action::Persist { doc, chunk, generation, .. } => {
-                        self.clients[i].store.write(doc, chunk);
-                        events.push_back(Event::Persisted { doc, generation, ok: true });
+                        let ok = !std::mem::take(&mut self.clients[i].fail_next_write);
+                        if ok {
+                            self.clients[i].store.write(doc, chunk);
+                        } else {
+                            self.clients[i].retry.push(doc);
+                        }
+                        events.push_back(Event::Persisted { doc, generation, ok });
                     }
                     _ => {}
                 }
@@ -198,7 +217,9 @@ impl Sim {
                 }
                 let key = format!("c{client}-e{}", self.clients[client].edits.len());
                 let d = self.clients[client].node.doc_mut(id).unwrap();
-                d.put(ROOT, key.as_str(), 1).unwrap();
+                // Values big enough that every few edits compaction writes a snapshot, which
+                // names the chunks it replaces.
+                d.put(ROOT, key.as_str(), "x".repeat(20_000)).unwrap();
                 self.clients[client].edits.push((doc, key));
                 self.client_event(client, Event::Changed { doc: id });
             }
@@ -244,6 +265,12 @@ impl Sim {
                     self.server_event(Event::Persisted { doc, generation, ok: true });
                 }
             }
+            Op::FailClientStore { client } => self.clients[client].fail_next_write = true,
+            Op::RetryClientWrites { client } => {
+                for doc in std::mem::take(&mut self.clients[client].retry) {
+                    self.client_event(client, Event::Changed { doc });
+                }
+            }
             Op::FailServerStore => {
                 if let Some((doc, _, generation)) = self.server_pending.pop_front() {
                     self.server_event(Event::Persisted { doc, generation, ok: false });
@@ -278,6 +305,8 @@ impl Sim {
     /// Reconnects everyone and delivers everything until nothing moves.
     fn settle(&mut self) {
         for i in 0..self.clients.len() {
+            self.clients[i].fail_next_write = false;
+            self.run(Op::RetryClientWrites { client: i });
             self.run(Op::Disconnect { client: i });
             self.run(Op::Connect { client: i });
         }
@@ -312,6 +341,8 @@ fn op(clients: usize) -> impl Strategy<Value = Op> {
         12 => (0..clients, any::<bool>()).prop_map(|(client, to_server)| Op::Deliver { client, to_server }),
         3 => Just(Op::StoreServer),
         1 => Just(Op::FailServerStore),
+        1 => (0..clients).prop_map(|client| Op::FailClientStore { client }),
+        1 => (0..clients).prop_map(|client| Op::RetryClientWrites { client }),
         1 => Just(Op::CrashServer),
     ]
 }
