@@ -6,10 +6,9 @@ pub const APP_TITLE: L = L::new("妇检联络", "Liaison");
 pub const APP_SUBTITLE: L = L::new("案件线索与协作记录", "Case clues and joint work records");
 pub const SWITCH_LANG: L = L::new("English", "中文");
 pub const RECORDS: L = L::new("本机记录", "Records on this device");
-pub const NEW_INTAKE: L = L::new("登记新线索", "New case clue");
 pub const EMPTY_LIST: L = L::new(
-    "本机还没有记录。点击“登记新线索”开始；没有网络也能填写，内容随填随存在本机。",
-    "No records on this device yet. Tap “New case clue” to start: it works without a network and saves on this device as you type.",
+    "本机还没有记录。请在上方选择要填写的表单，例如“案件线索登记”。",
+    "No records on this device yet. Choose a form above to start, for example “Case clue intake”.",
 );
 pub const NO_CODE: L = L::new("（未填编号）", "(no code yet)");
 pub const DRAFT: L = L::new("草稿", "Draft");
@@ -69,3 +68,79 @@ pub const SHARE_FAILED: L = L::new("共享失败：", "Could not share: ");
 pub const CHOOSE: L = L::new("请选择", "Choose");
 pub const YES: L = L::new("是", "Yes");
 pub const NO: L = L::new("否", "No");
+
+// ----- New records and the list -----
+pub const NEW_RECORD: L = L::new("新建记录", "New record");
+pub const NEW_RECORD_NOTE: L = L::new(
+    "选择要填写的表单。没有网络也能填写，内容随填随存在本机。",
+    "Choose a form. It works without a network and saves on this device as you type.",
+);
+pub const SEARCH: L = L::new("搜索编号或类别", "Search codes and categories");
+pub const SEARCH_PLACEHOLDER: L = L::new("输入编号或类别", "Code or category");
+pub const FILTER_KIND: L = L::new("记录类型", "Kind");
+pub const FILTER_STATUS: L = L::new("状态", "Status");
+pub const FILTER_FROM: L = L::new("更新日期起", "Updated from");
+pub const FILTER_TO: L = L::new("更新日期止", "Updated until");
+pub const ALL: L = L::new("全部", "All");
+pub const CLEAR_FILTERS: L = L::new("清除筛选", "Clear filters");
+pub const NO_MATCH: L = L::new(
+    "没有符合筛选条件的记录。可以换个关键词，或清除筛选。",
+    "No records match these filters. Try other words, or clear the filters.",
+);
+pub const SHOWING: L = L::new("条记录", "records");
+pub const LIST_NOTE: L = L::new("列表只显示编号，不显示姓名。", "Lists show codes, never names.");
+
+// ----- Status and sync state -----
+pub const COMPLETE: L = L::new("已完成", "Complete");
+pub const REFUSED: L = L::new("服务器拒绝了此记录（无访问权限）", "The server refused this record (no access)");
+
+// ----- Fields -----
+pub const ITEM: L = L::new("第 {n} 项", "Item {n}");
+pub const ADD_ITEM: L = L::new("添加一项", "Add an item");
+pub const REMOVE_ITEM: L = L::new("删除此项", "Remove this item");
+pub const CONFIRM_REMOVE: L = L::new("确认删除", "Yes, remove it");
+pub const CANCEL: L = L::new("取消", "Cancel");
+pub const NO_ITEMS: L = L::new("暂无，可点击下方按钮添加。", "None yet; add one with the button below.");
+pub const CHOOSE_FILE: L = L::new("选择文件或拍照", "Choose a file or take a photo");
+pub const REPLACE_FILE: L = L::new("重新选择文件", "Choose another file");
+pub const REMOVE_FILE: L = L::new("移除文件", "Remove the file");
+pub const PROCESSING: L = L::new("正在处理并保存到本机…", "Processing and saving on this device…");
+pub const PHOTO_SHRUNK: L = L::new("照片已压缩后保存", "The photo was made smaller before saving");
+pub const UPLOAD_WAITING: L = L::new("已保存在本机，等待上传", "Saved on this device, waiting to upload");
+pub const UPLOAD_LOCAL_ONLY: L = L::new("仅保存在本机（登录后自动上传）", "Only on this device (uploads once you sign in)");
+pub const UPLOAD_DONE: L = L::new("已上传到服务器", "On the server");
+pub const FILE_MISSING: L = L::new(
+    "本机没有此文件，服务器上也还没有（可能尚未从对方设备上传）",
+    "This file is not on this device and not on the server yet (the other device may not have uploaded it)",
+);
+pub const FILE_UNREACHABLE: L = L::new("暂时无法取得此文件：", "The file cannot be fetched right now: ");
+pub const FILE_TOO_LARGE: L = L::new(
+    "文件太大：服务器最多接收 {max}，此文件有 {size}。请压缩或拆分后再选。",
+    "The file is too large: the server takes at most {max} and this one is {size}. Compress or split it first.",
+);
+pub const FILE_NOT_ACCEPTED: L = L::new("此处不接收此类文件，可接收：", "This kind of file is not accepted here. Accepted: ");
+pub const FILE_READ_FAILED: L = L::new("无法读取此文件：", "The file could not be read: ");
+pub const FILE_SAVE_FAILED: L = L::new("无法保存到本机：", "Could not save on this device: ");
+pub const UPLOAD_ERROR: L = L::new("上传出错：", "Upload error: ");
+pub const OPEN_FILE: L = L::new("打开文件", "Open the file");
+pub const SIGN_HERE: L = L::new("请用手指或鼠标在框内签名", "Sign in the box with a finger or the mouse");
+pub const SIGNATURE_PAD: L = L::new("签名板", "Signature pad");
+pub const CLEAR: L = L::new("清除", "Clear");
+pub const SAVE_SIGNATURE: L = L::new("保存签名", "Save signature");
+pub const SIGN_AGAIN: L = L::new("重新签名", "Sign again");
+
+// ----- Concurrent values -----
+pub const CONFLICT_COUNT: L = L::new("{n}个值：", "{n} values were entered: ");
+pub const CONFLICT_NOTE: L = L::new("离线期间有人填写了不同内容，请确认采用哪一个：", "Different values were entered while offline; choose the one to keep:");
+pub const USE_VALUE: L = L::new("采用", "Use");
+pub const EMPTY_VALUE: L = L::new("（空）", "(empty)");
+pub const UNKNOWN_AUTHOR: L = L::new("未知填写人", "unknown author");
+
+// ----- Mark complete -----
+pub const MARK_COMPLETE: L = L::new("标记为完成", "Mark complete");
+pub const MARKED_COMPLETE: L = L::new("已标记为完成。之后如有修改，记录会变回草稿。", "Marked complete. Any later edit makes it a draft again.");
+pub const ALREADY_COMPLETE: L = L::new("此记录已完成。如有修改，会变回草稿。", "This record is complete. Any edit makes it a draft again.");
+pub const CHECK_FAILED: L = L::new("还有 {n} 处需要补充或修改，尚未标记为完成：", "{n} things need attention before this can be marked complete:");
+pub const CHECK_FAILED_SHORT: L = L::new("尚未完成：还有 {n} 处需要处理，见页面上方的清单。", "Not complete yet: {n} things need attention, listed at the top.");
+pub const CHECK_ALL_FIXED: L = L::new("问题都已处理，可以再次点击“标记为完成”。", "Everything is fixed: press “Mark complete” again.");
+pub const RETIRED_NOTE: L = L::new("以下内容来自旧版表单，只读：", "From an older version of this form, read only:");

@@ -1,23 +1,21 @@
 //! One record, open for editing. Every edit is stored the moment it is made; edits from
-//! others appear once they are stored on this device.
+//! others appear once they are stored on this device. The page shows the record's status
+//! (draft or complete) and whether the server has it, and "mark complete" lists what is
+//! missing at the top and next to each field.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::form::Field;
-use shared::record::Layout;
-use shared::{DocumentId, FieldValue};
+use shared::form::Problem;
+use shared::i18n::Lang;
+use shared::record::{Layout, Status};
+use shared::DocumentId;
 
 use crate::api;
-use crate::components::field::FieldInput;
+use crate::components::badges::{status_code, status_label, SyncState};
+use crate::components::editor::{focus_within, Editor, Slot};
+use crate::components::field::{pick, FieldInput};
 use crate::context::{Route, use_ctx};
-use crate::text;
-
-/// The record being edited, shared by its field components.
-#[derive(Clone, Copy)]
-pub struct Editor {
-    id: DocumentId,
-    error: RwSignal<Option<String>>,
-}
+use crate::{platform, text};
 
 #[derive(Clone)]
 enum LoadState {
@@ -26,23 +24,9 @@ enum LoadState {
     Failed(String),
 }
 
-impl Editor {
-    pub fn value(&self, field: &Field) -> Option<FieldValue> {
-        use_ctx().engine().and_then(|e| e.value(self.id, field))
-    }
-
-    pub fn set(&self, field: &'static Field, value: Option<FieldValue>) {
-        let Some(engine) = use_ctx().engine() else { return };
-        if let Err(e) = engine.edit(self.id, field, value) {
-            self.error.set(Some(e));
-        }
-    }
-}
-
 #[component]
 pub fn RecordPage(id: DocumentId) -> impl IntoView {
     let ctx = use_ctx();
-    let editor = Editor { id, error: RwSignal::new(None) };
     let state = RwSignal::new(LoadState::Loading);
 
     if let Some(engine) = ctx.engine() {
@@ -57,11 +41,35 @@ pub fn RecordPage(id: DocumentId) -> impl IntoView {
         });
     }
 
-    // Bumps when someone else's edit to this record has been stored here: the fields re-render.
-    let version = Memo::new(move |prev: Option<&u64>| {
-        let (doc, n) = ctx.engine().map(|e| e.remote_update.get()).unwrap_or((None, 0));
-        if doc == Some(id) { n } else { prev.copied().unwrap_or(0) }
-    });
+    view! {
+        <section class="record-page">
+            <a class="back" href=Route::List.href()>{move || ctx.t(text::BACK)}</a>
+            {move || match state.get() {
+                LoadState::Loading => view! { <p class="muted">{ctx.t(text::LOADING)}</p> }.into_any(),
+                LoadState::Failed(e) => view! {
+                    <p class="error" role="alert" id="record-error">{ctx.t(text::RECORD_FAILED)}{e}</p>
+                }.into_any(),
+                LoadState::Ready { layout, damaged } => view! { <RecordForm id=id layout=layout damaged=damaged/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl IntoView {
+    let ctx = use_ctx();
+    let form = layout.current;
+    let editor = Editor::new(ctx, id, form);
+    let result = RwSignal::new(None::<Result<(), String>>);
+
+    let status = move || {
+        editor.tick.track();
+        editor.epoch.track();
+        if let Some(e) = ctx.engine() {
+            e.revision.track();
+        }
+        editor.read(|r| r.status()).unwrap_or(Status::Draft)
+    };
 
     let save_status = move || {
         let engine = ctx.engine()?;
@@ -74,50 +82,148 @@ pub fn RecordPage(id: DocumentId) -> impl IntoView {
         })
     };
 
+    let mark_complete = move |_| {
+        editor.refresh();
+        editor.checked.set(true);
+        let problems = editor.values.with_untracked(|v| form.check(v));
+        if !problems.is_empty() {
+            result.set(None);
+            request_animation_frame(|| focus_within("check-summary"));
+            return;
+        }
+        let now = platform::now_ms();
+        let done = editor.update(|r| r.mark_complete(form, now).map_err(|e| e.to_string()));
+        if done.is_ok() {
+            // Nothing left to list: the summary goes, the result line says it is complete.
+            editor.checked.set(false);
+        }
+        result.set(Some(done));
+    };
+
+    // Values this version of the form no longer asks for, shown read-only.
+    let retired = (!layout.retired.is_empty() || !layout.unknown.is_empty()).then(|| {
+        let lang_value = move |field, value: &shared::FieldValue| crate::components::field::display_value(field, Some(value), ctx.lang.get());
+        let retired = layout.retired.into_iter().map(|r| {
+            let value = r.value.clone();
+            view! {
+                <p class="retired" data-field=r.field.id>
+                    <span class="label">{move || ctx.t(r.field.label)}</span>": "{move || lang_value(r.field, &value)}
+                </p>
+            }
+        }).collect_view();
+        let unknown = layout.unknown.into_iter().map(|(key, text)| view! {
+            <p class="retired" data-field=key.clone()><span class="label">{key.clone()}</span>": "{text}</p>
+        }).collect_view();
+        view! {
+            <section class="retired-values">
+                <p class="muted">{move || ctx.t(text::RETIRED_NOTE)}</p>
+                {retired}
+                {unknown}
+            </section>
+        }
+    });
+
     view! {
-        <section class="record-page">
-            <a class="back" href=Route::List.href()>{move || ctx.t(text::BACK)}</a>
-            {move || match state.get() {
-                LoadState::Loading => view! { <p class="muted">{ctx.t(text::LOADING)}</p> }.into_any(),
-                LoadState::Failed(e) => view! {
-                    <p class="error" role="alert" id="record-error">{ctx.t(text::RECORD_FAILED)}{e}</p>
-                }.into_any(),
-                LoadState::Ready { layout, damaged } => {
-                    let form = layout.current;
-                    // Values this version of the form no longer asks for, shown read-only.
-                    let retired = layout.retired.into_iter().map(|r| view! {
-                        <p class="retired" data-field=r.field.id>
-                            <span class="label">{move || ctx.t(r.field.label)}</span>": "{r.value.input_text()}
-                        </p>
-                    }).collect_view();
-                    let unknown = layout.unknown.into_iter().map(|(key, text)| view! {
-                        <p class="retired" data-field=key.clone()><span class="label">{key.clone()}</span>": "{text}</p>
-                    }).collect_view();
-                    view! {
-                        <h2>{move || ctx.t(form.title)}</h2>
-                        <p class="record-id muted">{id.to_string()}</p>
-                        {(damaged > 0).then(|| view! {
-                            <p class="warn" role="alert" id="damaged-warning">{move || ctx.t(text::DAMAGED_CHUNKS)}</p>
-                        })}
-                        <p class="save-line" aria-live="polite">{save_status}" · "{move || ctx.t(text::AUTOSAVE_NOTE)}</p>
-                        <SharePanel id=id/>
-                        {move || {
-                            // `get`, not `track`: a memo that was never read has not subscribed to
-                            // its own sources yet, so tracking alone would never fire.
-                            let _ = version.get();
-                            view! {
-                                <form class="fields" on:submit=|ev| ev.prevent_default()>
-                                    {form.fields.iter().map(|field| view! { <FieldInput field=field editor=editor/> }).collect_view()}
-                                </form>
-                            }
-                        }}
-                        {retired}
-                        {unknown}
-                    }.into_any()
-                }
-            }}
-        </section>
+        <div class="record-head">
+            <h2>{move || ctx.t(form.title)}</h2>
+            <span id="record-status" class="badge" data-status=move || status_code(status())>{move || ctx.t(status_label(status()))}</span>
+        </div>
+        <p class="record-id muted">{id.to_string()}</p>
+        {(damaged > 0).then(|| view! {
+            <p class="warn" role="alert" id="damaged-warning">{move || ctx.t(text::DAMAGED_CHUNKS)}</p>
+        })}
+        <p class="save-line" aria-live="polite">{save_status}" · "{move || ctx.t(text::AUTOSAVE_NOTE)}</p>
+        <SharePanel id=id/>
+        <CheckSummary editor=editor/>
+        {move || {
+            // Drawn again when someone else's change arrives or a conflict is resolved.
+            editor.epoch.track();
+            view! {
+                <form class="fields" on:submit=|ev| ev.prevent_default()>
+                    {form.fields.iter().map(|field| view! { <FieldInput at=Slot::top(field) editor=editor/> }).collect_view()}
+                </form>
+            }
+        }}
+        {retired}
+        <div class="complete-row">
+            <button type="button" class="primary" id="mark-complete" on:click=mark_complete>{move || ctx.t(text::MARK_COMPLETE)}</button>
+            <p id="complete-result" role="status" data-state=move || match (result.get(), editor.problems.with(Vec::len)) {
+                (Some(Err(_)), _) => "error",
+                (_, n) if n > 0 => "incomplete",
+                (Some(Ok(())), _) if status() == Status::Complete => "complete",
+                _ => "",
+            }>
+                {move || {
+                    let n = editor.problems.with(Vec::len);
+                    match result.get() {
+                        Some(Err(e)) => format!("{}{e}", ctx.t(text::SAVE_FAILED)),
+                        _ if n > 0 => ctx.t(text::CHECK_FAILED_SHORT).replace("{n}", &n.to_string()),
+                        Some(Ok(())) if status() == Status::Complete => ctx.t(text::MARKED_COMPLETE).to_owned(),
+                        _ if status() == Status::Complete => ctx.t(text::ALREADY_COMPLETE).to_owned(),
+                        _ => String::new(),
+                    }
+                }}
+            </p>
+        </div>
     }
+}
+
+/// After "mark complete" found problems: each one, with a button to go to its field.
+#[component]
+fn CheckSummary(editor: Editor) -> impl IntoView {
+    let ctx = use_ctx();
+    move || {
+        if !editor.checked.get() {
+            return None;
+        }
+        let problems = editor.problems.get();
+        let lang = ctx.lang.get();
+        if problems.is_empty() {
+            return Some(view! {
+                <div class="check-summary ok" id="check-summary" role="status" data-count="0">
+                    <p>{ctx.t(text::CHECK_ALL_FIXED)}</p>
+                </div>
+            }.into_any());
+        }
+        let count = problems.len();
+        let items = problems.into_iter().map(|p| {
+            let (label, key) = problem_place(editor, &p, lang);
+            let message = pick(lang, &p.message());
+            view! {
+                <li>
+                    <button type="button" class="link go-to" on:click=move |_| focus_within(&format!("w-{key}"))>
+                        {label}
+                    </button>
+                    {if lang == Lang::Zh { "：" } else { ": " }}{message}
+                </li>
+            }
+        }).collect_view();
+        Some(view! {
+            <div class="check-summary" id="check-summary" role="alert" data-count=count>
+                <p>{ctx.t(text::CHECK_FAILED).replace("{n}", &count.to_string())}</p>
+                <ul>{items}</ul>
+            </div>
+        }.into_any())
+    }
+}
+
+/// "证据 · 第 2 项 · 文件" and the slot key of a problem's field.
+fn problem_place(editor: Editor, p: &Problem, lang: Lang) -> (String, String) {
+    let form = editor.form;
+    let Some(field) = form.field(p.field) else { return (p.field.to_owned(), p.field.to_owned()) };
+    let Some(at) = &p.item else { return (field.label.get(lang).to_owned(), field.id.to_owned()) };
+    let number = editor.values.with_untracked(|v| match v.get(field.id) {
+        Some(shared::FieldValue::Group(items)) => items.iter().position(|i| i.id == at.id).map_or(0, |n| n + 1),
+        _ => 0,
+    });
+    let sub = field.sub_fields().iter().find(|s| s.id == at.field);
+    let label = format!(
+        "{} · {} · {}",
+        field.label.get(lang),
+        text::ITEM.get(lang).replace("{n}", &number.to_string()),
+        sub.map_or(at.field, |s| s.label.get(lang)),
+    );
+    (label, format!("{}-{}-{}", field.id, at.id, at.field))
 }
 
 /// Whether the server has this record, and sharing it with another organisation.
@@ -129,12 +235,13 @@ fn SharePanel(id: DocumentId) -> impl IntoView {
     let choice = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
 
-    let on_server = move || {
+    let sync_state = move || {
         let engine = ctx.engine()?;
         engine.revision.track();
-        let heads = engine.with_record(id, |r| r.summary().ok()).ok().flatten()?;
-        Some(engine.on_server(&heads))
+        let summary = engine.with_record(id, |r| r.summary().ok()).ok().flatten()?;
+        Some(SyncState::of(&engine, &summary))
     };
+    let on_server = move || sync_state().map(|s| s == SyncState::OnServer);
     let refresh = move || {
         let Some(session) = ctx.engine().and_then(|e| e.session()) else { return };
         spawn_local(async move {
@@ -170,8 +277,10 @@ fn SharePanel(id: DocumentId) -> impl IntoView {
 
     view! {
         <div class="share" id="share-panel">
-            <p id="record-sync" data-synced=move || on_server().unwrap_or(false).to_string()>
-                {move || ctx.t(if on_server().unwrap_or(false) { text::ON_SERVER } else { text::NOT_ON_SERVER })}
+            <p id="record-sync" data-synced=move || on_server().unwrap_or(false).to_string()
+                data-state=move || sync_state().unwrap_or(SyncState::Pending).code()
+                class=move || format!("sync-state {}", sync_state().unwrap_or(SyncState::Pending).code())>
+                {move || ctx.t(sync_state().unwrap_or(SyncState::Pending).label())}
             </p>
             {move || match access.get() {
                 Some(a) if a.owner => view! {

@@ -1,0 +1,103 @@
+// The list: a new-record button for every form, filters by kind, status, updated date and
+// text over codes and categories, empty states in both languages, and never a name.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { cleanup, launchProfile, startServer, tempDir, waitSaved } from "./harness.mjs";
+
+const FORMS = [
+  ["intake", "案件线索登记", "Case clue intake", "#f-survivor_code", "ZX-001"],
+  ["mediation", "纠纷调解记录", "Dispute mediation record", "#f-case_code", "TJ-2026-07"],
+  ["minutes", "联席会议纪要", "Joint meeting minutes", "#f-title", "第三季度联席会议"],
+  ["roster", "联络员登记", "Liaison roster entry", "#f-organisation", "县人民检察院"],
+  ["training", "培训记录", "Training session", "#f-topic", "反家暴法培训"],
+];
+
+const rows = (page) => page.locator("#records li.record");
+
+test("the chooser offers every form, and the list filters by kind, status, date and text", async () => {
+  const server = await startServer();
+  const profile = tempDir("profile");
+  const { context, page } = await launchProfile(profile);
+  try {
+    await page.goto(server.url);
+    await page.waitForSelector("#empty-list");
+    const buttons = page.locator("#new-record button");
+    assert.equal(await buttons.count(), FORMS.length);
+    for (const [id, zh] of FORMS) {
+      assert.match(await page.innerText(`#new-${id}`), new RegExp(zh));
+    }
+
+    // One record of each form, each named by its form's title field.
+    for (const [id, zh, , field, code] of FORMS) {
+      await page.click(`#new-${id}`);
+      await page.waitForSelector(field);
+      assert.equal(await page.innerText(".record-head h2"), zh);
+      await page.fill(field, code);
+      if (id === "intake") {
+        await page.selectOption("#f-incident_type", "domestic_violence");
+        await page.fill("#f-survivor_name", "王小红");
+      }
+      if (id === "roster") {
+        await page.selectOption("#f-org_type", "procuratorate");
+        await page.fill("#f-contact_name", "赵刚");
+        await page.fill("#f-phone", "13800000000");
+        await page.selectOption("#f-active", "yes");
+        await page.click("#mark-complete");
+        await page.waitForSelector('#record-status[data-status="complete"]');
+      }
+      await waitSaved(page);
+      await page.click(".back");
+      await page.waitForSelector("#records");
+    }
+    assert.equal(await rows(page).count(), FORMS.length);
+    assert.doesNotMatch(await page.innerText("#records"), /王小红/, "lists never show names");
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), "no sideways scrolling at 360 px");
+
+    await page.selectOption("#filter-kind", "intake");
+    assert.equal(await rows(page).count(), 1);
+    assert.match(await rows(page).first().innerText(), /ZX-001/);
+    await page.selectOption("#filter-kind", "");
+
+    await page.selectOption("#filter-status", "complete");
+    assert.equal(await rows(page).count(), 1);
+    assert.match(await rows(page).first().innerText(), /县人民检察院/);
+    await page.selectOption("#filter-status", "draft");
+    assert.equal(await rows(page).count(), FORMS.length - 1);
+    await page.selectOption("#filter-status", "");
+
+    // Text: the code (any case) and the category's label.
+    await page.fill("#filter-text", "tj-2026");
+    assert.equal(await rows(page).count(), 1);
+    assert.match(await rows(page).first().innerText(), /TJ-2026-07/);
+    await page.fill("#filter-text", "家庭暴力");
+    assert.equal(await rows(page).count(), 1);
+    assert.match(await rows(page).first().innerText(), /ZX-001/);
+    await page.fill("#filter-text", "王小红");
+    await page.waitForSelector("#no-match");
+    assert.match(await page.innerText("#no-match"), /没有符合筛选条件的记录/);
+    await page.click("#no-match button");
+    assert.equal(await rows(page).count(), FORMS.length);
+    assert.equal(await page.inputValue("#filter-text"), "");
+
+    // Updated date range, as this device's calendar has it.
+    const [today, tomorrow] = await page.evaluate(() => {
+      const day = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+      const now = new Date();
+      return [day(now), day(new Date(now.getTime() + 86400000))];
+    });
+    await page.fill("#filter-from", today);
+    assert.equal(await rows(page).count(), FORMS.length);
+    await page.fill("#filter-from", tomorrow);
+    await page.waitForSelector("#no-match");
+
+    await page.click("#lang-switch");
+    assert.match(await page.innerText("#no-match"), /No records match these filters/);
+    for (const [id, , en] of FORMS) assert.match(await page.innerText(`#new-${id}`), new RegExp(en));
+    await page.click("#clear-filters");
+    assert.equal(await rows(page).count(), FORMS.length);
+  } finally {
+    await context.close();
+    await server.stop();
+    cleanup(profile, server.dataDir);
+  }
+});
