@@ -300,7 +300,7 @@ fn replace_url(slot: RwSignal<Option<String>>, next: Option<String>) {
 pub fn object_url(bytes: &[u8], mime: &str) -> Option<String> {
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes).into());
     let options = web_sys::BlobPropertyBag::new();
-    options.set_type(mime);
+    options.set_type(inert_type(mime));
     let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()?;
     web_sys::Url::create_object_url_with_blob(&blob).ok()
 }
@@ -362,4 +362,37 @@ async fn downscale(file: &web_sys::File) -> Option<Vec<u8>> {
     .await;
     let _ = web_sys::Url::revoke_object_url(&url);
     result
+}
+
+/// The type an attachment's object URL may carry. The record's `mime` comes from whoever
+/// attached the file, possibly another organisation; a blob URL opens in the app's own origin,
+/// so HTML or SVG there could run script with access to every record on the device. Only
+/// types a browser shows without running anything keep theirs; the rest download as bytes.
+fn inert_type(mime: &str) -> &'static str {
+    match mime {
+        "image/jpeg" => "image/jpeg",
+        "image/png" => "image/png",
+        "image/gif" => "image/gif",
+        "image/webp" => "image/webp",
+        "application/pdf" => "application/pdf",
+        _ => "application/octet-stream",
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen_test]
+    fn only_types_that_run_nothing_keep_theirs() {
+        for mime in ["image/jpeg", "image/png", "application/pdf"] {
+            assert_eq!(super::inert_type(mime), mime);
+        }
+        for mime in ["text/html", "image/svg+xml", "application/xhtml+xml", "text/javascript", "", "IMAGE/PNG"] {
+            assert_eq!(super::inert_type(mime), "application/octet-stream", "{mime}");
+        }
+    }
 }
