@@ -43,10 +43,9 @@ async fn json<T: for<'de> Deserialize<'de>>(r: Response) -> Result<T, ApiError> 
 pub async fn login(username: &str, password: &str) -> Result<Session, ApiError> {
     let body = serde_json::json!({ "username": username, "password": password });
     let r = Request::post("/api/login").json(&body).map_err(|e| ApiError::Server(e.to_string()))?.send().await;
-    match check(r).await {
-        Err(ApiError::Unauthorized) => Err(ApiError::Server("wrong username or password".into())),
-        other => json(other?).await,
-    }
+    // 401 here means a wrong username or password (the sign-in page says so in the person's
+    // language), not an expired session.
+    json(check(r).await?).await
 }
 
 pub async fn logout(token: &str) -> Result<(), ApiError> {

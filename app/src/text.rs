@@ -57,6 +57,8 @@ pub const SIGN_IN_NOTE: L = L::new(
     "Signing in needs a network; afterwards the app works offline and syncs when it can.",
 );
 pub const SIGN_IN_FAILED: L = L::new("登录失败：", "Could not sign in: ");
+pub const WRONG_PASSWORD: L = L::new("用户名或密码不对", "wrong username or password");
+pub const SERVER_UNREACHABLE: L = L::new("连不上服务器，请检查网络后再试", "the server could not be reached; check the network and try again");
 pub const ON_SERVER: L = L::new("服务器已有最新内容", "Server has the latest");
 pub const NOT_ON_SERVER: L = L::new("尚未同步到服务器", "Not yet on the server");
 pub const SHARE_WITH: L = L::new("共享给", "Share with");

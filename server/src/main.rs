@@ -67,7 +67,10 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve_or_run_command() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")))
+        // Automerge logs every chunk that does not load on its own as an error, including the
+        // expected case of changes whose dependencies are in another chunk (the sync node
+        // parses each chunk alone before folding it): dozens of false errors per reconnect.
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,automerge=off")))
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();

@@ -11,7 +11,7 @@ pub fn LoginPage() -> impl IntoView {
     let ctx = use_ctx();
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<crate::api::ApiError>);
     let busy = RwSignal::new(false);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -24,7 +24,7 @@ pub fn LoginPage() -> impl IntoView {
                     error.set(None);
                     ctx.go(Route::List);
                 }
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(e)),
             }
             busy.set(false);
         });
@@ -46,7 +46,15 @@ pub fn LoginPage() -> impl IntoView {
                     <input id="login-password" type="password" autocomplete="current-password" required
                         on:input=move |ev| password.set(event_target_value(&ev))/>
                 </div>
-                {move || error.get().map(|e| view! { <p class="error" role="alert" id="login-error">{ctx.t(text::SIGN_IN_FAILED)}{e}</p> })}
+                {move || error.get().map(|e| {
+                    // The server's own words only for what has no text here.
+                    let reason = match e {
+                        crate::api::ApiError::Unauthorized => ctx.t(text::WRONG_PASSWORD).to_string(),
+                        crate::api::ApiError::Network => ctx.t(text::SERVER_UNREACHABLE).to_string(),
+                        other => other.to_string(),
+                    };
+                    view! { <p class="error" role="alert" id="login-error">{ctx.t(text::SIGN_IN_FAILED)}{reason}</p> }
+                })}
                 <button class="primary" type="submit" id="login-submit" disabled=move || busy.get()>{move || ctx.t(text::SIGN_IN)}</button>
             </form>
         </section>
