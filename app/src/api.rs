@@ -79,6 +79,13 @@ pub async fn share(token: &str, id: DocumentId, org: &str) -> Result<(), ApiErro
     Ok(())
 }
 
+/// Takes back `org`'s access to record `id` (only its owner may).
+pub async fn unshare(token: &str, id: DocumentId, org: &str) -> Result<(), ApiError> {
+    let url = format!("/api/docs/{id}/share/{org}");
+    check(Request::delete(&url).header("Authorization", &format!("Bearer {token}")).send().await).await?;
+    Ok(())
+}
+
 /// How far the server has an attachment of record `id`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct UploadProgress {

@@ -63,6 +63,14 @@ pub const ON_SERVER: L = L::new("服务器已有最新内容", "Server has the l
 pub const NOT_ON_SERVER: L = L::new("尚未同步到服务器", "Not yet on the server");
 pub const SHARE_WITH: L = L::new("共享给", "Share with");
 pub const SHARE: L = L::new("共享", "Share");
+pub const CHOOSE_ORG_FIRST: L = L::new("请先选择要共享的单位", "Choose an organisation first");
+pub const SHARE_CONFIRM_1: L = L::new("确认把此记录共享给", "Share this record with ");
+pub const SHARE_CONFIRM_2: L = L::new(
+    "？对方将能查看和修改全部内容，包括当事人信息。",
+    "? They will be able to read and change all of it, including the survivor's details.",
+);
+pub const SHARE_CONFIRM_YES: L = L::new("确认共享", "Yes, share");
+pub const WITHDRAW_SHARE: L = L::new("撤回共享", "Withdraw");
 pub const SHARED_WITH: L = L::new("已共享给：", "Shared with: ");
 pub const NOT_SHARED: L = L::new("尚未与其他单位共享", "Not shared with other organisations");
 pub const SHARE_NEEDS_SYNC: L = L::new("同步到服务器后才能共享", "Sync to the server before sharing");

@@ -2,7 +2,7 @@
 // server, not yet, or refused (the organisation has no access there any more).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cleanup, DEMO, launchProfile, login, startServer, tempDir, waitSaved } from "./harness.mjs";
+import { cleanup, DEMO, launchProfile, startServer, tempDir, waitSaved } from "./harness.mjs";
 import { signIn } from "./fields-helpers.mjs";
 
 test("a record shows not yet / on the server / refused, in the list and on its page", async () => {
@@ -28,12 +28,23 @@ test("a record shows not yet / on the server / refused, in the list and on its p
     assert.match(await page.locator(`li.record[data-id="${id}"] .sync-badge`).innerText(), /服务器已有最新内容/);
 
     // Shared with the procuratorate, which opens it; then the federation withdraws the share.
-    const fed = await login(server.url, DEMO.federation);
-    const share = await fetch(`${server.url}/api/docs/${id}/share`, {
-      method: "POST", headers: { authorization: `Bearer ${fed}`, "content-type": "application/json" },
-      body: JSON.stringify({ org: DEMO.procuratorate.org }),
-    });
-    assert.equal(share.status < 300, true);
+    // Sharing asks first and says what it means; nothing chosen gets a message.
+    const procOrg = DEMO.procuratorate.org;
+    await page.click(`li.record[data-id="${id}"] a`);
+    await page.waitForSelector("#share-org");
+    await page.click("#share-button");
+    await page.waitForFunction(() => /请先选择要共享的单位/.test(document.querySelector("#share-panel")?.textContent || ""));
+    await page.selectOption("#share-org", procOrg);
+    await page.click("#share-button");
+    assert.match(await page.innerText("#share-confirm-text"), /确认把此记录共享给.*对方将能查看和修改全部内容/);
+    await page.click("#share-cancel");
+    await page.waitForSelector("#share-confirm-text", { state: "detached" });
+    assert.equal(await page.locator(`#unshare-${procOrg}`).count(), 0, "cancelled: not shared");
+    await page.selectOption("#share-org", procOrg);
+    await page.click("#share-button");
+    await page.click("#share-confirm-button");
+    await page.waitForSelector(`#unshare-${procOrg}`);
+    assert.equal(await page.locator(`#share-org option[value="${procOrg}"]`).count(), 0, "not offered twice");
     // (On another device: this one keeps the federation's records to the federation.)
     const p = proc.page;
     await signIn(p, server.url, DEMO.procuratorate);
@@ -42,10 +53,10 @@ test("a record shows not yet / on the server / refused, in the list and on its p
     await row.locator("a").click();
     await p.waitForSelector('#record-sync[data-state="on-server"]', { timeout: 20000 });
 
-    const revoke = await fetch(`${server.url}/api/docs/${id}/share/${DEMO.procuratorate.org}`, {
-      method: "DELETE", headers: { authorization: `Bearer ${fed}` },
-    });
-    assert.equal(revoke.status < 300, true);
+    // The federation withdraws the share from the record page.
+    await page.click(`#unshare-${procOrg}`);
+    await page.waitForSelector(`#unshare-${procOrg}`, { state: "detached" });
+    await page.waitForSelector(`#share-org option[value="${procOrg}"]`, { state: "attached" });
     // An edit the server no longer takes: the page says so rather than "not yet".
     await p.fill("#f-incident_place", "李家村");
     await waitSaved(p);

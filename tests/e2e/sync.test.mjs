@@ -55,6 +55,7 @@ test("offline edits by two organisations merge, and only after sharing", async (
     await fed.waitForSelector("#share-org");
     await fed.selectOption("#share-org", DEMO.procuratorate.org);
     await fed.click("#share-button");
+    await fed.click("#share-confirm-button");
     await fed.waitForFunction(() => /检察院/.test(document.querySelector("#shared-with")?.textContent || ""));
 
     // The procuratorate finds it through the change feed (its next connection).

@@ -234,6 +234,8 @@ fn SharePanel(id: DocumentId) -> impl IntoView {
     let access = RwSignal::new(None::<api::DocAccess>);
     let choice = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
+    // Sharing survivor data is not undone by the other side forgetting it: it is confirmed first.
+    let confirming = RwSignal::new(None::<String>);
 
     let sync_state = move || {
         let engine = ctx.engine()?;
@@ -257,14 +259,33 @@ fn SharePanel(id: DocumentId) -> impl IntoView {
             refresh();
         }
     });
-    let share = move |_| {
-        let Some(session) = ctx.engine().and_then(|e| e.session()) else { return };
+    let ask = move |_| {
         let org = choice.get_untracked();
         if org.is_empty() {
-            return;
+            return error.set(Some(ctx.t(text::CHOOSE_ORG_FIRST).to_string()));
         }
+        error.set(None);
+        confirming.set(Some(org));
+    };
+    let share = move |_| {
+        let Some(session) = ctx.engine().and_then(|e| e.session()) else { return };
+        let Some(org) = confirming.get_untracked() else { return };
+        confirming.set(None);
         spawn_local(async move {
             match api::share(&session.token, id, &org).await {
+                Ok(()) => {
+                    error.set(None);
+                    choice.set(String::new());
+                    access.set(api::access(&session.token, id).await.ok());
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    let unshare = move |org: String| {
+        let Some(session) = ctx.engine().and_then(|e| e.session()) else { return };
+        spawn_local(async move {
+            match api::unshare(&session.token, id, &org).await {
                 Ok(()) => {
                     error.set(None);
                     access.set(api::access(&session.token, id).await.ok());
@@ -283,19 +304,43 @@ fn SharePanel(id: DocumentId) -> impl IntoView {
                 {move || ctx.t(sync_state().unwrap_or(SyncState::Pending).label())}
             </p>
             {move || match access.get() {
-                Some(a) if a.owner => view! {
-                    <p id="shared-with">{move || if a.shared_with.is_empty() { ctx.t(text::NOT_SHARED).to_string() } else {
-                        format!("{}{}", ctx.t(text::SHARED_WITH), a.shared_with.iter().map(|o| org_name(o)).collect::<Vec<_>>().join("、"))
-                    }}</p>
-                    <div class="share-row">
-                        <label for="share-org">{move || ctx.t(text::SHARE_WITH)}</label>
-                        <select id="share-org" on:change=move |ev| choice.set(event_target_value(&ev))>
-                            <option value="">{move || format!("— {} —", ctx.t(text::CHOOSE))}</option>
-                            {move || orgs.get().into_iter().map(|o| view! { <option value=o.id.clone()>{o.name.clone()}</option> }).collect_view()}
-                        </select>
-                        <button id="share-button" on:click=share>{move || ctx.t(text::SHARE)}</button>
-                    </div>
-                }.into_any(),
+                Some(a) if a.owner => {
+                    let shared = a.shared_with.clone();
+                    let shared_any = !shared.is_empty();
+                    let withdraw = shared.iter().map(|o| {
+                        let org = o.clone();
+                        let label = org.clone();
+                        view! {
+                            <li>
+                                <span>{move || org_name(&label)}</span>
+                                <button type="button" class="unshare" id=format!("unshare-{org}") on:click=move |_| unshare(org.clone())>
+                                    {move || ctx.t(text::WITHDRAW_SHARE)}
+                                </button>
+                            </li>
+                        }
+                    }).collect_view();
+                    view! {
+                        <div id="shared-with">
+                            <p>{move || ctx.t(if shared_any { text::SHARED_WITH } else { text::NOT_SHARED })}</p>
+                            <ul class="shared-orgs">{withdraw}</ul>
+                        </div>
+                        <div class="share-row">
+                            <label for="share-org">{move || ctx.t(text::SHARE_WITH)}</label>
+                            <select id="share-org" prop:value=move || choice.get() on:change=move |ev| choice.set(event_target_value(&ev))>
+                                <option value="">{move || format!("— {} —", ctx.t(text::CHOOSE))}</option>
+                                {move || orgs.get().into_iter().filter(|o| !shared.contains(&o.id)).map(|o| view! { <option value=o.id.clone()>{o.name.clone()}</option> }).collect_view()}
+                            </select>
+                            <button type="button" id="share-button" on:click=ask>{move || ctx.t(text::SHARE)}</button>
+                        </div>
+                        {move || confirming.get().map(|org| view! {
+                            <div class="share-confirm" role="alertdialog" aria-labelledby="share-confirm-text">
+                                <p id="share-confirm-text">{ctx.t(text::SHARE_CONFIRM_1)}{org_name(&org)}{ctx.t(text::SHARE_CONFIRM_2)}</p>
+                                <button type="button" id="share-confirm-button" on:click=share>{ctx.t(text::SHARE_CONFIRM_YES)}</button>
+                                <button type="button" id="share-cancel" on:click=move |_| confirming.set(None)>{ctx.t(text::CANCEL)}</button>
+                            </div>
+                        })}
+                    }.into_any()
+                }
                 Some(_) => ().into_any(),
                 None if ctx.engine().and_then(|e| e.session()).is_some() && on_server() != Some(true) => view! {
                     <p class="muted">{move || ctx.t(text::SHARE_NEEDS_SYNC)}</p>
