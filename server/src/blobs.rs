@@ -9,12 +9,11 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use shared::api::MAX_ATTACHMENT_BYTES;
 use shared::DocumentId;
 
 use crate::db::DbError;
 
-/// The largest attachment accepted (a phone photo after downscaling is well under this).
-pub const MAX_BLOB_BYTES: u64 = 20 * 1024 * 1024;
 /// The largest part of an upload in one request.
 pub const MAX_PART_BYTES: usize = 1024 * 1024;
 
@@ -28,7 +27,7 @@ pub struct Progress {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
-    #[error("attachments may be at most {} MiB; this one is {:.1} MiB", MAX_BLOB_BYTES / (1024 * 1024), *.0 as f64 / (1024.0 * 1024.0))]
+    #[error("attachments may be at most {} MiB; this one is {:.1} MiB", MAX_ATTACHMENT_BYTES / (1024 * 1024), *.0 as f64 / (1024.0 * 1024.0))]
     TooLarge(u64),
     #[error("the upload continues at byte {received}, not {offset}")]
     WrongOffset { offset: u64, received: u64 },
@@ -74,7 +73,7 @@ pub fn progress(conn: &Connection, doc: DocumentId, hash: &str) -> Result<Option
 /// part checks the whole blob against its hash; a mismatch discards the upload.
 pub fn put_part(conn: &mut Connection, doc: DocumentId, hash: &str, total: u64, offset: u64, bytes: &[u8]) -> Result<Progress, BlobError> {
     check_hash(hash)?;
-    if total > MAX_BLOB_BYTES {
+    if total > MAX_ATTACHMENT_BYTES {
         return Err(BlobError::TooLarge(total));
     }
     let tx = conn.transaction()?;

@@ -67,3 +67,7 @@ pub struct Org {
     pub id: String,
     pub name: String,
 }
+
+/// The largest attachment the server accepts (a phone photo after downscaling is well under
+/// this); the app refuses bigger files before reading them.
+pub const MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;

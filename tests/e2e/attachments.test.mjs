@@ -4,8 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { cleanup, DEMO, launchProfile, login, startServer, tempDir, waitSaved } from "./harness.mjs";
-import { png, signIn } from "./fields-helpers.mjs";
+import { cleanup, DEMO, launchProfile, login, startServer, tempDir, waitSaved, signIn } from "./harness.mjs";
+import { png } from "./fields-helpers.mjs";
 
 async function imageSize(page, img) {
   const handle = await img.elementHandle();

@@ -4,8 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, cleanup, DEMO, startServer, waitSaved } from "./harness.mjs";
-import { signIn } from "./fields-helpers.mjs";
+import { CHROMIUM_ARGS, cleanup, DEMO, startServer, waitSaved, signIn } from "./harness.mjs";
 
 async function waitValue(page, selector, expected) {
   await page.waitForFunction(([s, v]) => document.querySelector(s)?.value === v, [selector, expected], { timeout: 20000 });

@@ -1,15 +1,6 @@
-// Helpers for the form tests: signing in, drawing on a canvas, and small PNG files made here
+// Helpers for the form tests: drawing on a canvas, and small PNG files made here
 // (no fixture files to keep in the repository).
 import { deflateSync } from "node:zlib";
-
-export async function signIn(page, url, account) {
-  await page.goto(`${url}/#/login`);
-  await page.fill("#login-username", account.username);
-  await page.fill("#login-password", account.password);
-  await page.click("#login-submit");
-  await page.waitForSelector("#new-intake");
-  await page.waitForSelector('#sync-status[data-state="up-to-date"]', { timeout: 20000 });
-}
 
 /** Draws a zigzag on a canvas (a locator) with the mouse: pointer events, as a finger would. */
 export async function drawOn(page, canvas) {

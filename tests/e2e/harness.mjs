@@ -94,6 +94,16 @@ export const DEMO = {
   court: { username: "court-zhao", password: "demo-court", org: "county-court" },
 };
 
+/** Signs in through the app's page and waits until the first sync is done. */
+export async function signIn(page, url, account) {
+  await page.goto(`${url}/#/login`);
+  await page.fill("#login-username", account.username);
+  await page.fill("#login-password", account.password);
+  await page.click("#login-submit");
+  await page.waitForSelector("#new-intake");
+  await page.waitForSelector('#sync-status[data-state="up-to-date"]', { timeout: 20000 });
+}
+
 /** Signs in over HTTP; returns the session token. */
 export async function login(url, account) {
   const r = await fetch(`${url}/api/login`, {

@@ -2,15 +2,8 @@
 // nor uploaded by the procuratorate when it signs in on the same device afterwards.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cleanup, DEMO, launchProfile, login, startServer, tempDir, waitSaved } from "./harness.mjs";
+import { cleanup, DEMO, launchProfile, login, startServer, tempDir, waitSaved, signIn } from "./harness.mjs";
 
-async function signIn(page, url, account) {
-  await page.goto(`${url}/#/login`);
-  await page.fill("#login-username", account.username);
-  await page.fill("#login-password", account.password);
-  await page.click("#login-submit");
-  await page.waitForSelector('#sync-status[data-state="up-to-date"]', { timeout: 20000 });
-}
 
 async function feedIds(url, account) {
   const token = await login(url, account);

@@ -2,8 +2,7 @@
 // server, not yet, or refused (the organisation has no access there any more).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cleanup, DEMO, launchProfile, startServer, tempDir, waitSaved } from "./harness.mjs";
-import { signIn } from "./fields-helpers.mjs";
+import { cleanup, DEMO, launchProfile, startServer, tempDir, waitSaved, signIn } from "./harness.mjs";
 
 test("a record shows not yet / on the server / refused, in the list and on its page", async () => {
   const server = await startServer();

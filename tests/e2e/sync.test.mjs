@@ -4,16 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, cleanup, DEMO, startServer, waitSaved } from "./harness.mjs";
+import { CHROMIUM_ARGS, cleanup, DEMO, startServer, waitSaved, signIn } from "./harness.mjs";
 
-async function signIn(page, url, account) {
-  await page.goto(`${url}/#/login`);
-  await page.fill("#login-username", account.username);
-  await page.fill("#login-password", account.password);
-  await page.click("#login-submit");
-  await page.waitForSelector("#new-intake");
-  await page.waitForSelector('#sync-status[data-state="up-to-date"]', { timeout: 20000 });
-}
 
 async function waitValue(page, selector, expected) {
   await page.waitForFunction(

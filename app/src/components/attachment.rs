@@ -3,6 +3,9 @@
 //! has it yet. The bytes go to IndexedDB (and later to the server) through the engine; the
 //! record holds only an `AttachmentRef`.
 
+// The server's limit, checked here too: a cadre hears it when choosing the file, not days
+// later when it fails to upload.
+use shared::api::MAX_ATTACHMENT_BYTES;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::record::AttachmentRef;
@@ -25,9 +28,6 @@ use crate::{platform, text};
 pub const PHOTO_MAX_SIDE: u32 = 1600;
 /// JPEG quality (0–1) for scaled-down photos.
 pub const PHOTO_JPEG_QUALITY: f64 = 0.85;
-/// The largest attachment the server accepts (its `blobs::MAX_BLOB_BYTES`). Checked here so
-/// that a cadre hears it when choosing the file, not days later when it fails to upload.
-pub const MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;
 
 /// Image types the browser can decode and a canvas can re-encode. GIFs (animation) and SVG
 /// (not pixels) are stored as they are.
