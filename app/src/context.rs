@@ -70,6 +70,11 @@ impl Ctx {
         self.engine.get_value()
     }
 
+    /// The engine, without subscribing the caller (for clean-up).
+    pub fn engine_untracked(&self) -> Option<Rc<Engine>> {
+        self.engine.get_value()
+    }
+
     pub fn go(&self, route: Route) {
         if let Some(w) = web_sys::window() {
             let _ = w.location().set_hash(&route.href());

@@ -9,17 +9,30 @@
 //! Reconnecting is cheap: the server's change feed (`/api/docs?since=`) names the documents
 //! that changed since the last checkpoint, and only those whose heads differ from the local
 //! ones are synced; local records whose heads the server has not acknowledged are pushed.
+//!
+//! What keeps a device with ten thousand records linear (each step is per record, never per
+//! record *times* records):
+//! - Summaries are read from IndexedDB once, at start, and then kept up to date from the
+//!   writes this engine makes; the list reads them from memory.
+//! - A sync round works through its records with at most [`WINDOW`] in flight; the node says
+//!   when the server acknowledged one ([`Action::Acknowledged`]), so nothing scans the others.
+//! - Writes that arrive while the previous transaction commits go together into the next one
+//!   (group commit), acknowledgements included.
+//! - Records not on screen are released from the node once stored; a later message about one
+//!   loads it again from IndexedDB ([`Action::Authorize`]).
+//! - Pages hear of list changes at most every [`LIST_REFRESH_MS`].
 
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use automerge::AutoCommit;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::form::Field;
 use shared::record::{sorted_heads, Author};
-use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerId, PeerMetadata, Role};
+use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerId, PeerMetadata, Role, Verdict};
 use shared::{DocumentId, FieldValue, Record, RecordMeta, RecordSummary};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -27,12 +40,20 @@ use wasm_bindgen::JsCast;
 use crate::api::{self, ApiError, Session};
 use crate::attachments::{self, AttachmentError, Uploader};
 use crate::platform;
-use crate::storage::{DamagedChunk, Store, StoreError};
+use crate::storage::{DamagedChunk, Store, StoreError, Write};
 
 const SESSION_KEY: &str = "liaison.session";
 const FEED_POLL_MS: i32 = 30_000;
+/// A round that made no progress for this long asks the feed, whose heads settle records the
+/// sync protocol left looking unacknowledged (it does not always send a last message naming
+/// heads both sides share).
 const RECHECK_MS: i32 = 2_000;
 const WRITE_RETRY_MS: i32 = 3_000;
+/// Records a sync round has handed to the node and not yet seen acknowledged or refused.
+/// Enough to keep the socket busy; few enough that memory stays small.
+pub const WINDOW: usize = 64;
+/// How often, at most, pages hear that summaries or sync states changed.
+pub const LIST_REFRESH_MS: i32 = 150;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncStatus {
@@ -40,7 +61,8 @@ pub enum SyncStatus {
     SessionExpired,
     Offline,
     Connecting,
-    Syncing { left: usize },
+    /// A round is under way: `done` of `total` records settled.
+    Syncing { done: usize, total: usize },
     UpToDate { at: i64 },
     Error(String),
 }
@@ -50,24 +72,37 @@ pub struct Engine {
     node: RefCell<Node>,
     session: RefCell<Option<Session>>,
     socket: RefCell<Option<(web_sys::WebSocket, ConnId)>>,
-    next_conn: RefCell<u64>,
-    attempt: RefCell<u32>,
-    timer: RefCell<Option<i32>>,
-    recheck: std::cell::Cell<bool>,
+    next_conn: Cell<u64>,
+    attempt: Cell<u32>,
+    timer: Cell<Option<i32>>,
     /// A connection attempt is under way (between the token check and the socket opening).
-    connecting: std::cell::Cell<bool>,
-    /// Documents handed to the node for syncing that are not yet in sync.
-    pending: RefCell<HashSet<DocumentId>>,
+    connecting: Cell<bool>,
+    /// Every record's summary on this device, read once at start and then kept from the
+    /// writes made here. `Rc` so that a list of ten thousand is cheap to copy.
+    summaries: RefCell<HashMap<DocumentId, Arc<RecordSummary>>>,
+    /// Summaries that could not be read at start.
+    pub list_problems: Vec<String>,
+    /// Documents with chunks on this device, read once when first needed.
+    stored: RefCell<Option<HashSet<DocumentId>>>,
     /// Heads the server acknowledged, per document (mirrors the `acked` store).
     acked: RefCell<HashMap<DocumentId, Vec<String>>>,
     damaged: RefCell<HashMap<DocumentId, Vec<DamagedChunk>>>,
     /// Records the server answered `doc-unavailable` for: not ours to sync (any more).
     refused: RefCell<HashSet<DocumentId>>,
-    /// The feed sequence reached by the sync in progress, saved once it is up to date.
-    feed_seq: RefCell<Option<i64>>,
+    /// Records a page has open (with how many holders): kept in the node's memory.
+    held: RefCell<HashMap<DocumentId, u32>>,
+    round: RefCell<Round>,
+    /// Writes waiting for the next transaction, and whether one is committing.
+    writes: RefCell<Vec<(Write, u64)>>,
+    flushing: Cell<bool>,
+    discovering: Cell<bool>,
+    discover_again: Cell<bool>,
+    list_dirty: Cell<bool>,
     pub status: RwSignal<SyncStatus>,
-    /// Bumps whenever a record's stored content or sync state changes.
+    /// Bumps whenever a record's stored content or sync state changes (for the open record).
     pub revision: RwSignal<u64>,
+    /// Bumps, at most every [`LIST_REFRESH_MS`], when summaries or sync states changed.
+    pub list_changed: RwSignal<u64>,
     /// The last record changed by someone else, with a counter so repeats are seen.
     pub remote_update: RwSignal<(Option<DocumentId>, u64)>,
     pub writes_pending: RwSignal<u32>,
@@ -76,10 +111,29 @@ pub struct Engine {
     pub uploader: Rc<Uploader>,
 }
 
+/// One pass over what needs syncing: the records the server has not acknowledged and those
+/// the feed says changed.
+#[derive(Default)]
+struct Round {
+    queue: VecDeque<DocumentId>,
+    in_flight: HashSet<DocumentId>,
+    /// `queue` ∪ `in_flight`.
+    members: HashSet<DocumentId>,
+    total: usize,
+    done: usize,
+    /// `done` when the stall check last looked.
+    done_at_check: usize,
+    /// A record could not be read from storage: the feed checkpoint must not move past it.
+    failed: bool,
+    /// The feed sequence this round's discovery reached, saved once it is done.
+    feed_seq: Option<i64>,
+}
+
 impl Engine {
     pub async fn start(db_name: &str) -> Result<Rc<Engine>, StoreError> {
         let store = Store::open(db_name).await?;
         let acked = store.acked().await?.into_iter().filter_map(|(k, v)| Some((k.parse().ok()?, v))).collect();
+        let (list, errors) = store.list().await?;
         let session = load_session();
         let engine = Rc::new(Engine {
             store,
@@ -92,18 +146,26 @@ impl Engine {
             user: RwSignal::new(session.as_ref().map(|s| s.user.clone())),
             session: RefCell::new(session),
             socket: RefCell::new(None),
-            next_conn: RefCell::new(0),
-            attempt: RefCell::new(0),
-            timer: RefCell::new(None),
-            recheck: std::cell::Cell::new(false),
-            connecting: std::cell::Cell::new(false),
-            pending: RefCell::new(HashSet::new()),
+            next_conn: Cell::new(0),
+            attempt: Cell::new(0),
+            timer: Cell::new(None),
+            connecting: Cell::new(false),
+            summaries: RefCell::new(list.into_iter().map(|s| (s.id, Arc::new(s))).collect()),
+            list_problems: errors.iter().map(ToString::to_string).collect(),
+            stored: RefCell::new(None),
             acked: RefCell::new(acked),
             damaged: RefCell::new(HashMap::new()),
             refused: RefCell::new(HashSet::new()),
-            feed_seq: RefCell::new(None),
+            held: RefCell::new(HashMap::new()),
+            round: RefCell::new(Round::default()),
+            writes: RefCell::new(Vec::new()),
+            flushing: Cell::new(false),
+            discovering: Cell::new(false),
+            discover_again: Cell::new(false),
+            list_dirty: Cell::new(false),
             status: RwSignal::new(SyncStatus::SignedOut),
             revision: RwSignal::new(0),
+            list_changed: RwSignal::new(0),
             remote_update: RwSignal::new((None, 0)),
             writes_pending: RwSignal::new(0),
             write_error: RwSignal::new(None),
@@ -124,33 +186,67 @@ impl Engine {
 
     // ----- records -----
 
+    /// The records this device shows (the signed-in organisation's, or those stored while
+    /// signed out), newest first, from memory. Track [`Engine::list_changed`] to hear of changes.
+    pub fn records(&self) -> Vec<Arc<RecordSummary>> {
+        let org = self.org();
+        let mut list: Vec<Arc<RecordSummary>> =
+            self.summaries.borrow().values().filter(|s| s.org.is_none() || s.org == org).cloned().collect();
+        list.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.id.cmp(&b.id)));
+        list
+    }
+
     /// Creates a record and stores it; returns its id.
     pub fn create(self: &Rc<Self>, meta: &RecordMeta) -> DocumentId {
         let record = Record::create(platform::new_document_id(), meta);
         let id = record.id();
         let actions = self.node.borrow_mut().handle(0, Event::Create { doc: id, content: record.into_doc() });
-        self.pending.borrow_mut().insert(id);
         self.run(actions);
+        self.enqueue(id);
+        self.pump();
         id
     }
 
-    /// Loads a record into memory (if it is not already) and reports damaged chunks.
+    /// Loads a record into memory (if it is not already) for a page, which calls
+    /// [`Engine::close`] when it goes; reports damaged chunks.
     pub async fn open(self: &Rc<Self>, id: DocumentId) -> Result<Vec<DamagedChunk>, StoreError> {
-        if let Some(summary) = self.store.summary(id).await? {
-            if !self.visible(&summary) {
+        if let Some(summary) = self.summaries.borrow().get(&id) {
+            if !self.visible(summary) {
                 return Err(StoreError::NotFound(id));
             }
         }
+        *self.held.borrow_mut().entry(id).or_default() += 1;
         if self.node.borrow().doc(id).is_none() {
-            let loaded = self.store.load(id).await?;
+            let loaded = match self.store.load(id).await {
+                Ok(l) => l,
+                Err(e) => {
+                    self.close(id);
+                    return Err(e);
+                }
+            };
             self.damaged.borrow_mut().insert(id, loaded.damaged);
-            if self.node.borrow().doc(id).is_none() {
-                let actions = self.node.borrow_mut().handle(0, Event::Open { doc: id, chunks: loaded.chunks });
-                self.run(actions);
-            }
+            let actions = self.node.borrow_mut().handle(0, Event::Open { doc: id, chunks: loaded.chunks });
+            self.run(actions);
         }
         self.with_record(id, |_| ()).map_err(|reason| StoreError::Corrupt { id: id.to_string(), reason })?;
         Ok(self.damaged.borrow().get(&id).cloned().unwrap_or_default())
+    }
+
+    /// A page no longer shows the record: it may leave memory once stored.
+    pub fn close(self: &Rc<Self>, id: DocumentId) {
+        let left = {
+            let mut held = self.held.borrow_mut();
+            let n = held.entry(id).or_default();
+            *n = n.saturating_sub(1);
+            let left = *n;
+            if left == 0 {
+                held.remove(&id);
+            }
+            left
+        };
+        if left == 0 {
+            self.release_if_idle(id);
+        }
     }
 
     /// Runs `f` on an open record.
@@ -199,8 +295,11 @@ impl Engine {
             result
         })??;
         let actions = self.node.borrow_mut().handle(0, Event::Changed { doc: id });
-        self.pending.borrow_mut().insert(id);
         self.run(actions);
+        if !self.round.borrow().members.contains(&id) {
+            self.enqueue(id);
+            self.pump();
+        }
         Ok(())
     }
 
@@ -257,6 +356,7 @@ impl Engine {
                         ws.set_onclose(None);
                         let _ = ws.close();
                     }
+                    self.end_round();
                     self.status.set(SyncStatus::Error(reason));
                     self.schedule_reconnect();
                 }
@@ -266,50 +366,97 @@ impl Engine {
                         s.org = org;
                         s
                     });
-                    let this = self.clone();
+                    // A document that is not a liaison record is stored but not listed.
+                    self.writes.borrow_mut().push((Write::Chunk { doc, chunk, summary }, generation));
                     self.writes_pending.update(|n| *n += 1);
-                    spawn_local(async move {
-                        // A document that is not a liaison record is stored but not listed.
-                        let result = this.store.write(doc, &chunk, summary.as_ref()).await;
-                        let ok = result.is_ok();
-                        match result {
-                            Ok(()) => this.write_error.set(None),
-                            Err(e) => {
-                                this.write_error.set(Some(e.to_string()));
-                                this.retry_write(doc);
-                            }
-                        }
-                        this.writes_pending.update(|n| *n -= 1);
-                        let next = this.node.borrow_mut().handle(0, Event::Persisted { doc, generation, ok });
-                        this.run(next);
-                        this.revision.update(|r| *r += 1);
-                    });
+                    self.flush_writes();
                 }
                 Action::Updated { doc } => {
-                    // New heads: wait for the server's acknowledgement of them too.
-                    self.pending.borrow_mut().insert(doc);
                     self.remote_update.update(|(d, n)| {
                         *d = Some(doc);
                         *n += 1;
                     });
                     self.revision.update(|r| *r += 1);
                 }
+                Action::Acknowledged { doc, heads, .. } => {
+                    let heads = sorted_heads(&heads);
+                    self.refused.borrow_mut().remove(&doc);
+                    self.acked.borrow_mut().insert(doc, heads.clone());
+                    self.writes.borrow_mut().push((Write::Acked { doc, heads }, 0));
+                    self.flush_writes();
+                    self.settled(doc);
+                }
                 Action::Unavailable { doc, .. } => {
                     // Not in sync, and not waiting either: asked again when the feed names it
                     // (say, once it is shared again) or on the next connection.
-                    self.pending.borrow_mut().remove(&doc);
                     self.refused.borrow_mut().insert(doc);
-                    self.revision.update(|r| *r += 1);
-                    self.refresh_status();
+                    self.settled(doc);
                 }
                 Action::Established { .. } => {
-                    *self.attempt.borrow_mut() = 0;
+                    self.attempt.set(0);
                     self.discover();
                 }
-                Action::Authorize { .. } => {}
+                // A message about a record released from memory: load it again.
+                Action::Authorize { conn, doc, .. } => self.reload_for_sync(conn, doc),
             }
         }
-        self.check_acked();
+    }
+
+    /// Carries out queued writes: everything queued while the previous transaction committed
+    /// goes into the next one. Each chunk's `Persisted` is reported once its transaction is
+    /// done; a failed batch is tried again record by record, so one bad write fails alone.
+    fn flush_writes(self: &Rc<Self>) {
+        if self.flushing.replace(true) {
+            return;
+        }
+        let this = self.clone();
+        spawn_local(async move {
+            loop {
+                let batch = std::mem::take(&mut *this.writes.borrow_mut());
+                if batch.is_empty() {
+                    break;
+                }
+                let writes: Vec<Write> = batch.iter().map(|(w, _)| w.clone()).collect();
+                let results: Vec<Result<(), StoreError>> = match this.store.write_batch(&writes).await {
+                    Ok(()) => vec![Ok(()); batch.len()],
+                    Err(e) if batch.len() == 1 => vec![Err(e)],
+                    Err(_) => {
+                        let mut each = Vec::with_capacity(batch.len());
+                        for w in &writes {
+                            each.push(this.store.write_batch(std::slice::from_ref(w)).await);
+                        }
+                        each
+                    }
+                };
+                let mut chunks = 0;
+                for ((write, generation), result) in batch.into_iter().zip(results) {
+                    let Write::Chunk { doc, summary, .. } = write else { continue };
+                    chunks += 1;
+                    let ok = result.is_ok();
+                    match result {
+                        Ok(()) => {
+                            this.write_error.set(None);
+                            if let Some(stored) = this.stored.borrow_mut().as_mut() {
+                                stored.insert(doc);
+                            }
+                            if let Some(s) = summary {
+                                this.summaries.borrow_mut().insert(doc, Arc::new(s));
+                            }
+                        }
+                        Err(e) => {
+                            this.write_error.set(Some(e.to_string()));
+                            this.retry_write(doc);
+                        }
+                    }
+                    let next = this.node.borrow_mut().handle(0, Event::Persisted { doc, generation, ok });
+                    this.run(next);
+                }
+                this.writes_pending.update(|n| *n -= chunks);
+                this.revision.update(|r| *r += 1);
+                this.list_changed_soon();
+            }
+            this.flushing.set(false);
+        });
     }
 
     /// After a failed write the node holds the change and asks for a full snapshot on the
@@ -325,6 +472,21 @@ impl Engine {
         }
     }
 
+    /// Tells pages, soon and once for many changes, that the list changed.
+    fn list_changed_soon(self: &Rc<Self>) {
+        if self.list_dirty.replace(true) {
+            return;
+        }
+        let this = self.clone();
+        let later = Closure::once_into_js(move || {
+            this.list_dirty.set(false);
+            this.list_changed.update(|n| *n += 1);
+        });
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), LIST_REFRESH_MS);
+        }
+    }
+
     /// The signed-in organisation.
     pub fn org(&self) -> Option<String> {
         self.session.borrow().as_ref().map(|s| s.user.org_id.clone())
@@ -336,53 +498,134 @@ impl Engine {
         summary.org.is_none() || summary.org == self.org()
     }
 
-    /// Moves documents the server now has in full from `pending` to `acked`.
-    fn check_acked(self: &Rc<Self>) {
-        let Some(conn) = self.socket.borrow().as_ref().map(|(_, c)| *c) else { return };
-        let pending: Vec<DocumentId> = self.pending.borrow().iter().copied().collect();
-        let mut done = Vec::new();
-        for doc in pending {
-            let mut node = self.node.borrow_mut();
-            if node.in_sync(conn, doc) {
-                let heads = node.doc_mut(doc).map(|d| sorted_heads(&d.get_heads())).unwrap_or_default();
-                done.push((doc, heads));
-            }
-        }
-        if done.len() < self.pending.borrow().len() {
-            self.recheck_soon();
-        }
-        if done.is_empty() {
+    // ----- sync rounds -----
+
+    fn enqueue(&self, id: DocumentId) {
+        if self.socket.borrow().is_none() {
             return;
         }
-        for (doc, heads) in done {
-            self.pending.borrow_mut().remove(&doc);
-            self.refused.borrow_mut().remove(&doc);
-            self.acked.borrow_mut().insert(doc, heads.clone());
-            let this = self.clone();
-            spawn_local(async move {
-                let _ = this.store.set_acked(doc, &heads).await;
-            });
+        let mut round = self.round.borrow_mut();
+        if round.members.insert(id) {
+            round.queue.push_back(id);
+            round.total += 1;
         }
-        self.revision.update(|r| *r += 1);
+    }
+
+    /// Hands queued records to the node while fewer than [`WINDOW`] are in flight.
+    fn pump(self: &Rc<Self>) {
+        loop {
+            let next = {
+                let mut round = self.round.borrow_mut();
+                if round.in_flight.len() >= WINDOW {
+                    None
+                } else {
+                    // Entries settled while they waited (by the feed) are skipped here.
+                    let mut next = None;
+                    while let Some(id) = round.queue.pop_front() {
+                        if round.members.contains(&id) && !round.in_flight.contains(&id) {
+                            round.in_flight.insert(id);
+                            next = Some(id);
+                            break;
+                        }
+                    }
+                    next
+                }
+            };
+            let Some(id) = next else { break };
+            let this = self.clone();
+            spawn_local(async move { this.start_sync(id).await });
+        }
         self.refresh_status();
     }
 
-    /// Asks the feed again shortly. The sync protocol does not always send a last message
-    /// naming heads both sides already share, so a record can look unacknowledged after the
-    /// server has stored it; the feed's heads settle that.
-    fn recheck_soon(self: &Rc<Self>) {
-        if self.recheck.replace(true) {
+    /// Opens a record in the node for syncing, loading what is stored of it.
+    async fn start_sync(self: &Rc<Self>, id: DocumentId) {
+        let mut chunks = Vec::new();
+        if self.node.borrow().doc(id).is_none() && self.is_stored(id).await {
+            match self.store.load(id).await {
+                Ok(loaded) => {
+                    self.damaged.borrow_mut().insert(id, loaded.damaged);
+                    chunks = loaded.chunks;
+                }
+                Err(StoreError::NotFound(_)) => {}
+                // Syncing from an empty copy would hide what is stored here: leave it, and do
+                // not let the feed checkpoint move past it.
+                Err(e) => {
+                    self.write_error.set(Some(e.to_string()));
+                    self.round.borrow_mut().failed = true;
+                    return self.settled(id);
+                }
+            }
+        }
+        if !self.round.borrow().in_flight.contains(&id) {
+            // The round ended meanwhile (disconnected).
             return;
         }
-        let this = self.clone();
-        let later = Closure::once_into_js(move || {
-            this.recheck.set(false);
-            if this.socket.borrow().is_some() && !this.pending.borrow().is_empty() {
-                this.discover();
+        self.refused.borrow_mut().remove(&id);
+        let actions = self.node.borrow_mut().handle(0, Event::Open { doc: id, chunks });
+        self.run(actions);
+    }
+
+    /// Whether this device has chunks of `id`. The first call reads the keys once.
+    async fn is_stored(&self, id: DocumentId) -> bool {
+        if self.summaries.borrow().contains_key(&id) {
+            return true;
+        }
+        if self.stored.borrow().is_none() {
+            // If the scan fails, assume stored: a load then answers for that record.
+            let Ok(ids) = self.store.stored_docs().await else { return true };
+            self.stored.borrow_mut().get_or_insert(ids);
+        }
+        self.stored.borrow().as_ref().is_none_or(|s| s.contains(&id))
+    }
+
+    /// The server acknowledged or refused `doc`: one more of the round is done.
+    fn settled(self: &Rc<Self>, doc: DocumentId) {
+        let was_member = {
+            let mut round = self.round.borrow_mut();
+            let member = round.members.remove(&doc);
+            if member {
+                round.in_flight.remove(&doc);
+                round.done += 1;
             }
+            member
+        };
+        self.release_if_idle(doc);
+        self.list_changed_soon();
+        self.revision.update(|r| *r += 1);
+        if was_member {
+            self.pump();
+        }
+    }
+
+    /// Releases a record from the node's memory unless a page has it open or a round is
+    /// still syncing it (the node keeps it until its writes are done).
+    fn release_if_idle(&self, doc: DocumentId) {
+        if !self.held.borrow().contains_key(&doc) && !self.round.borrow().in_flight.contains(&doc) {
+            self.node.borrow_mut().release(doc);
+        }
+    }
+
+    /// The node asks for a record it released: read it from IndexedDB.
+    fn reload_for_sync(self: &Rc<Self>, conn: ConnId, doc: DocumentId) {
+        let this = self.clone();
+        spawn_local(async move {
+            let verdict = match this.store.load(doc).await {
+                Ok(loaded) => Verdict::Allowed { chunks: loaded.chunks },
+                Err(StoreError::NotFound(_)) => Verdict::Allowed { chunks: Vec::new() },
+                Err(e) => Verdict::Failed(e.to_string()),
+            };
+            let actions = this.node.borrow_mut().handle(0, Event::Authorized { conn, doc, verdict });
+            this.run(actions);
+            this.release_if_idle(doc);
         });
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), RECHECK_MS);
+    }
+
+    /// The connection is gone: what was in flight waits for the next one.
+    fn end_round(self: &Rc<Self>) {
+        let in_flight: Vec<DocumentId> = std::mem::take(&mut *self.round.borrow_mut()).in_flight.into_iter().collect();
+        for doc in in_flight {
+            self.release_if_idle(doc);
         }
     }
 
@@ -390,14 +633,28 @@ impl Engine {
         if self.socket.borrow().is_none() {
             return;
         }
-        let left = self.pending.borrow().len();
-        if left == 0 {
-            if let (Some(seq), Some(s)) = (self.feed_seq.borrow_mut().take(), self.session.borrow().as_ref()) {
+        let mut round = self.round.borrow_mut();
+        if round.members.is_empty() && !self.discovering.get() {
+            if let (Some(seq), false, Some(s)) = (round.feed_seq.take(), round.failed, self.session.borrow().as_ref()) {
                 save_checkpoint(&s.user, seq);
             }
+            *round = Round::default();
             self.status.set(SyncStatus::UpToDate { at: platform::now_ms() });
         } else {
-            self.status.set(SyncStatus::Syncing { left });
+            self.status.set(SyncStatus::Syncing { done: round.done, total: round.total.max(round.done) });
+        }
+    }
+
+    /// A round that stopped moving asks the feed again (see [`RECHECK_MS`]).
+    fn check_stalled(self: &Rc<Self>) {
+        let stalled = {
+            let mut round = self.round.borrow_mut();
+            let stalled = !round.in_flight.is_empty() && round.in_flight.len() == round.members.len() && round.done == round.done_at_check;
+            round.done_at_check = round.done;
+            stalled
+        };
+        if stalled && self.socket.borrow().is_some() {
+            self.discover();
         }
     }
 
@@ -433,7 +690,7 @@ impl Engine {
         let window = web_sys::window().expect("a window");
         let this = self.clone();
         let online = Closure::<dyn FnMut()>::new(move || {
-            *this.attempt.borrow_mut() = 0;
+            this.attempt.set(0);
             this.connect();
         });
         let _ = window.add_event_listener_with_callback("online", online.as_ref().unchecked_ref());
@@ -450,7 +707,7 @@ impl Engine {
         let visible = Closure::<dyn FnMut()>::new(move || {
             let shown = web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
             if shown && this.socket.borrow().is_none() {
-                *this.attempt.borrow_mut() = 0;
+                this.attempt.set(0);
                 this.connect();
             }
         });
@@ -467,6 +724,10 @@ impl Engine {
         });
         let _ = window.set_interval_with_callback_and_timeout_and_arguments_0(poll.as_ref().unchecked_ref(), FEED_POLL_MS);
         poll.forget();
+        let this = self.clone();
+        let stall = Closure::<dyn FnMut()>::new(move || this.check_stalled());
+        let _ = window.set_interval_with_callback_and_timeout_and_arguments_0(stall.as_ref().unchecked_ref(), RECHECK_MS);
+        stall.forget();
     }
 
     fn disconnect(self: &Rc<Self>) {
@@ -477,12 +738,13 @@ impl Engine {
             let _ = ws.close();
             let actions = self.node.borrow_mut().handle(0, Event::Disconnected { conn });
             self.run(actions);
+            self.end_round();
         }
     }
 
     /// Connects if signed in and online; otherwise says why not.
     pub fn connect(self: &Rc<Self>) {
-        if let Some(t) = self.timer.borrow_mut().take() {
+        if let Some(t) = self.timer.take() {
             if let Some(w) = web_sys::window() {
                 w.clear_timeout_with_handle(t);
             }
@@ -520,11 +782,8 @@ impl Engine {
             return self.schedule_reconnect();
         };
         ws.set_binary_type(web_sys::BinaryType::Arraybuffer);
-        let conn = {
-            let mut n = self.next_conn.borrow_mut();
-            *n += 1;
-            ConnId(*n)
-        };
+        let conn = ConnId(self.next_conn.get() + 1);
+        self.next_conn.set(conn.0);
         let this = self.clone();
         let onopen = Closure::<dyn FnMut()>::new(move || {
             let actions = this.node.borrow_mut().handle(0, Event::Connected { conn, account: String::new() });
@@ -545,6 +804,7 @@ impl Engine {
                 this.socket.borrow_mut().take();
                 let actions = this.node.borrow_mut().handle(0, Event::Disconnected { conn });
                 this.run(actions);
+                this.end_round();
                 if !matches!(this.status.get_untracked(), SyncStatus::Error(_)) {
                     this.status.set(if platform::is_online() { SyncStatus::Connecting } else { SyncStatus::Offline });
                 }
@@ -564,103 +824,110 @@ impl Engine {
     /// Tries again after 1 s, 2 s, 4 s … up to a minute, each with ±50 % jitter so that a
     /// township's phones do not all reconnect at the same moment.
     fn schedule_reconnect(self: &Rc<Self>) {
-        if self.session.borrow().is_none() || self.timer.borrow().is_some() {
+        if self.session.borrow().is_none() {
             return;
         }
-        let attempt = {
-            let mut a = self.attempt.borrow_mut();
-            *a = (*a + 1).min(6);
-            *a
-        };
+        let pending = self.timer.take();
+        if pending.is_some() {
+            return self.timer.set(pending);
+        }
+        let attempt = (self.attempt.get() + 1).min(6);
+        self.attempt.set(attempt);
         let mut jitter = [0u8; 1];
         let _ = getrandom::fill(&mut jitter);
         let delay = (1000.0 * 2f64.powi(attempt as i32 - 1)).min(60_000.0) * (0.5 + jitter[0] as f64 / 255.0);
         let this = self.clone();
         let retry = Closure::once_into_js(move || {
-            this.timer.borrow_mut().take();
+            this.timer.set(None);
             this.connect();
         });
         if let Some(w) = web_sys::window() {
             if let Ok(t) = w.set_timeout_with_callback_and_timeout_and_arguments_0(retry.unchecked_ref(), delay as i32) {
-                *self.timer.borrow_mut() = Some(t);
+                self.timer.set(Some(t));
             }
         }
     }
 
     /// After connecting (and every so often): push what the server has not acknowledged, pull
-    /// what the feed says changed.
+    /// what the feed says changed. One discovery at a time; asking during one runs another
+    /// after it.
     fn discover(self: &Rc<Self>) {
-        let Some(session) = self.session() else { return };
+        if self.discovering.replace(true) {
+            return self.discover_again.set(true);
+        }
         let this = self.clone();
         spawn_local(async move {
-            let Ok((summaries, _)) = this.store.list().await else { return };
-            let local: HashMap<String, RecordSummary> = summaries.into_iter().map(|s| (s.id.to_string(), s)).collect();
-            for s in local.values() {
-                if this.visible(s) && !this.on_server(s) {
-                    this.sync_doc(s.id).await;
-                }
-            }
-            let mut since = load_checkpoint(&session.user);
             loop {
-                let feed = match api::feed(&session.token, since).await {
-                    Ok(f) => f,
-                    Err(ApiError::Unauthorized) => return this.status.set(SyncStatus::SessionExpired),
-                    Err(_) => return,
-                };
-                for entry in &feed.docs {
-                    let Ok(id) = entry.id.parse::<DocumentId>() else { continue };
-                    let ours = match this.node.borrow_mut().doc_mut(id) {
-                        Some(d) => Some(sorted_heads(&d.get_heads())),
-                        None => local.get(&entry.id).map(|s| s.heads.clone()),
-                    };
-                    if ours.as_ref() == Some(&entry.heads) {
-                        // The server has exactly what we have: acknowledged, whatever the sync
-                        // session last said.
-                        this.pending.borrow_mut().remove(&id);
-                        this.acked.borrow_mut().insert(id, entry.heads.clone());
-                        let _ = this.store.set_acked(id, &entry.heads).await;
-                        this.revision.update(|r| *r += 1);
-                    } else {
-                        this.sync_doc(id).await;
-                    }
-                }
-                since = feed.last_seq;
-                if !feed.more {
+                this.discover_once().await;
+                if !this.discover_again.replace(false) {
                     break;
                 }
             }
-            *this.feed_seq.borrow_mut() = Some(since);
+            this.discovering.set(false);
             this.refresh_status();
-            // Attachments go once their records are on the server; the rest wait for the next.
-            this.uploader.run(&this.store, &session.token).await;
+            if let Some(session) = this.session() {
+                // Attachments go once their records are on the server; the rest wait.
+                this.uploader.run(&this.store, &session.token).await;
+            }
         });
     }
 
-    /// Hands a document to the node for syncing, loading what is stored of it. One already in
-    /// memory is opened again too: the node then asks anew where it was refused before.
-    async fn sync_doc(self: &Rc<Self>, id: DocumentId) {
-        self.pending.borrow_mut().insert(id);
-        self.refused.borrow_mut().remove(&id);
-        let mut chunks = Vec::new();
-        if self.node.borrow().doc(id).is_none() {
-            match self.store.load(id).await {
-                Ok(loaded) => {
-                    self.damaged.borrow_mut().insert(id, loaded.damaged);
-                    chunks = loaded.chunks;
-                }
-                // Shared with us and not on this device yet: it comes from the server.
-                Err(StoreError::NotFound(_)) => {}
-                // Syncing from an empty copy would hide what is stored here: leave it for now.
-                Err(e) => {
-                    self.pending.borrow_mut().remove(&id);
-                    self.write_error.set(Some(e.to_string()));
-                    return self.refresh_status();
+    async fn discover_once(self: &Rc<Self>) {
+        let Some(session) = self.session() else { return };
+        if self.socket.borrow().is_none() {
+            return;
+        }
+        let unacked: Vec<DocumentId> =
+            self.summaries.borrow().values().filter(|s| self.visible(s) && !self.on_server(s)).map(|s| s.id).collect();
+        for id in unacked {
+            self.enqueue(id);
+        }
+        self.pump();
+        let mut since = load_checkpoint(&session.user);
+        loop {
+            let feed = match api::feed(&session.token, since).await {
+                Ok(f) => f,
+                Err(ApiError::Unauthorized) => return self.status.set(SyncStatus::SessionExpired),
+                Err(_) => return,
+            };
+            for entry in &feed.docs {
+                let Ok(id) = entry.id.parse::<DocumentId>() else { continue };
+                let ours = match self.node.borrow_mut().doc_mut(id) {
+                    Some(d) => Some(sorted_heads(&d.get_heads())),
+                    None => self.summaries.borrow().get(&id).map(|s| s.heads.clone()),
+                };
+                if ours.as_ref() == Some(&entry.heads) {
+                    // The server has exactly what we have: acknowledged, whatever the sync
+                    // session last said.
+                    if self.acked.borrow().get(&id) != Some(&entry.heads) {
+                        self.acked.borrow_mut().insert(id, entry.heads.clone());
+                        self.writes.borrow_mut().push((Write::Acked { doc: id, heads: entry.heads.clone() }, 0));
+                    }
+                    self.refused.borrow_mut().remove(&id);
+                    if self.round.borrow().members.contains(&id) {
+                        self.settled(id);
+                    }
+                } else if self.round.borrow().in_flight.contains(&id) {
+                    // In flight and still different: ask the node to offer it again (once it
+                    // is loaded; until then its start is still on its way).
+                    if self.node.borrow().doc(id).is_none() {
+                        continue;
+                    }
+                    let actions = self.node.borrow_mut().handle(0, Event::Open { doc: id, chunks: Vec::new() });
+                    self.run(actions);
+                } else {
+                    self.enqueue(id);
                 }
             }
+            self.flush_writes();
+            self.pump();
+            since = feed.last_seq;
+            if !feed.more {
+                break;
+            }
         }
-        let actions = self.node.borrow_mut().handle(0, Event::Open { doc: id, chunks });
-        self.run(actions);
-        self.refresh_status();
+        self.round.borrow_mut().feed_seq = Some(since);
+        self.list_changed_soon();
     }
 }
 

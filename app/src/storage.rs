@@ -18,7 +18,7 @@
 //! share one transaction, so a crash in between loses nothing. A chunk that fails
 //! verification is reported and never deleted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
@@ -44,6 +44,15 @@ const INCREMENTAL: &str = "incremental";
 /// The open database.
 pub struct Store {
     db: Database,
+}
+
+/// One write of a batch ([`Store::write_batch`]).
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// A chunk of `doc` (deleting those it replaces) and the record's new summary.
+    Chunk { doc: DocumentId, chunk: Chunk, summary: Option<RecordSummary> },
+    /// The heads the server acknowledged for `doc`.
+    Acked { doc: DocumentId, heads: Vec<String> },
 }
 
 /// A document's stored chunks, verified, snapshots first.
@@ -151,27 +160,55 @@ impl Store {
     /// Writes a chunk of `id` and its new summary in one transaction, deleting the chunks it
     /// replaces (under either kind: the node names them by hash only).
     pub async fn write(&self, id: DocumentId, chunk: &Chunk, summary: Option<&RecordSummary>) -> Result<(), StoreError> {
-        let kind = match chunk.kind {
-            ChunkKind::Incremental => INCREMENTAL,
-            ChunkKind::Snapshot => SNAPSHOT,
-        };
-        // The transaction is created before the first await, so writes keep the order they
+        self.write_batch(&[Write::Chunk { doc: id, chunk: chunk.clone(), summary: summary.cloned() }]).await
+    }
+
+    /// Carries out `writes` in order in one strict-durability transaction: all of them or
+    /// none. A first sync stores thousands of records; one flush to disk per batch instead of
+    /// per record is what keeps it linear and fast (the engine batches what arrives while the
+    /// previous transaction is committing, as the server's group commit does).
+    pub async fn write_batch(&self, writes: &[Write]) -> Result<(), StoreError> {
+        // The transaction is created before the first await, so batches keep the order they
         // were called in: IndexedDB runs read-write transactions over the same stores in
         // creation order.
-        let tx = self.write_tx(&[CHUNKS, RECORDS])?;
+        let tx = self.write_tx(&[CHUNKS, RECORDS, ACKED])?;
         let chunks = tx.object_store(CHUNKS)?;
-        chunks.put(JsValue::from(Uint8Array::from(chunk.bytes.as_slice()))).with_key(chunk_key(id, kind, &chunk.hash)).primitive()?;
-        for old in chunk.replaces.iter().filter(|h| **h != chunk.hash) {
-            for old_kind in [SNAPSHOT, INCREMENTAL] {
-                chunks.delete(chunk_key(id, old_kind, old)).primitive()?;
+        let records = tx.object_store(RECORDS)?;
+        let acked = tx.object_store(ACKED)?;
+        for write in writes {
+            match write {
+                Write::Chunk { doc, chunk, summary } => {
+                    let kind = match chunk.kind {
+                        ChunkKind::Incremental => INCREMENTAL,
+                        ChunkKind::Snapshot => SNAPSHOT,
+                    };
+                    chunks.put(JsValue::from(Uint8Array::from(chunk.bytes.as_slice()))).with_key(chunk_key(*doc, kind, &chunk.hash)).primitive()?;
+                    for old in chunk.replaces.iter().filter(|h| **h != chunk.hash) {
+                        for old_kind in [SNAPSHOT, INCREMENTAL] {
+                            chunks.delete(chunk_key(*doc, old_kind, old)).primitive()?;
+                        }
+                    }
+                    if let Some(summary) = summary {
+                        let value = serde_wasm_bindgen::to_value(summary).map_err(|e| StoreError::Browser(e.to_string()))?;
+                        records.put(value).with_key(doc.to_string()).primitive()?;
+                    }
+                }
+                Write::Acked { doc, heads } => {
+                    let value = serde_wasm_bindgen::to_value(heads).map_err(|e| StoreError::Browser(e.to_string()))?;
+                    acked.put(value).with_key(doc.to_string()).primitive()?;
+                }
             }
-        }
-        if let Some(summary) = summary {
-            let value = serde_wasm_bindgen::to_value(summary).map_err(|e| StoreError::Browser(e.to_string()))?;
-            tx.object_store(RECORDS)?.put(value).with_key(id.to_string()).primitive()?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The documents that have any chunk on this device (listed or not): one key scan, so a
+    /// first sync need not ask storage about each record it has never seen.
+    pub async fn stored_docs(&self) -> Result<HashSet<DocumentId>, StoreError> {
+        let tx = self.db.transaction(CHUNKS).build()?;
+        let keys: Vec<JsValue> = tx.object_store(CHUNKS)?.get_all_keys().primitive()?.await?.collect::<Result<_, _>>()?;
+        Ok(keys.into_iter().filter_map(|k| k.dyn_into::<Array>().ok()?.get(0).as_string()?.parse().ok()).collect())
     }
 
     /// Every record's summary, newest first. A summary that cannot be read is reported in
@@ -211,14 +248,6 @@ impl Store {
             .zip(values)
             .filter_map(|(k, v)| Some((k.as_string()?, serde_wasm_bindgen::from_value(v).ok()?)))
             .collect())
-    }
-
-    pub async fn set_acked(&self, id: DocumentId, heads: &[String]) -> Result<(), StoreError> {
-        let tx = self.write_tx(&[ACKED])?;
-        let value = serde_wasm_bindgen::to_value(heads).map_err(|e| StoreError::Browser(e.to_string()))?;
-        tx.object_store(ACKED)?.put(value).with_key(id.to_string()).primitive()?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Stores an attachment of `doc` under its SHA-256 and queues it for upload, in one

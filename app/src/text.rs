@@ -10,6 +10,11 @@ pub const EMPTY_LIST: L = L::new(
     "本机还没有记录。请在上方选择要填写的表单，例如“案件线索登记”。",
     "No records on this device yet. Choose a form above to start, for example “Case clue intake”.",
 );
+pub const EMPTY_LIST_SYNCING: L = L::new(
+    "正在从服务器取回本单位的记录…",
+    "Fetching your organisation's records from the server…",
+);
+pub const SHOW_MORE: L = L::new("再显示 50 条", "Show 50 more");
 pub const NO_CODE: L = L::new("（未填编号）", "(no code yet)");
 pub const DRAFT: L = L::new("草稿", "Draft");
 pub const UPDATED: L = L::new("更新于", "Updated");
@@ -36,15 +41,17 @@ pub const PERSISTENT_NO: L = L::new(
 pub const PERSISTENT_UNKNOWN: L = L::new("正在询问浏览器…", "asking the browser…");
 pub const USED: L = L::new("已用", "used");
 pub const OF: L = L::new("共", "of");
-pub const OFFLINE_READY: L = L::new("已可离线启动", "starts offline");
-pub const OFFLINE_NOT_READY: L = L::new("离线启动尚未就绪", "offline start not ready yet");
-pub const NETWORK_ONLINE: L = L::new("网络：在线", "Network: online");
-pub const NETWORK_OFFLINE: L = L::new("网络：离线（可继续填写）", "Network: offline (keep working)");
+pub const OFFLINE_READY: L = L::new("可离线启动", "Starts offline");
+pub const OFFLINE_NOT_READY: L = L::new("离线启动未就绪", "Offline start not ready");
+pub const NETWORK_ONLINE: L = L::new("在线", "Online");
+pub const NETWORK_OFFLINE: L = L::new("离线，可继续填写", "Offline: keep working");
 pub const SYNC_SIGNED_OUT: L = L::new("未登录：记录只存于本机", "Not signed in: records stay on this device");
 pub const SYNC_EXPIRED: L = L::new("登录已过期，请重新登录（本机记录不受影响）", "Session expired: sign in again (records on this device are safe)");
 pub const SYNC_OFFLINE: L = L::new("离线：联网后自动同步", "Offline: will sync when back online");
 pub const SYNC_CONNECTING: L = L::new("正在连接服务器…", "Connecting…");
-pub const SYNC_SYNCING: L = L::new("正在同步，剩余", "Syncing, records left:");
+pub const SYNC_SYNCING: L = L::new("正在同步", "Syncing");
+pub const DETAILS: L = L::new("详情", "Details");
+pub const LESS: L = L::new("收起", "Less");
 pub const SYNC_UP_TO_DATE: L = L::new("已同步，时间", "Up to date, synced at");
 pub const SYNC_ERROR: L = L::new("同步出错：", "Sync error: ");
 pub const SIGN_IN: L = L::new("登录", "Sign in");

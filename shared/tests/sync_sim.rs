@@ -106,6 +106,9 @@ enum Op {
     FailClientStore { client: usize },
     RetryClientWrites { client: usize },
     CrashServer,
+    /// The client no longer needs the document in memory (the app releases what is not on
+    /// screen); a message about it loads it again from the client's storage.
+    Release { client: usize, doc: usize },
 }
 
 impl Sim {
@@ -186,6 +189,18 @@ impl Sim {
                             self.server_event(Event::Disconnected { conn: link.server });
                         }
                     }
+                    // A released document is loaded again from the client's own storage.
+                    Action::Authorize { conn, doc, .. } => {
+                        let chunks = self.clients[i].store.chunks(doc);
+                        events.push_back(Event::Authorized { conn, doc, verdict: Verdict::Allowed { chunks } });
+                    }
+                    // The server said it holds these heads: they must be in its storage.
+                    Action::Acknowledged { doc, heads, .. } => {
+                        let stored = self.server_store.load(doc);
+                        for h in heads {
+                            assert!(stored.get_change_by_hash(&h).is_some(), "client {i} was told the server has change {h}; it is not stored");
+                        }
+                    }
                     // The browser writes to IndexedDB at once; here, to the client's store.
                     Action::Persist { doc, chunk, generation, .. } => {
                         let ok = !std::mem::take(&mut self.clients[i].fail_next_write);
@@ -210,7 +225,7 @@ impl Sim {
         match op {
             Op::Edit { client, doc } => {
                 let id = doc_id(doc);
-                if !self.clients[client].opened[doc] {
+                if !self.clients[client].opened[doc] || self.clients[client].node.doc(id).is_none() {
                     self.clients[client].opened[doc] = true;
                     let chunks = self.clients[client].store.chunks(id);
                     self.client_event(client, Event::Open { doc: id, chunks });
@@ -277,6 +292,7 @@ impl Sim {
                 }
             }
             Op::CrashServer => self.crash_server(),
+            Op::Release { client, doc } => self.clients[client].node.release(doc_id(doc)),
         }
     }
 
@@ -309,6 +325,15 @@ impl Sim {
             self.run(Op::RetryClientWrites { client: i });
             self.run(Op::Disconnect { client: i });
             self.run(Op::Connect { client: i });
+            // What the app's discovery does: every record it has is offered again, loaded from
+            // storage where it was released.
+            for doc in 0..DOCS {
+                if self.clients[i].opened[doc] {
+                    let id = doc_id(doc);
+                    let chunks = if self.clients[i].node.doc(id).is_some() { vec![] } else { self.clients[i].store.chunks(id) };
+                    self.client_event(i, Event::Open { doc: id, chunks });
+                }
+            }
         }
         for _ in 0..10_000 {
             let mut moved = false;
@@ -344,6 +369,7 @@ fn op(clients: usize) -> impl Strategy<Value = Op> {
         1 => (0..clients).prop_map(|client| Op::FailClientStore { client }),
         1 => (0..clients).prop_map(|client| Op::RetryClientWrites { client }),
         1 => Just(Op::CrashServer),
+        2 => (0..clients, 0..DOCS).prop_map(|(client, doc)| Op::Release { client, doc }),
     ]
 }
 
@@ -374,7 +400,8 @@ proptest! {
                 if !c.opened[doc] {
                     continue;
                 }
-                let replica = c.node.doc(id).unwrap();
+                // Released documents are checked in storage only.
+                let replica = c.node.doc(id).cloned().unwrap_or_else(|| c.store.load(id));
                 for key in &expected {
                     prop_assert!(replica.get(ROOT, key.as_str()).unwrap().is_some(), "client {i} lacks {key} of doc {doc}");
                 }

@@ -2,7 +2,7 @@
 // storage status, and the list's empty state.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cleanup, launchProfile, startServer, tempDir, waitSaved } from "./harness.mjs";
+import { cleanup, launchProfile, openStatusDetails, startServer, tempDir, waitSaved } from "./harness.mjs";
 
 test("bad input gets a message in the chosen language and is not saved", async () => {
   const server = await startServer();
@@ -13,7 +13,9 @@ test("bad input gets a message in the chosen language and is not saved", async (
     await page.waitForSelector("#empty-list");
     assert.match(await page.innerText("#empty-list"), /本机还没有记录/);
 
-    // The app asked for persistent storage and shows the browser's answer (headless says no).
+    // The app asked for persistent storage and shows the browser's answer (headless says no)
+    // in the status line's details.
+    await openStatusDetails(page);
     const storage = page.locator('#storage-status:not([data-persisted="pending"])');
     await storage.waitFor();
     assert.ok(["yes", "no"].includes(await storage.getAttribute("data-persisted")));

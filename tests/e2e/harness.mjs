@@ -104,6 +104,19 @@ export async function signIn(page, url, account) {
   await page.waitForSelector('#sync-status[data-state="up-to-date"]', { timeout: 20000 });
 }
 
+/** Opens the status line's details (storage, the signed-in user, sign-out). */
+export async function openStatusDetails(page) {
+  if ((await page.getAttribute("#status-toggle", "aria-expanded")) !== "true") await page.click("#status-toggle");
+  await page.waitForSelector("#status-details:not([hidden])");
+}
+
+/** Signs out through the status details; resolves once the app offers to sign in again. */
+export async function signOut(page) {
+  await openStatusDetails(page);
+  await page.click("#sign-out");
+  await page.waitForSelector("#sign-in");
+}
+
 /** Signs in over HTTP; returns the session token. */
 export async function login(url, account) {
   const r = await fetch(`${url}/api/login`, {

@@ -2,7 +2,7 @@
 // nor uploaded by the procuratorate when it signs in on the same device afterwards.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cleanup, DEMO, launchProfile, login, startServer, tempDir, waitSaved, signIn } from "./harness.mjs";
+import { cleanup, DEMO, launchProfile, login, startServer, tempDir, waitSaved, signIn, signOut } from "./harness.mjs";
 
 
 async function feedIds(url, account) {
@@ -23,8 +23,7 @@ test("a shared device keeps each organisation's records to itself", async () => 
     await waitSaved(page);
     const id = page.url().split("#/r/")[1];
     await page.goto(`${server.url}/#/`);
-    await page.click("#sign-out");
-    await page.waitForSelector("#sign-in");
+    await signOut(page);
 
     await context.setOffline(false);
     await signIn(page, server.url, DEMO.procuratorate);
@@ -35,8 +34,7 @@ test("a shared device keeps each organisation's records to itself", async () => 
     assert.deepEqual(await feedIds(server.url, DEMO.procuratorate), [], "not uploaded under the procuratorate");
 
     await page.goto(`${server.url}/#/`);
-    await page.click("#sign-out");
-    await page.waitForSelector("#sign-in");
+    await signOut(page);
     await signIn(page, server.url, DEMO.federation);
     await page.locator(`li.record[data-id="${id}"][data-synced="true"]`).waitFor({ timeout: 20000 });
     assert.deepEqual(await feedIds(server.url, DEMO.federation), [id], "synced under the federation");

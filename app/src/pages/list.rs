@@ -3,13 +3,15 @@
 //! record of each form. Summaries hold only the title field (a code) and the category, so no
 //! name can appear here.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use shared::form::{FieldType, Form, RecordKind};
 use shared::{RecordMeta, RecordSummary};
 
 use crate::components::badges::{status_code, status_label, SyncState};
 use crate::context::{Route, use_ctx};
+use crate::engine::SyncStatus;
 use crate::{platform, text};
 
 /// What the list is narrowed to; empty strings mean "any".
@@ -57,64 +59,74 @@ impl Filter {
     }
 }
 
+/// Rows drawn at first and added per "show more": a phone shows about ten, and ten thousand
+/// rows in the DOM would make every change slow.
+const PAGE: usize = 50;
+
 #[component]
 pub fn ListPage() -> impl IntoView {
     let ctx = use_ctx();
-    let records = RwSignal::new(None::<Vec<RecordSummary>>);
-    let problems = RwSignal::new(Vec::<String>::new());
     let filter = RwSignal::new(Filter::default());
+    let limit = RwSignal::new(PAGE);
 
-    // Re-read the summaries whenever a record is stored or synced.
-    Effect::new(move |_| {
-        let Some(engine) = ctx.engine() else { return };
-        engine.revision.track();
-        spawn_local(async move {
-            match engine.store().list().await {
-                Ok((list, errors)) => {
-                    records.set(Some(list.into_iter().filter(|s| engine.visible(s)).collect()));
-                    problems.set(errors.iter().map(ToString::to_string).collect());
-                }
-                Err(e) => {
-                    records.set(Some(Vec::new()));
-                    problems.set(vec![e.to_string()]);
-                }
-            }
-        });
+    // The engine keeps every summary in memory and says when they change (at most a few
+    // times a second, however many records a sync stores).
+    let all = Memo::new(move |_| {
+        let engine = ctx.engine()?;
+        engine.list_changed.track();
+        Some(engine.records())
     });
-
     let shown = Memo::new(move |_| {
         let f = filter.get();
-        records.with(|r| r.as_ref().map(|list| list.iter().filter(|s| f.keeps(s)).cloned().collect::<Vec<_>>()))
+        all.with(|r| r.as_ref().map(|list| list.iter().filter(|s| f.keeps(s)).cloned().collect::<Vec<_>>()))
     });
+    // A new filter starts again from the top.
+    Effect::new(move |_| {
+        filter.track();
+        limit.set(PAGE);
+    });
+    let total = move || all.with(|r| r.as_ref().map_or(0, Vec::len));
+    let page = move || shown.with(|s| s.as_ref().map(|l| l.iter().take(limit.get()).cloned().collect::<Vec<_>>()).unwrap_or_default());
+    let more = move || shown.with(|s| s.as_ref().map_or(0, Vec::len)).saturating_sub(limit.get());
+    let syncing = move || ctx.engine().is_some_and(|e| matches!(e.status.get(), SyncStatus::Syncing { .. } | SyncStatus::Connecting));
+    let problems = move || ctx.engine().map(|e| e.list_problems.clone()).unwrap_or_default();
 
     view! {
         <section class="list">
             <NewRecord/>
             <div class="list-head">
                 <h2>{move || ctx.t(text::RECORDS)}</h2>
-                {move || shown.get().filter(|_| records.with(|r| r.as_ref().is_some_and(|l| !l.is_empty()))).map(|s| view! {
+                {move || shown.get().filter(|_| total() > 0).map(|s| view! {
                     <span class="muted count" id="record-count">{s.len()}" "{ctx.t(text::SHOWING)}</span>
                 })}
             </div>
-            <For each=move || problems.get() key=|p| p.clone() let:problem>
+            <For each=problems key=|p| p.clone() let:problem>
                 <p class="error" role="alert">{move || ctx.t(text::LIST_DAMAGED)}{problem.clone()}</p>
             </For>
-            {move || records.with(|r| r.as_ref().is_some_and(|l| !l.is_empty())).then(|| view! { <Filters filter=filter/> })}
-            {move || match (records.with(|r| r.as_ref().map(Vec::len)), shown.get()) {
-                (None, _) | (_, None) => view! { <p class="muted">{ctx.t(text::LOADING)}</p> }.into_any(),
-                (Some(0), _) => view! { <p class="empty" id="empty-list">{ctx.t(text::EMPTY_LIST)}</p> }.into_any(),
-                (_, Some(list)) if list.is_empty() => view! {
+            {move || (total() > 0).then(|| view! { <Filters filter=filter/> })}
+            {move || match (total(), shown.with(|s| s.as_ref().map(Vec::len))) {
+                (_, None) => view! { <p class="muted">{ctx.t(text::LOADING)}</p> }.into_any(),
+                (0, _) if syncing() => view! { <p class="empty" id="empty-list" data-syncing="true">{ctx.t(text::EMPTY_LIST_SYNCING)}</p> }.into_any(),
+                (0, _) => view! { <p class="empty" id="empty-list">{ctx.t(text::EMPTY_LIST)}</p> }.into_any(),
+                (_, Some(0)) => view! {
                     <div class="empty" id="no-match">
                         <p>{ctx.t(text::NO_MATCH)}</p>
                         <button type="button" on:click=move |_| filter.set(Filter::default())>{ctx.t(text::CLEAR_FILTERS)}</button>
                     </div>
                 }.into_any(),
-                (_, Some(list)) => view! {
-                    <ul class="records" id="records">
-                        {list.into_iter().map(|s| view! { <RecordRow summary=s/> }).collect_view()}
-                    </ul>
-                }.into_any(),
+                _ => ().into_any(),
             }}
+            <ul class="records" id="records">
+                // Keyed by content (heads) so a row is redrawn only when its record changed.
+                <For each=page key=|s| (s.id, s.heads.clone(), s.org.clone()) let:summary>
+                    <RecordRow summary=summary/>
+                </For>
+            </ul>
+            {move || (more() > 0).then(|| view! {
+                <button type="button" class="more" id="show-more" on:click=move |_| limit.update(|n| *n += PAGE)>
+                    {ctx.t(text::SHOW_MORE)}" ("{more()}")"
+                </button>
+            })}
             <p class="muted list-note">{move || ctx.t(text::LIST_NOTE)}</p>
         </section>
     }
@@ -209,7 +221,7 @@ fn Filters(filter: RwSignal<Filter>) -> impl IntoView {
 }
 
 #[component]
-fn RecordRow(summary: RecordSummary) -> impl IntoView {
+fn RecordRow(summary: Arc<RecordSummary>) -> impl IntoView {
     let ctx = use_ctx();
     let href = Route::Record(summary.id).href();
     let category = category_label(&summary);
@@ -220,7 +232,7 @@ fn RecordRow(summary: RecordSummary) -> impl IntoView {
     let status = summary.status;
     let sync = Memo::new(move |_| {
         ctx.engine().map_or(SyncState::Pending, |e| {
-            e.revision.track();
+            e.list_changed.track();
             SyncState::of(&e, &summary)
         })
     });

@@ -30,6 +30,12 @@ pub fn RecordPage(id: DocumentId) -> impl IntoView {
     let state = RwSignal::new(LoadState::Loading);
 
     if let Some(engine) = ctx.engine() {
+        // The record stays in memory while this page shows it, and may leave once it goes.
+        on_cleanup(move || {
+            if let Some(engine) = ctx.engine_untracked() {
+                engine.close(id);
+            }
+        });
         spawn_local(async move {
             match engine.open(id).await {
                 Ok(damaged) => match engine.with_record(id, |r| r.layout().map_err(|e| e.to_string())) {

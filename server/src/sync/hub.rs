@@ -212,7 +212,7 @@ async fn hub_task(
                 Action::Established { conn, peer, .. } => {
                     tracing::info!(conn = conn.0, peer = %peer, "peer joined");
                 }
-                Action::Updated { .. } | Action::Unavailable { .. } => {}
+                Action::Updated { .. } | Action::Unavailable { .. } | Action::Acknowledged { .. } => {}
             }
         }
     }

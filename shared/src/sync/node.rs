@@ -152,6 +152,10 @@ pub enum Action {
     Updated { doc: DocumentId },
     /// A peer said it cannot give us this document (a client's server: missing or not ours).
     Unavailable { conn: ConnId, doc: DocumentId },
+    /// (Client.) The peer on `conn` has said it holds every change of `doc` this node has:
+    /// `heads`, sorted. Checked only for the document a message was about, so a caller
+    /// learns of acknowledgements without scanning what it is waiting for.
+    Acknowledged { conn: ConnId, doc: DocumentId, heads: Vec<ChangeHash> },
 }
 
 pub struct Node {
@@ -207,6 +211,8 @@ struct Doc {
     remote_change: bool,
     /// A write failed (client): the next persist is a full snapshot, which holds it.
     unsaved: bool,
+    /// (Client.) The caller no longer needs it in memory: forgotten once its writes are done.
+    released: bool,
 }
 
 impl Node {
@@ -246,6 +252,27 @@ impl Node {
     /// Documents held in memory (the server forgets those no connection uses).
     pub fn loaded_docs(&self) -> usize {
         self.docs.len()
+    }
+
+    /// (Client.) The caller no longer needs `doc` in memory: it is forgotten now, or once its
+    /// writes are done and nothing of it exists only in memory (a failed write, changes waiting
+    /// for missing dependencies). Its sync sessions stay: a later message about it asks the
+    /// caller to load it again with [`Action::Authorize`] (answer with [`Event::Authorized`]
+    /// and the stored chunks), and [`Event::Open`] loads it for editing. This is what keeps a
+    /// device with ten thousand records from holding them all in memory.
+    pub fn release(&mut self, doc: DocumentId) {
+        if let Some(d) = self.docs.get_mut(&doc) {
+            d.released = true;
+        }
+        self.forget_if_released(doc);
+    }
+
+    fn forget_if_released(&mut self, doc: DocumentId) {
+        let idle = self.docs.get(&doc).is_some_and(|d| d.released && d.persisting == 0 && !d.unsaved && d.queued_bytes == 0);
+        let checking = self.conns.values().any(|c| matches!(c.docs.get(&doc), Some(ConnDoc::Pending { .. })));
+        if idle && !checking {
+            self.docs.remove(&doc);
+        }
     }
 
     pub fn doc(&self, id: DocumentId) -> Option<&AutoCommit> {
@@ -309,15 +336,25 @@ impl Node {
             Event::Authorized { conn, doc, verdict } => self.authorized(conn, doc, verdict, &mut out),
             Event::Persisted { doc, generation, ok } => self.persisted(doc, generation, ok, &mut out),
             Event::Open { doc, chunks } => {
-                if !self.docs.contains_key(&doc) {
-                    let d = self.load(&chunks);
-                    self.docs.insert(doc, d);
+                match self.docs.get_mut(&doc) {
+                    Some(d) => d.released = false,
+                    None => {
+                        let d = self.load(&chunks);
+                        self.docs.insert(doc, d);
+                    }
                 }
-                // Only where it is not syncing already (again after a `doc-unavailable`).
-                let conns: Vec<ConnId> =
-                    self.conns.iter().filter(|(_, c)| c.remote.is_some() && !c.docs.contains_key(&doc)).map(|(id, _)| *id).collect();
-                for conn in conns {
-                    self.start_client_doc(conn, doc, &mut out);
+                let conns: Vec<(ConnId, bool)> =
+                    self.conns.iter().filter(|(_, c)| c.remote.is_some()).map(|(id, c)| (*id, c.docs.contains_key(&doc))).collect();
+                for (conn, syncing) in conns {
+                    if !syncing {
+                        // New here, or again after a `doc-unavailable`.
+                        self.start_client_doc(conn, doc, &mut out);
+                    } else if self.in_sync(conn, doc) {
+                        // Opened again on a session that already agrees (say, it was released).
+                        self.acknowledge(conn, doc, &mut out);
+                    } else {
+                        self.send_sync(conn, doc, &mut out);
+                    }
                 }
             }
             Event::Create { doc, content } => {
@@ -558,8 +595,16 @@ impl Node {
                         self.drop_doc(doc, out);
                     }
                     Err(reason) => self.fail(conn, &reason, out),
-                    Ok(()) if changed => self.persist_changes(doc, true, out),
-                    Ok(()) => self.send_sync(conn, doc, out),
+                    Ok(()) => {
+                        if changed {
+                            self.persist_changes(doc, true, out);
+                        } else {
+                            self.send_sync(conn, doc, out);
+                        }
+                        if self.config.role == Role::Client && self.in_sync(conn, doc) {
+                            self.acknowledge(conn, doc, out);
+                        }
+                    }
                 }
             }
             Message::Ephemeral { count, session_id, document_id, data, .. } => {
@@ -593,6 +638,13 @@ impl Node {
             }
             _ => {}
         }
+    }
+
+    fn acknowledge(&mut self, conn: ConnId, doc: DocumentId, out: &mut Vec<Action>) {
+        let Some(d) = self.docs.get_mut(&doc) else { return };
+        let mut heads = d.doc.get_heads();
+        heads.sort();
+        out.push(Action::Acknowledged { conn, doc, heads });
     }
 
     /// Hands the document's unsaved changes to storage; peers hear of them once stored.
@@ -645,6 +697,7 @@ impl Node {
             self.send_sync(*conn, doc, out);
         }
         self.evict_if_unused(doc);
+        self.forget_if_released(doc);
     }
 
     /// Sends `conn` what it lacks of `doc`, unless a change is still on its way to storage.
@@ -783,6 +836,7 @@ impl Node {
             persisting: 0,
             remote_change: false,
             unsaved: false,
+            released: false,
         }
     }
 
