@@ -216,6 +216,7 @@ impl Engine {
             }
         }
         *self.held.borrow_mut().entry(id).or_default() += 1;
+        let mut chunks = Vec::new();
         if self.node.borrow().doc(id).is_none() {
             let loaded = match self.store.load(id).await {
                 Ok(l) => l,
@@ -225,9 +226,12 @@ impl Engine {
                 }
             };
             self.damaged.borrow_mut().insert(id, loaded.damaged);
-            let actions = self.node.borrow_mut().handle(0, Event::Open { doc: id, chunks: loaded.chunks });
-            self.run(actions);
+            chunks = loaded.chunks;
         }
+        // Also when it is in memory already: a release asked for meanwhile (the page before
+        // this one closed it) is called off.
+        let actions = self.node.borrow_mut().handle(0, Event::Open { doc: id, chunks });
+        self.run(actions);
         self.with_record(id, |_| ()).map_err(|reason| StoreError::Corrupt { id: id.to_string(), reason })?;
         Ok(self.damaged.borrow().get(&id).cloned().unwrap_or_default())
     }

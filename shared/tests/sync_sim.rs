@@ -842,3 +842,31 @@ fn a_failed_access_check_closes_rather_than_refuses() {
     assert!(matches!(&replies[..], [Message::Error { .. }]), "{replies:?}");
     assert!(actions.iter().any(|a| matches!(a, Action::Close { .. })));
 }
+
+/// A client forgets a released document only once its writes are done and it was not opened
+/// again meanwhile; a document that left memory is loaded again for a message about it.
+#[test]
+fn a_released_document_leaves_memory_only_when_stored_and_not_reopened() {
+    let id = doc_id(0);
+    let mut client = client_node(0);
+    let mut doc = AutoCommit::new();
+    doc.put(ROOT, "code", "A-1").unwrap();
+    let actions = client.handle(0, Event::Create { doc: id, content: doc });
+    let generation = actions.iter().find_map(|a| match a { Action::Persist { generation, .. } => Some(*generation), _ => None }).unwrap();
+    client.release(id);
+    assert!(client.doc(id).is_some(), "kept while its write is open");
+    client.handle(0, Event::Open { doc: id, chunks: vec![] });
+    client.handle(0, Event::Persisted { doc: id, generation, ok: true });
+    assert!(client.doc(id).is_some(), "opened again before the write finished: kept");
+    client.release(id);
+    assert!(client.doc(id).is_none(), "released with nothing unsaved: forgotten at once");
+
+    // A failed write keeps the change in memory, released or not.
+    client.handle(0, Event::Open { doc: id, chunks: vec![] });
+    client.doc_mut(id).unwrap().put(ROOT, "more", true).unwrap();
+    let actions = client.handle(0, Event::Changed { doc: id });
+    let generation = actions.iter().find_map(|a| match a { Action::Persist { generation, .. } => Some(*generation), _ => None }).unwrap();
+    client.release(id);
+    client.handle(0, Event::Persisted { doc: id, generation, ok: false });
+    assert!(client.doc(id).is_some(), "an unsaved change is never dropped");
+}
