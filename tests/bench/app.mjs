@@ -150,10 +150,11 @@ function rendererRss(profileDir) {
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
-      if (!cmd.includes(`--user-data-dir=${profileDir}`) || !cmd.includes("--type=renderer")) continue;
+      // Chromium rewrites its command line as one string with spaces, so match words in it.
+      const cmd = ` ${readFileSync(`/proc/${name}/cmdline`, "utf8").replace(/\0/g, " ")} `;
+      if (!cmd.includes(` --user-data-dir=${profileDir} `) || !cmd.includes(" --type=renderer ")) continue;
       // The browser's own UI and extensions are not the app.
-      if (cmd.includes("--top-chrome-webui") || cmd.includes("--extension-process")) continue;
+      if (cmd.includes(" --top-chrome-webui ") || cmd.includes(" --extension-process ")) continue;
       const m = readFileSync(`/proc/${name}/status`, "utf8").match(/VmRSS:\s+(\d+)/);
       if (m) sizes.push(Number(m[1]) / 1024);
     } catch { /* gone */ }
