@@ -5,6 +5,7 @@
 //! - `cargo xtask test` runs every test: unit, server, browser (wasm in Chromium), end to end.
 //! - `cargo xtask dist` only builds the app into `dist/` and prints its transfer size.
 //! - `cargo xtask bench` compares our sync server with automerge-repo's JS one and prints figures.
+//! - `cargo xtask bench app` measures the release app in Chromium against N seeded records.
 
 mod dist;
 mod toolchain;
@@ -21,14 +22,18 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("run") => run(&root, &args[1..]),
         Some("test") => test(&root),
-        Some("bench") => bench(&root),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            None => bench(&root),
+            Some("app") => bench_app(&root),
+            Some(other) => bail!("unknown bench {other:?}: cargo xtask bench [app]"),
+        },
         Some("dist") => {
             toolchain::ensure_wasm(&root)?;
             dist::build(&root)?;
             Ok(())
         }
         _ => {
-            eprintln!("usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist | bench");
+            eprintln!("usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist | bench [app]");
             std::process::exit(2);
         }
     }
@@ -94,6 +99,106 @@ fn bench(root: &Path) -> Result<()> {
         .run()
 }
 
+/// The app as people use it, against N records: for each N in `BENCH_APP_SIZES` (default
+/// `100,1000,10000`) a release server with a fresh data folder, N intake records seeded on it
+/// by a light Rust client (`server/benches/app.rs`), then the release app in headless
+/// Chromium with a fresh profile (`tests/bench/app.mjs`): first sync, DOM, memory, search,
+/// reloads, keystroke latency. `BENCH_APP_TIMEOUT_S` caps each wait (default 120 s + 48 ms per
+/// record). Prints figures only; it fails only when something cannot be run.
+fn bench_app(root: &Path) -> Result<()> {
+    let sizes: Vec<usize> = std::env::var("BENCH_APP_SIZES")
+        .unwrap_or_else(|_| "100,1000,10000".into())
+        .split(',')
+        .map(|s| s.trim().parse().with_context(|| format!("BENCH_APP_SIZES: {s:?} is not a number")))
+        .collect::<Result<_>>()?;
+    let timeout = match std::env::var("BENCH_APP_TIMEOUT_S") {
+        Ok(t) => Some(t.trim().parse::<u64>().with_context(|| format!("BENCH_APP_TIMEOUT_S: {t:?} is not a number of seconds"))?),
+        Err(_) => None,
+    };
+    toolchain::ensure_wasm(root)?;
+    toolchain::ensure_browser()?;
+    toolchain::ensure_node_modules(&root.join("tests"))?;
+    dist::build(root)?;
+    cmd("cargo", &["build", "--release", "--package", "server"]).run()?;
+    cmd("cargo", &["bench", "--package", "server", "--bench", "app", "--no-run"]).run()?;
+    let server_bin = dist::target_dir(root).join("release/liaison-server");
+    let dist_dir = root.join("dist");
+
+    let work = std::env::temp_dir().join(format!("liaison-bench-app-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let mut reports = Vec::new();
+    for n in sizes {
+        let data = work.join(format!("data-{n}"));
+        std::fs::create_dir_all(&data)?;
+        let log = work.join(format!("server-{n}.log"));
+        let (mut server, url) = start_server(&server_bin, &data, &dist_dir, &log)?;
+        let seed = work.join(format!("seed-{n}.json"));
+        let report = work.join(format!("app-{n}.json"));
+        let result = (|| {
+            let count = n.to_string();
+            cmd("cargo", &["bench", "--package", "server", "--bench", "app", "--", "seed", "--url", &url, "--count", &count])
+                .args(&["--report".as_ref(), seed.as_os_str()])
+                .run()?;
+            let mut node = cmd("node", &["tests/bench/app.mjs", "--url", &url, "--count", &count])
+                .args(&["--seed-report".as_ref(), seed.as_os_str(), "--json".as_ref(), report.as_os_str()])
+                .env("LIAISON_SERVER_BIN", &server_bin)
+                .env("LIAISON_DIST", &dist_dir)
+                .env("CHROMIUM", toolchain::CHROMIUM);
+            if let Some(t) = timeout {
+                node = node.args(&["--timeout-s".as_ref(), t.to_string().as_ref()]);
+            }
+            node.run()
+        })();
+        let _ = server.kill();
+        let _ = server.wait();
+        let _ = std::fs::remove_dir_all(&data);
+        result.with_context(|| format!("bench app with {n} records (server log: {})", log.display()))?;
+        reports.push(report);
+    }
+    let mut summary = cmd("node", &["tests/bench/app.mjs", "--summary"]);
+    for r in &reports {
+        summary = summary.args(&[r.as_os_str()]);
+    }
+    summary.env("LIAISON_SERVER_BIN", &server_bin).env("LIAISON_DIST", &dist_dir).run()?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+/// Starts the release server on a free loopback port with the demo accounts; returns it and
+/// its address once it says it is listening. Its log goes to `log`.
+fn start_server(bin: &Path, data: &Path, dist: &Path, log: &Path) -> Result<(std::process::Child, String)> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(bin)
+        .args(["--addr", "127.0.0.1:0", "--demo", "--data-dir"])
+        .arg(data)
+        .arg("--dist")
+        .arg(dist)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log)?)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads the address, then keeps draining stdout so the server never blocks on it.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("listening on http://127.0.0.1:") {
+                let _ = tx.send(line[at + "listening on ".len()..].trim().to_owned());
+            }
+        }
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(url) => Ok((child, url)),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the server did not say where it listens (log: {})", log.display())
+        }
+    }
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
@@ -108,6 +213,11 @@ pub fn cmd(program: &str, args: &[&str]) -> Cmd {
 }
 
 impl Cmd {
+    pub fn args(mut self, args: &[&std::ffi::OsStr]) -> Cmd {
+        self.0.args(args);
+        self
+    }
+
     pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Cmd {
         self.0.env(key, value);
         self
