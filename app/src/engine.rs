@@ -40,7 +40,7 @@ use wasm_bindgen::JsCast;
 use crate::api::{self, ApiError, Session};
 use crate::attachments::{self, AttachmentError, Uploader};
 use crate::platform;
-use crate::storage::{DamagedChunk, Store, StoreError, Write};
+use crate::storage::{ChunkWrite, DamagedChunk, Store, StoreError};
 
 const SESSION_KEY: &str = "liaison.session";
 const FEED_POLL_MS: i32 = 30_000;
@@ -93,8 +93,11 @@ pub struct Engine {
     held: RefCell<HashMap<DocumentId, u32>>,
     round: RefCell<Round>,
     /// Writes waiting for the next transaction, and whether one is committing.
-    writes: RefCell<Vec<(Write, u64)>>,
+    writes: RefCell<Vec<(ChunkWrite, u64)>>,
     flushing: Cell<bool>,
+    /// Acknowledged heads waiting for their (separate, relaxed) transaction.
+    acks: RefCell<Vec<(DocumentId, Vec<String>)>>,
+    acks_flushing: Cell<bool>,
     discovering: Cell<bool>,
     discover_again: Cell<bool>,
     list_dirty: Cell<bool>,
@@ -160,6 +163,8 @@ impl Engine {
             round: RefCell::new(Round::default()),
             writes: RefCell::new(Vec::new()),
             flushing: Cell::new(false),
+            acks: RefCell::new(Vec::new()),
+            acks_flushing: Cell::new(false),
             discovering: Cell::new(false),
             discover_again: Cell::new(false),
             list_dirty: Cell::new(false),
@@ -371,7 +376,7 @@ impl Engine {
                         s
                     });
                     // A document that is not a liaison record is stored but not listed.
-                    self.writes.borrow_mut().push((Write::Chunk { doc, chunk, summary }, generation));
+                    self.writes.borrow_mut().push((ChunkWrite { doc, chunk, summary }, generation));
                     self.writes_pending.update(|n| *n += 1);
                     self.flush_writes();
                 }
@@ -386,8 +391,8 @@ impl Engine {
                     let heads = sorted_heads(&heads);
                     self.refused.borrow_mut().remove(&doc);
                     self.acked.borrow_mut().insert(doc, heads.clone());
-                    self.writes.borrow_mut().push((Write::Acked { doc, heads }, 0));
-                    self.flush_writes();
+                    self.acks.borrow_mut().push((doc, heads));
+                    self.flush_acks();
                     self.settled(doc);
                 }
                 Action::Unavailable { doc, .. } => {
@@ -420,7 +425,7 @@ impl Engine {
                 if batch.is_empty() {
                     break;
                 }
-                let writes: Vec<Write> = batch.iter().map(|(w, _)| w.clone()).collect();
+                let writes: Vec<ChunkWrite> = batch.iter().map(|(w, _)| w.clone()).collect();
                 let results: Vec<Result<(), StoreError>> = match this.store.write_batch(&writes).await {
                     Ok(()) => vec![Ok(()); batch.len()],
                     Err(e) if batch.len() == 1 => vec![Err(e)],
@@ -432,10 +437,8 @@ impl Engine {
                         each
                     }
                 };
-                let mut chunks = 0;
-                for ((write, generation), result) in batch.into_iter().zip(results) {
-                    let Write::Chunk { doc, summary, .. } = write else { continue };
-                    chunks += 1;
+                let chunks = batch.len() as u32;
+                for ((ChunkWrite { doc, summary, .. }, generation), result) in batch.into_iter().zip(results) {
                     let ok = result.is_ok();
                     match result {
                         Ok(()) => {
@@ -460,6 +463,25 @@ impl Engine {
                 this.list_changed_soon();
             }
             this.flushing.set(false);
+        });
+    }
+
+    /// Stores acknowledged heads, many at a time, apart from the record writes.
+    fn flush_acks(self: &Rc<Self>) {
+        if self.acks_flushing.replace(true) {
+            return;
+        }
+        let this = self.clone();
+        spawn_local(async move {
+            loop {
+                let batch = std::mem::take(&mut *this.acks.borrow_mut());
+                if batch.is_empty() {
+                    break;
+                }
+                // Not stored is not lost: the server still has them, and the feed says so.
+                let _ = this.store.set_acked(&batch).await;
+            }
+            this.acks_flushing.set(false);
         });
     }
 
@@ -905,7 +927,7 @@ impl Engine {
                     // session last said.
                     if self.acked.borrow().get(&id) != Some(&entry.heads) {
                         self.acked.borrow_mut().insert(id, entry.heads.clone());
-                        self.writes.borrow_mut().push((Write::Acked { doc: id, heads: entry.heads.clone() }, 0));
+                        self.acks.borrow_mut().push((id, entry.heads.clone()));
                     }
                     self.refused.borrow_mut().remove(&id);
                     if self.round.borrow().members.contains(&id) {
@@ -923,7 +945,7 @@ impl Engine {
                     self.enqueue(id);
                 }
             }
-            self.flush_writes();
+            self.flush_acks();
             self.pump();
             since = feed.last_seq;
             if !feed.more {

@@ -46,13 +46,13 @@ pub struct Store {
     db: Database,
 }
 
-/// One write of a batch ([`Store::write_batch`]).
+/// One chunk write of a batch ([`Store::write_batch`]): a chunk of `doc` (deleting those it
+/// replaces) and the record's new summary.
 #[derive(Debug, Clone)]
-pub enum Write {
-    /// A chunk of `doc` (deleting those it replaces) and the record's new summary.
-    Chunk { doc: DocumentId, chunk: Chunk, summary: Option<RecordSummary> },
-    /// The heads the server acknowledged for `doc`.
-    Acked { doc: DocumentId, heads: Vec<String> },
+pub struct ChunkWrite {
+    pub doc: DocumentId,
+    pub chunk: Chunk,
+    pub summary: Option<RecordSummary>,
 }
 
 /// A document's stored chunks, verified, snapshots first.
@@ -160,44 +160,49 @@ impl Store {
     /// Writes a chunk of `id` and its new summary in one transaction, deleting the chunks it
     /// replaces (under either kind: the node names them by hash only).
     pub async fn write(&self, id: DocumentId, chunk: &Chunk, summary: Option<&RecordSummary>) -> Result<(), StoreError> {
-        self.write_batch(&[Write::Chunk { doc: id, chunk: chunk.clone(), summary: summary.cloned() }]).await
+        self.write_batch(&[ChunkWrite { doc: id, chunk: chunk.clone(), summary: summary.cloned() }]).await
     }
 
     /// Carries out `writes` in order in one strict-durability transaction: all of them or
     /// none. A first sync stores thousands of records; one flush to disk per batch instead of
     /// per record is what keeps it linear and fast (the engine batches what arrives while the
     /// previous transaction is committing, as the server's group commit does).
-    pub async fn write_batch(&self, writes: &[Write]) -> Result<(), StoreError> {
+    pub async fn write_batch(&self, writes: &[ChunkWrite]) -> Result<(), StoreError> {
         // The transaction is created before the first await, so batches keep the order they
         // were called in: IndexedDB runs read-write transactions over the same stores in
         // creation order.
-        let tx = self.write_tx(&[CHUNKS, RECORDS, ACKED])?;
+        let tx = self.write_tx(&[CHUNKS, RECORDS])?;
         let chunks = tx.object_store(CHUNKS)?;
         let records = tx.object_store(RECORDS)?;
-        let acked = tx.object_store(ACKED)?;
-        for write in writes {
-            match write {
-                Write::Chunk { doc, chunk, summary } => {
-                    let kind = match chunk.kind {
-                        ChunkKind::Incremental => INCREMENTAL,
-                        ChunkKind::Snapshot => SNAPSHOT,
-                    };
-                    chunks.put(JsValue::from(Uint8Array::from(chunk.bytes.as_slice()))).with_key(chunk_key(*doc, kind, &chunk.hash)).primitive()?;
-                    for old in chunk.replaces.iter().filter(|h| **h != chunk.hash) {
-                        for old_kind in [SNAPSHOT, INCREMENTAL] {
-                            chunks.delete(chunk_key(*doc, old_kind, old)).primitive()?;
-                        }
-                    }
-                    if let Some(summary) = summary {
-                        let value = serde_wasm_bindgen::to_value(summary).map_err(|e| StoreError::Browser(e.to_string()))?;
-                        records.put(value).with_key(doc.to_string()).primitive()?;
-                    }
-                }
-                Write::Acked { doc, heads } => {
-                    let value = serde_wasm_bindgen::to_value(heads).map_err(|e| StoreError::Browser(e.to_string()))?;
-                    acked.put(value).with_key(doc.to_string()).primitive()?;
+        for ChunkWrite { doc, chunk, summary } in writes {
+            let kind = match chunk.kind {
+                ChunkKind::Incremental => INCREMENTAL,
+                ChunkKind::Snapshot => SNAPSHOT,
+            };
+            chunks.put(JsValue::from(Uint8Array::from(chunk.bytes.as_slice()))).with_key(chunk_key(*doc, kind, &chunk.hash)).primitive()?;
+            for old in chunk.replaces.iter().filter(|h| **h != chunk.hash) {
+                for old_kind in [SNAPSHOT, INCREMENTAL] {
+                    chunks.delete(chunk_key(*doc, old_kind, old)).primitive()?;
                 }
             }
+            if let Some(summary) = summary {
+                let value = serde_wasm_bindgen::to_value(summary).map_err(|e| StoreError::Browser(e.to_string()))?;
+                records.put(value).with_key(doc.to_string()).primitive()?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records the heads the server acknowledged, in a transaction of their own over `acked`
+    /// alone, so it never queues in front of the next edit's write. Relaxed durability: losing
+    /// the last few after a crash only means the feed settles them again.
+    pub async fn set_acked(&self, acked: &[(DocumentId, Vec<String>)]) -> Result<(), StoreError> {
+        let tx = self.db.transaction(ACKED).with_mode(TransactionMode::Readwrite).with_options(TransactionOptions::new().with_durability(TransactionDurability::Relaxed)).build()?;
+        let store = tx.object_store(ACKED)?;
+        for (doc, heads) in acked {
+            let value = serde_wasm_bindgen::to_value(heads).map_err(|e| StoreError::Browser(e.to_string()))?;
+            store.put(value).with_key(doc.to_string()).primitive()?;
         }
         tx.commit().await?;
         Ok(())

@@ -315,7 +315,7 @@ impl Client {
                 Action::Established { .. } => self.joined = true,
                 Action::Unavailable { doc, .. } => self.unavailable.push(doc),
                 Action::Close { reason, .. } => self.closed = Some(reason),
-                Action::Authorize { .. } | Action::Updated { .. } => {}
+                Action::Authorize { .. } | Action::Updated { .. } | Action::Acknowledged { .. } => {}
             }
         }
     }
