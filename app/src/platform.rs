@@ -105,6 +105,14 @@ pub fn format_time(ms: i64, lang: Lang) -> String {
     date.to_locale_string(tag, &wasm_bindgen::JsValue::UNDEFINED).into()
 }
 
+/// A time as short as it can be said: the clock time for today, else date and time.
+pub fn format_time_short(ms: i64, lang: Lang) -> String {
+    let date = js_sys::Date::new(&(ms as f64).into());
+    let now = js_sys::Date::new_0();
+    let today = date.get_full_year() == now.get_full_year() && date.get_month() == now.get_month() && date.get_date() == now.get_date();
+    if today { format!("{:02}:{:02}", date.get_hours(), date.get_minutes()) } else { format_time(ms, lang) }
+}
+
 /// Formats a byte count as KB/MB/GB.
 pub fn format_bytes(bytes: f64) -> String {
     const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];

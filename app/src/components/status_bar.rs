@@ -61,7 +61,7 @@ pub fn StatusBar() -> impl IntoView {
                         SyncStatus::Syncing { done, total } => {
                             format!("{} {} / {}", ctx.t(text::SYNC_SYNCING), platform::format_count(done), platform::format_count(total))
                         }
-                        SyncStatus::UpToDate { at } => format!("{} {}", ctx.t(text::SYNC_UP_TO_DATE), platform::format_time(at, ctx.lang.get())),
+                        SyncStatus::UpToDate { at } => format!("{} {}", ctx.t(text::SYNC_UP_TO_DATE), platform::format_time_short(at, ctx.lang.get())),
                         SyncStatus::Error(e) => format!("{}{e}", ctx.t(text::SYNC_ERROR)),
                     })}
                 </span>
