@@ -164,6 +164,11 @@ function rendererRss(profileDir) {
   return sizes.length ? { mib: sizes.reduce((a, b) => a + b, 0), largestMib: Math.max(...sizes), processes: sizes.length } : null;
 }
 
+/** The machine's 1-minute load average: other work on it makes every figure slower. */
+function loadAverage() {
+  try { return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]); } catch { return null; }
+}
+
 const MiB = (b) => (b == null ? null : b / (1 << 20));
 
 // ---------- the measurement ----------
@@ -171,7 +176,7 @@ const MiB = (b) => (b == null ? null : b / (1 << 20));
 async function measure({ url, count: n, timeoutS }) {
   const timeoutMs = timeoutS * 1000;
   const profileDir = mkdtempSync(join(tmpdir(), "liaison-bench-profile-"));
-  const r = { n, timeoutS, steps: {}, errors: [] };
+  const r = { n, timeoutS, steps: {}, errors: [], load: [loadAverage()] };
   const consoleErrors = [];
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
@@ -205,7 +210,8 @@ async function measure({ url, count: n, timeoutS }) {
     let last = 0;
     let m = {};
     while (Date.now() < deadline) {
-      m = (await marks()) ?? {};
+      // A busy or navigating page answers null: keep what it said last.
+      m = (await marks()) ?? m;
       const firstRow = m.firstRow >= since ? m.firstRow - since : undefined;
       const done = m.done >= since ? m.done - since : undefined;
       if (samples && Date.now() - last >= 1000) {
@@ -378,6 +384,7 @@ async function measure({ url, count: n, timeoutS }) {
     r.errors.push(e.message.split("\n")[0]);
   } finally {
     r.consoleErrors = consoleErrors;
+    r.load.push(loadAverage());
     await within(30000, context.close(), "closing the browser").catch(() => {});
     rmSync(profileDir, { recursive: true, force: true });
   }
@@ -445,6 +452,7 @@ function table(r) {
       console.log(`  ${p.t.toFixed(1).padStart(6)}  ${p.state ?? ""} "${p.text ?? ""}"${dt} ${p.shown ?? "—"}/${p.rows ?? "—"}`);
     }
   }
+  if (r.load?.length) console.log(`machine load (1-min average) at start / end: ${r.load.map((x) => x ?? "?").join(" / ")}`);
   if (r.errors.length) console.log(`errors: ${r.errors.join("; ")}`);
   const unique = [...new Set(r.consoleErrors ?? [])];
   if (unique.length) {
@@ -458,6 +466,7 @@ function summary(runs) {
   const cell = (v) => String(v ?? "—");
   const lines = [
     ["records", ...runs.map((r) => r.n)],
+    ["load at start", ...runs.map((r) => r.load?.[0] ?? "—")],
     ["seed records/s", ...runs.map((r) => (r.seed ? r.seed.rate.toFixed(0) : "—"))],
     ["first row", ...runs.map((r) => s(r.first?.firstRow))],
     ["first sync (up to date)", ...runs.map((r) => (r.first?.finished ? s(r.first.done) : `> ${r.timeoutS} s (${r.first?.reached?.shown ?? r.first?.reached?.rows ?? r.steps.dom?.shown ?? "?"} listed)`))],
