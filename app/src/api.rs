@@ -15,6 +15,9 @@ pub enum ApiError {
     /// Missing, or not this organisation's to read: the server answers both alike.
     #[error("{0}")]
     NotFound(String),
+    /// Too many wrong passwords: sign-in waits this many seconds.
+    #[error("too many wrong passwords; try again in {0} s")]
+    TooManyAttempts(u64),
     #[error("{0}")]
     Server(String),
 }
@@ -29,6 +32,10 @@ async fn check(result: Result<Response, gloo_net::Error>) -> Result<Response, Ap
     match response.status() {
         200..=299 => Ok(response),
         401 => Err(ApiError::Unauthorized),
+        429 => {
+            let wait = response.headers().get("retry-after").and_then(|v| v.parse().ok()).unwrap_or(60);
+            Err(ApiError::TooManyAttempts(wait))
+        }
         status => {
             let message = response.json::<ErrorBody>().await.map(|b| b.error).unwrap_or_else(|_| format!("HTTP {status}"));
             Err(if status == 404 { ApiError::NotFound(message) } else { ApiError::Server(message) })

@@ -65,6 +65,7 @@ pub const SIGN_IN_NOTE: L = L::new(
 );
 pub const SIGN_IN_FAILED: L = L::new("登录失败：", "Could not sign in: ");
 pub const WRONG_PASSWORD: L = L::new("用户名或密码不对", "wrong username or password");
+pub const TOO_MANY_ATTEMPTS: L = L::new("密码错误次数过多，请 {s} 秒后再试", "too many wrong passwords; try again in {s} s");
 pub const SERVER_UNREACHABLE: L = L::new("连不上服务器，请检查网络后再试", "the server could not be reached; check the network and try again");
 pub const ON_SERVER: L = L::new("服务器已有最新内容", "Server has the latest");
 pub const NOT_ON_SERVER: L = L::new("尚未同步到服务器", "Not yet on the server");

@@ -90,17 +90,18 @@ pub fn issue_token(conn: &Connection, user_id: i64, now: i64) -> Result<(String,
     Ok((token, expires_at))
 }
 
-/// The user a token belongs to, if it is known, unexpired and not revoked.
-pub fn user_for_token(conn: &Connection, token: &str, now: i64) -> Result<Option<User>, DbError> {
-    let user_id: Option<i64> = conn
+/// The user a token belongs to and when the token expires, if it is known, unexpired and not
+/// revoked.
+pub fn user_for_token(conn: &Connection, token: &str, now: i64) -> Result<Option<(User, i64)>, DbError> {
+    let found: Option<(i64, i64)> = conn
         .query_row(
-            "SELECT user_id FROM tokens WHERE hash = ?1 AND revoked = 0 AND expires_at > ?2",
+            "SELECT user_id, expires_at FROM tokens WHERE hash = ?1 AND revoked = 0 AND expires_at > ?2",
             params![shared::storage_key::chunk_hash(token.as_bytes()), now],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    match user_id {
-        Some(id) => user_by_id(conn, id),
+    match found {
+        Some((id, expires_at)) => Ok(user_by_id(conn, id)?.map(|u| (u, expires_at))),
         None => Ok(None),
     }
 }
@@ -178,7 +179,7 @@ mod tests {
         assert_eq!((user.id, user.org_id.as_str(), user.org_name.as_str()), (id, "fed", "县妇联"));
 
         let (token, expires) = issue_token(&conn, id, 1_000).unwrap();
-        assert_eq!(user_for_token(&conn, &token, 2_000).unwrap(), Some(user.clone()));
+        assert_eq!(user_for_token(&conn, &token, 2_000).unwrap(), Some((user.clone(), expires)));
         assert_eq!(user_for_token(&conn, &token, expires).unwrap(), None, "expired");
         assert_eq!(user_for_token(&conn, "not a token", 2_000).unwrap(), None);
         revoke_token(&conn, &token).unwrap();

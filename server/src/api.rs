@@ -33,6 +33,11 @@ pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson
     // burst of sign-in attempts cannot stall sync, and at most two at a time, so a flood of
     // attempts queues instead of taking memory for each.
     static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let started = std::time::Instant::now();
+    if let Err(wait) = state.logins.check(&req.username, started) {
+        tracing::warn!(username = %shared::sync::node::peer_text(&req.username), "sign-in refused: too many wrong passwords");
+        return Err(AppError::TooManyAttempts { retry_after_s: wait.as_secs_f64().ceil() as u64 });
+    }
     let username = req.username.clone();
     let stored = state.db.call(move |c| accounts::password_hash(c, &username)).await?;
     let hash = stored.as_ref().map(|(_, h)| h.clone());
@@ -45,7 +50,12 @@ pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?;
-    let Some((user_id, _)) = stored.filter(|_| verified) else { return Err(AppError::BadLogin) };
+    let Some((user_id, _)) = stored.filter(|_| verified) else {
+        state.logins.failed(&req.username, std::time::Instant::now());
+        tracing::info!(username = %shared::sync::node::peer_text(&req.username), "sign-in failed");
+        return Err(AppError::BadLogin);
+    };
+    state.logins.succeeded(&req.username);
     let reply = state
         .db
         .call(move |c| {

@@ -1,5 +1,9 @@
-//! Who is asking: the bearer token from `Authorization`, or from a `token` query parameter
-//! (browsers cannot set headers on a WebSocket), checked against the database on every request.
+//! Who is asking: the bearer token from the `Authorization` header, checked against the
+//! database on every request.
+//!
+//! Only the WebSocket upgrade ([`SyncAuthed`]) also takes the token from a `token` query
+//! parameter, because browsers cannot set headers on a WebSocket. Anywhere else a token in a
+//! URL would end up in logs, browser history and proxies, so it is refused there.
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
@@ -9,11 +13,16 @@ use crate::accounts::{self, User};
 use crate::error::AppError;
 use crate::{now_ms, AppState};
 
-/// A request from a signed-in user.
+/// A request from a signed-in user (token in the `Authorization` header).
 pub struct Authed {
     pub user: User,
     pub token: String,
+    /// When the token stops being accepted, in ms since the epoch.
+    pub expires_at: i64,
 }
+
+/// The sync upgrade from a signed-in user: the header, or the `token` query parameter.
+pub struct SyncAuthed(pub Authed);
 
 #[derive(Deserialize)]
 struct TokenQuery {
@@ -24,18 +33,34 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let from_header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned);
-        let token = match from_header {
-            Some(t) => t,
-            None => Query::<TokenQuery>::try_from_uri(&parts.uri).ok().and_then(|q| q.0.token).ok_or(AppError::Unauthenticated)?,
-        };
-        let t = token.clone();
-        let user = state.db.call(move |c| accounts::user_for_token(c, &t, now_ms())).await?.ok_or(AppError::Unauthenticated)?;
-        Ok(Authed { user, token })
+        let token = bearer(parts).ok_or(AppError::Unauthenticated)?;
+        check(state, token).await
     }
+}
+
+impl FromRequestParts<AppState> for SyncAuthed {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)
+            .or_else(|| Query::<TokenQuery>::try_from_uri(&parts.uri).ok().and_then(|q| q.0.token))
+            .ok_or(AppError::Unauthenticated)?;
+        check(state, token).await.map(SyncAuthed)
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+}
+
+async fn check(state: &AppState, token: String) -> Result<Authed, AppError> {
+    let t = token.clone();
+    let (user, expires_at) =
+        state.db.call(move |c| accounts::user_for_token(c, &t, now_ms())).await?.ok_or(AppError::Unauthenticated)?;
+    Ok(Authed { user, token, expires_at })
 }

@@ -22,6 +22,8 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("too many wrong passwords; try again in {retry_after_s} s")]
+    TooManyAttempts { retry_after_s: u64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -61,6 +63,10 @@ impl IntoResponse for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyAttempts { retry_after_s } => {
+                let body = Json(serde_json::json!({ "error": self.to_string(), "retry_after_s": retry_after_s }));
+                return (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, retry_after_s.to_string())], body).into_response();
+            }
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -13,6 +13,7 @@ pub mod docs;
 mod error;
 mod static_files;
 mod sync;
+mod throttle;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub hub: sync::Hub,
+    pub logins: Arc<throttle::LoginThrottle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +94,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/docs/{id}/blobs/{hash}/upload", get(api::blob_upload_get))
         .route("/sync", get(sync::socket::sync_get))
         .fallback_service(static_files::service(&state.config.dist_dir))
-        .layer(TraceLayer::new_for_http())
+        // Path only: a query string may carry the sync token, which must not reach the logs.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
 }
 
@@ -104,7 +109,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let db = open_db(&config.data_dir)?;
     let storage_id = db.call_blocking(storage_id)?;
     let hub = sync::Hub::start(db.clone(), sync::hub::HubConfig { storage_id, max_doc_bytes: config.max_doc_bytes });
-    let state = AppState { config: Arc::new(config), db, hub };
+    let state = AppState { config: Arc::new(config), db, hub, logins: Arc::default() };
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod doc_id;
 pub mod form;
 pub mod i18n;
+pub mod image_meta;
 pub mod record;
 pub mod storage_key;
 pub mod sync;

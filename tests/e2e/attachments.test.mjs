@@ -43,6 +43,51 @@ test("a small PNG is stored as it is and survives a reload", async () => {
   }
 });
 
+test("a small photo loses the place it was taken (EXIF) but keeps its size", async () => {
+  const server = await startServer();
+  const profile = tempDir("profile");
+  const { context, page } = await launchProfile(profile);
+  try {
+    await page.goto(server.url);
+    // A 320×240 JPEG from the browser's own encoder, with an EXIF segment put in after SOI as a
+    // phone's camera would.
+    const jpeg = Buffer.from(await page.evaluate(async () => {
+      const c = document.createElement("canvas");
+      c.width = 320;
+      c.height = 240;
+      const g = c.getContext("2d");
+      g.fillStyle = "#c33";
+      g.fillRect(0, 0, 320, 240);
+      const blob = await new Promise((r) => c.toBlob(r, "image/jpeg", 0.9));
+      return Array.from(new Uint8Array(await blob.arrayBuffer()));
+    }));
+    const payload = Buffer.concat([Buffer.from("Exif\0\0", "binary"), Buffer.from("GPS 31.2304N 121.4737E township shelter")]);
+    const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 0xff]), payload]);
+    const tagged = Buffer.concat([jpeg.subarray(0, 2), app1, jpeg.subarray(2)]);
+    assert.ok(tagged.includes("GPS 31.2304N"));
+
+    await page.click("#new-intake");
+    await page.click("#add-evidence");
+    const item = page.locator('[data-field="evidence"] li.item').first();
+    await item.locator('input[type="file"]').setInputFiles({ name: "现场.jpg", mimeType: "image/jpeg", buffer: tagged });
+    const view = item.locator(".file-view");
+    await view.waitFor();
+    await waitSaved(page);
+    const src = await view.locator("img.thumb").getAttribute("src");
+    const stored = Buffer.from(await page.evaluate(async (url) => Array.from(new Uint8Array(await (await fetch(url)).arrayBuffer())), src));
+    assert.equal(stored.subarray(0, 2).toString("hex"), "ffd8", "still a JPEG");
+    assert.ok(!stored.includes("GPS 31.2304N"), "the EXIF segment is gone");
+    assert.ok(!stored.includes(Buffer.from("Exif\0\0", "binary")), "no EXIF at all");
+    assert.equal(await view.getAttribute("data-sha256"), createHash("sha256").update(stored).digest("hex"));
+    assert.deepEqual(await imageSize(page, view.locator("img.thumb")), [320, 240], "not scaled");
+    assert.equal(await item.locator(".shrunk").count(), 0, "not reported as made smaller");
+  } finally {
+    await context.close();
+    await server.stop();
+    cleanup(profile, server.dataDir);
+  }
+});
+
 test("a large photo is scaled to 1600 px, uploaded, and refused files say why", async () => {
   const server = await startServer();
   const profile = tempDir("profile");

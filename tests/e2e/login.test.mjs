@@ -25,3 +25,30 @@ test("a wrong password is explained in Chinese and in English", async () => {
     cleanup(server.dataDir, profile);
   }
 });
+
+test("after five wrong passwords sign-in says how long to wait, then lets the right one in", async () => {
+  const server = await startServer();
+  const profile = tempDir("profile");
+  const { context, page } = await launchProfile(profile);
+  try {
+    await page.goto(`${server.url}/#/login`);
+    await page.fill("#login-username", DEMO.federation.username);
+    for (let i = 0; i < 5; i++) {
+      await page.fill("#login-password", `guess-${i}`);
+      const answered = page.waitForResponse((r) => r.url().endsWith("/api/login"));
+      await page.click("#login-submit");
+      assert.equal((await answered).status(), 401);
+      await page.waitForFunction(() => /用户名或密码不对/.test(document.querySelector("#login-error")?.textContent || ""));
+    }
+    await page.fill("#login-password", DEMO.federation.password);
+    await page.click("#login-submit");
+    await page.waitForFunction(() => /密码错误次数过多，请 1 秒后再试/.test(document.querySelector("#login-error")?.textContent || ""));
+    await new Promise((r) => setTimeout(r, 1_100));
+    await page.click("#login-submit");
+    await page.waitForSelector("li.record, #empty-list", { timeout: 15_000 });
+  } finally {
+    await context.close();
+    await server.stop();
+    cleanup(server.dataDir, profile);
+  }
+});

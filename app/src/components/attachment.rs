@@ -1,4 +1,4 @@
-//! Attachments: a file input, photos made smaller on a canvas before they are stored, and
+//! Attachments: a file input, photos made smaller and stripped of their metadata (GPS) on a canvas before they are stored, and
 //! the stored file shown with its name, size, a thumbnail for images and whether the server
 //! has it yet. The bytes go to IndexedDB (and later to the server) through the engine; the
 //! record holds only an `AttachmentRef`.
@@ -211,10 +211,12 @@ async fn store_file(editor: Editor, slot: &Slot, file: &web_sys::File, accept: &
     }
     let mut name = file.name();
     let mut shrunk = false;
-    let scaled = if SCALABLE.contains(&mime.as_str()) { downscale(file).await } else { None };
-    let bytes = match scaled {
-        Some(bytes) => {
-            shrunk = true;
+    // Every JPEG is drawn again (photos carry GPS in their EXIF); other images only when
+    // they are too large, and their metadata is cut out below.
+    let drawn = if SCALABLE.contains(&mime.as_str()) { redraw_photo(file, mime == "image/jpeg").await } else { None };
+    let bytes = match drawn {
+        Some((bytes, scaled)) => {
+            shrunk = scaled;
             mime = "image/jpeg".into();
             name = jpeg_name(&name);
             bytes
@@ -226,6 +228,7 @@ async fn store_file(editor: Editor, slot: &Slot, file: &web_sys::File, accept: &
             (format!("{}{e}", text::FILE_READ_FAILED.zh), format!("{}{e}", text::FILE_READ_FAILED.en))
         })?,
     };
+    let bytes = shared::image_meta::strip(&mime, &bytes).into_owned();
     let size = bytes.len() as u64;
     if size > MAX_ATTACHMENT_BYTES {
         return Err(too_large(size));
@@ -335,7 +338,10 @@ pub async fn canvas_bytes(canvas: &web_sys::HtmlCanvasElement, mime: &str, quali
 
 /// A photo larger than [`PHOTO_MAX_SIDE`], redrawn at that size as JPEG; `None` when it is
 /// small enough already or cannot be decoded (then it is stored as it is).
-async fn downscale(file: &web_sys::File) -> Option<Vec<u8>> {
+/// The image drawn on a canvas and encoded as JPEG: scaled to [`PHOTO_MAX_SIDE`] when larger
+/// (and then `true`), or at its own size when `always` (a JPEG: the canvas keeps the pixels,
+/// turned as the EXIF orientation says, and none of the metadata). `None`: keep the file.
+async fn redraw_photo(file: &web_sys::File, always: bool) -> Option<(Vec<u8>, bool)> {
     let url = web_sys::Url::create_object_url_with_blob(file).ok()?;
     let result = async {
         let img = web_sys::HtmlImageElement::new().ok()?;
@@ -343,10 +349,11 @@ async fn downscale(file: &web_sys::File) -> Option<Vec<u8>> {
         JsFuture::from(img.decode()).await.ok()?;
         let (w, h) = (img.natural_width(), img.natural_height());
         let longest = w.max(h);
-        if longest <= PHOTO_MAX_SIDE || w == 0 || h == 0 {
+        let scaled = longest > PHOTO_MAX_SIDE;
+        if (!scaled && !always) || w == 0 || h == 0 {
             return None;
         }
-        let scale = f64::from(PHOTO_MAX_SIDE) / f64::from(longest);
+        let scale = if scaled { f64::from(PHOTO_MAX_SIDE) / f64::from(longest) } else { 1.0 };
         let (nw, nh) = ((f64::from(w) * scale).round().max(1.0), (f64::from(h) * scale).round().max(1.0));
         let document = web_sys::window()?.document()?;
         let canvas: web_sys::HtmlCanvasElement = document.create_element("canvas").ok()?.dyn_into().ok()?;
@@ -357,7 +364,7 @@ async fn downscale(file: &web_sys::File) -> Option<Vec<u8>> {
         g.set_fill_style_str("#fff");
         g.fill_rect(0.0, 0.0, nw, nh);
         g.draw_image_with_html_image_element_and_dw_and_dh(&img, 0.0, 0.0, nw, nh).ok()?;
-        canvas_bytes(&canvas, "image/jpeg", Some(PHOTO_JPEG_QUALITY)).await.ok()
+        canvas_bytes(&canvas, "image/jpeg", Some(PHOTO_JPEG_QUALITY)).await.ok().map(|bytes| (bytes, scaled))
     }
     .await;
     let _ = web_sys::Url::revoke_object_url(&url);

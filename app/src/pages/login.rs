@@ -51,6 +51,7 @@ pub fn LoginPage() -> impl IntoView {
                     let reason = match e {
                         crate::api::ApiError::Unauthorized => ctx.t(text::WRONG_PASSWORD).to_string(),
                         crate::api::ApiError::Network => ctx.t(text::SERVER_UNREACHABLE).to_string(),
+                        crate::api::ApiError::TooManyAttempts(s) => ctx.t(text::TOO_MANY_ATTEMPTS).replace("{s}", &s.to_string()),
                         other => other.to_string(),
                     };
                     view! { <p class="error" role="alert" id="login-error">{ctx.t(text::SIGN_IN_FAILED)}{reason}</p> }

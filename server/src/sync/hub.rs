@@ -210,7 +210,7 @@ async fn hub_task(
                     let _ = persist.send(Persist { doc, chunk, heads, generation });
                 }
                 Action::Established { conn, peer, .. } => {
-                    tracing::info!(conn = conn.0, peer = %peer, "peer joined");
+                    tracing::info!(conn = conn.0, peer = ?peer, "peer joined");
                 }
                 Action::Updated { .. } | Action::Unavailable { .. } | Action::Acknowledged { .. } => {}
             }

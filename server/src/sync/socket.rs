@@ -12,9 +12,8 @@ use futures_util::{SinkExt, StreamExt};
 use shared::sync::Message;
 
 use super::hub::Outgoing;
-use crate::accounts::User;
-use crate::auth::Authed;
-use crate::AppState;
+use crate::auth::{Authed, SyncAuthed};
+use crate::{now_ms, AppState};
 
 /// The largest frame a peer may send; a first sync of a large record fits well within it.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
@@ -22,11 +21,17 @@ pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 const RATE_PER_SECOND: f64 = 2_000.0;
 const BURST: f64 = 20_000.0;
 
-pub async fn sync_get(State(state): State<AppState>, authed: Authed, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_FRAME_BYTES).max_frame_size(MAX_FRAME_BYTES).on_upgrade(move |socket| serve(socket, state, authed.user, authed.token))
+/// Told to a peer whose token expired while its socket was open.
+pub const SESSION_EXPIRED: &str = "the session has expired; sign in again";
+
+pub async fn sync_get(State(state): State<AppState>, SyncAuthed(authed): SyncAuthed, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_FRAME_BYTES).max_frame_size(MAX_FRAME_BYTES).on_upgrade(move |socket| serve(socket, state, authed))
 }
 
-async fn serve(socket: WebSocket, state: AppState, user: User, token: String) {
+async fn serve(socket: WebSocket, state: AppState, authed: Authed) {
+    let Authed { user, token, expires_at } = authed;
+    // The token was checked once, at the upgrade; the socket must not outlive it.
+    let expiry = tokio::time::Instant::now() + std::time::Duration::from_millis(expires_at.saturating_sub(now_ms()).max(0) as u64);
     let (conn, mut outgoing) = state.hub.connect(user, &token).await;
     let (mut sink, mut stream) = socket.split();
     let mut bucket = TokenBucket::new();
@@ -38,6 +43,7 @@ async fn serve(socket: WebSocket, state: AppState, user: User, token: String) {
         }
         throttled = wait.is_some();
         tokio::select! {
+            _ = tokio::time::sleep_until(expiry) => break Some(SESSION_EXPIRED.to_owned()),
             // Frames to the peer keep flowing while its messages wait.
             _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
             incoming = stream.next(), if wait.is_none() => match incoming {

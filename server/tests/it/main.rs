@@ -1,6 +1,7 @@
 //! The server over real sockets: HTTP with reqwest, sync with tokio-tungstenite, and the same
 //! shared sync node the browser runs as the client.
 
+mod auth;
 mod blobs;
 mod harness;
 mod sync;

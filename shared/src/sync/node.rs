@@ -421,7 +421,7 @@ impl Node {
             }
             Message::Error { message } => {
                 self.forget_conn(conn);
-                out.push(Action::Close { conn, reason: format!("the peer reported an error: {message}") });
+                out.push(Action::Close { conn, reason: format!("the peer reported an error: {}", peer_text(&message)) });
             }
             Message::Leave { .. } => {
                 self.forget_conn(conn);
@@ -852,5 +852,35 @@ impl Node {
         self.forget_conn(conn);
         out.push(Action::Send { conn, bytes: Message::Error { message: reason.into() }.encode() });
         out.push(Action::Close { conn, reason: reason.into() });
+    }
+}
+
+/// Text a peer sent, fit for a log line or a status: at most [`PEER_TEXT_CHARS`] characters,
+/// quoted, with line breaks and control characters escaped, so that a peer cannot forge log
+/// lines or flood them.
+pub fn peer_text(text: &str) -> String {
+    let mut chars = text.chars();
+    let kept: String = chars.by_ref().take(PEER_TEXT_CHARS).collect();
+    let more = if chars.next().is_some() { "…" } else { "" };
+    format!("{kept:?}{more}")
+}
+
+/// See [`peer_text`].
+pub const PEER_TEXT_CHARS: usize = 200;
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_text_is_quoted_escaped_and_bounded() {
+        assert_eq!(peer_text("bad doc"), r#""bad doc""#);
+        // A forged log line stays on one line.
+        assert_eq!(peer_text("x\nINFO signed in\u{1b}[0m"), r#""x\nINFO signed in\u{1b}[0m""#);
+        let long = "长".repeat(5_000);
+        let shown = peer_text(&long);
+        assert_eq!(shown.chars().filter(|c| *c == '长').count(), PEER_TEXT_CHARS);
+        assert!(shown.ends_with('…'));
     }
 }
