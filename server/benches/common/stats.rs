@@ -26,3 +26,8 @@ pub fn peak_rss_mib(pid: u32) -> Result<f64> {
         .parse()?;
     Ok(kb / 1024.0)
 }
+
+/// The machine's 1-minute load average: figures taken while something else runs say so.
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| s.split_whitespace().next()?.parse().ok()).unwrap_or(f64::NAN)
+}
