@@ -102,6 +102,8 @@ struct Run {
     client_cpu: f64,
     phase_secs: f64,
     server_peak_mib: f64,
+    /// Frames a receiver read per edit: below 1 where a server sends several edits at once.
+    frames_per_edit: f64,
     /// The machine's load average once the edits are done.
     load: f64,
 }
@@ -145,10 +147,12 @@ async fn measure(server: &Server, config: &Config) -> Result<Run> {
     let t0 = Instant::now();
     let end = t0 + config.interval * config.edits as u32 + GRACE;
     let mut commits = vec![None; config.edits + 1];
+    let mut frames = vec![0; receivers.len()];
     let (_, arrivals) = tokio::join!(
         edit(&mut editor, doc, &notes, config, &mut commits, end),
-        join_all(receivers.iter_mut().map(|c| listen(c, doc, config.edits, end)))
+        join_all(receivers.iter_mut().zip(&mut frames).map(|(c, f)| listen(c, doc, config.edits, end, f)))
     );
+    let frames_per_edit = frames.iter().sum::<usize>() as f64 / (frames.len() * config.edits) as f64;
     let phase_secs = t0.elapsed().as_secs_f64();
     let (server_cpu, client_cpu) = (cpu_secs(server.pid())? - server0, cpu_secs(std::process::id())? - client0);
 
@@ -185,6 +189,7 @@ async fn measure(server: &Server, config: &Config) -> Result<Run> {
         client_cpu,
         phase_secs,
         server_peak_mib,
+        frames_per_edit,
         load: load_average(),
     })
 }
@@ -233,13 +238,14 @@ async fn edit(editor: &mut Client, doc: DocumentId, notes: &ObjId, config: &Conf
     }
 }
 
-/// Reads the server's frames until every edit has arrived or `end`; returns each edit's
-/// arrival time (index 0 is the record as fetched and stays `None`).
-async fn listen(client: &mut Client, doc: DocumentId, edits: usize, end: Instant) -> Vec<Option<Instant>> {
+/// Reads the server's frames until every edit has arrived or `end`, counting them in `frames`;
+/// returns each edit's arrival time (index 0 is the record as fetched and stays `None`).
+async fn listen(client: &mut Client, doc: DocumentId, edits: usize, end: Instant, frames: &mut usize) -> Vec<Option<Instant>> {
     let mut arrivals = vec![None; edits + 1];
     let mut seen = 0;
     while seen < edits {
         let Next::Frame(bytes) = client.next_frame(end).await else { break };
+        *frames += 1;
         let at = Instant::now();
         // Applying takes longer than reading: every other receiver whose frame is in reads it
         // first, so an arrival time is not the wait behind 198 other clients applying theirs.
@@ -282,18 +288,20 @@ fn print_table(config: &Config, runs: &[Run]) {
     );
     println!("carrying it. CPU: share of one core from the first edit to the last arrival. Goal: liaison p99 < 250 ms.");
     println!("First: per edit, the first receiver's latency (p50, p99): the server's path before fanning out.");
+    println!("Frames: frames a receiver read per edit (below 1: the server sent several edits at once).");
     println!("Load: the machine's 1-minute load average after the edits (2 cores: above ~1.5 something else competes).");
-    println!("server         p50 ms   p90 ms   p99 ms   max ms  first p50/p99  lost/expected  setup s  peak RSS MiB  server CPU  client CPU  load");
+    println!("server         p50 ms   p90 ms   p99 ms   max ms  first p50/p99  frames  lost/expected  setup s  peak RSS MiB  server CPU  client CPU  load");
     for r in runs {
         let l = &r.latencies;
         println!(
-            "{:<12}  {:>7.1}  {:>7.1}  {:>7.1}  {:>7.1}  {:>13}  {:>13}  {:>7.2}  {:>12.1}  {:>9.0}%  {:>9.0}%  {:>4.1}",
+            "{:<12}  {:>7.1}  {:>7.1}  {:>7.1}  {:>7.1}  {:>13}  {:>6.2}  {:>13}  {:>7.2}  {:>12.1}  {:>9.0}%  {:>9.0}%  {:>4.1}",
             r.kind.name(),
             quantile(l, 0.50),
             quantile(l, 0.90),
             quantile(l, 0.99),
             l.last().copied().unwrap_or(f64::NAN),
             format!("{:.1}/{:.1}", quantile(&r.firsts, 0.50), quantile(&r.firsts, 0.99)),
+            r.frames_per_edit,
             format!("{}/{}", r.lost, r.expected),
             r.setup_secs,
             r.server_peak_mib,

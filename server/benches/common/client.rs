@@ -55,7 +55,8 @@ pub struct Failures {
 impl Client {
     /// Connects, sends `join` and waits for the server's `peer`.
     pub async fn connect(url: &str, peer: &str) -> Result<Client> {
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.with_context(|| format!("connecting to {url}"))?;
+        // No Nagle, as browsers open their sockets: a small frame goes out at once.
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await.with_context(|| format!("connecting to {url}"))?;
         let node = Node::new(NodeConfig {
             peer_id: PeerId(peer.into()),
             metadata: PeerMetadata { storage_id: None, is_ephemeral: true },
