@@ -10,31 +10,26 @@
 //! `Record::create` with the newest intake form, signed with the user like the app's edits,
 //! and set through the form's fields: the title field (a code `HZ-2026-00042`, the N-th record
 //! has number N), the category field (the choices in turn), the channel, whether a minor, the
-//! incident date and a description of about 300 Chinese characters. The client is the light
-//! one of `benches/sync.rs`: our `Node` as a client, no storage, at most `WINDOW` documents
+//! incident date and a description of about 300 Chinese characters. The client is the benches'
+//! light one (`common::client`): our `Node` as a client, no storage, at most `WINDOW` documents
 //! unacknowledged. Run without `seed` (as `cargo bench` does) it prints how to use it and exits.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+mod common;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use automerge::{AutoCommit, ChangeHash};
-use futures_util::{SinkExt, StreamExt};
+use common::client::{CONN, Client, sorted};
+use common::servers::{PASSWORD, USER};
 use shared::api::Session;
 use shared::form::{FieldType, Form, RecordKind};
 use shared::record::Author;
-use shared::sync::{Action, ConnId, Event, Message, Node, NodeConfig, PeerId, PeerMetadata, Role};
+use shared::sync::Event;
 use shared::{DocumentId, FieldValue, Record, RecordMeta};
-use tokio::time::timeout_at;
-use tokio_tungstenite::tungstenite::Message as Ws;
 
 /// Documents kept unacknowledged at once (as in `benches/sync.rs`).
 const WINDOW: usize = 256;
-const CONN: ConnId = ConnId(1);
-const USER: &str = "fed-li";
-const PASSWORD: &str = "demo-federation";
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn main() -> Result<()> {
     // `cargo bench` passes `--bench`; it means nothing here.
@@ -97,6 +92,7 @@ async fn seed(url: &str, count: usize, limit: Duration) -> Result<(f64, f64)> {
     let left = client
         .drive(
             &ids,
+            WINDOW,
             limit,
             |node, i| node.handle(0, Event::Create { doc: ids[i], content: contents[i].take().expect("created once") }),
             |node, i| sorted(node.acknowledged(CONN, ids[i])) == heads[i],
@@ -104,8 +100,8 @@ async fn seed(url: &str, count: usize, limit: Duration) -> Result<(f64, f64)> {
         .await;
     let secs = t0.elapsed().as_secs_f64();
     client.close().await;
-    match left {
-        Ok(()) => {
+    match left.describe() {
+        None => {
             let rate = count as f64 / secs;
             println!(
                 "seeded {count} intake records as {USER} in {secs:.2} s: {:.0} records/s acknowledged \
@@ -115,7 +111,7 @@ async fn seed(url: &str, count: usize, limit: Duration) -> Result<(f64, f64)> {
             );
             Ok((secs, rate))
         }
-        Err(why) => bail!("seeding {count} records did not finish: {why}"),
+        Some(why) => bail!("seeding {count} records did not finish: {why}"),
     }
 }
 
@@ -123,7 +119,7 @@ async fn seed(url: &str, count: usize, limit: Duration) -> Result<(f64, f64)> {
 async fn login(url: &str) -> Result<Session> {
     let body = serde_json::json!({ "username": USER, "password": PASSWORD });
     let reply = reqwest::Client::new().post(format!("{url}/api/login")).json(&body).send().await?.error_for_status()?;
-    Ok(reply.json().await.context("the login reply is not a session")?)
+    reply.json().await.context("the login reply is not a session")
 }
 
 /// The i-th of `count` case clues, as the app would have made and filled it in.
@@ -160,7 +156,7 @@ fn intake_record(form: &'static Form, session: &Session, i: usize, count: usize)
     let category = form.category_field.context("the intake form has no category field")?;
     set(category, choice(category, i)?)?;
     set("channel", choice("channel", i / 3)?)?;
-    set("minor", FieldValue::Bool(i % 7 == 0))?;
+    set("minor", FieldValue::Bool(i.is_multiple_of(7)))?;
     let date = chrono_free_date(created_at - 3 * day);
     set("incident_date", FieldValue::Date(date))?;
     set("description", FieldValue::LongText(description(i)))?;
@@ -210,124 +206,4 @@ fn chrono_free_date(ms: i64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
-}
-
-fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
-    heads.sort();
-    heads
-}
-
-/// A client node over one WebSocket; it stores nothing (as in `benches/sync.rs`).
-struct Client {
-    node: Node,
-    socket: Socket,
-    joined: bool,
-    unavailable: Vec<DocumentId>,
-    closed: Option<String>,
-}
-
-impl Client {
-    async fn connect(url: &str, peer: &str) -> Result<Client> {
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.context("connecting to the sync socket")?;
-        let node = Node::new(NodeConfig {
-            peer_id: PeerId(peer.into()),
-            metadata: PeerMetadata { storage_id: None, is_ephemeral: true },
-            role: Role::Client,
-            max_doc_bytes: 1 << 30,
-        });
-        let mut client = Client { node, socket, joined: false, unavailable: Vec::new(), closed: None };
-        let join = client.node.handle(0, Event::Connected { conn: CONN, account: String::new() });
-        client.carry_out(join).await;
-        let _ = client.socket.flush().await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while !client.joined {
-            match timeout_at(deadline, client.socket.next()).await {
-                Ok(Some(Ok(Ws::Binary(bytes)))) => {
-                    let actions = client.node.handle(0, Event::Received { conn: CONN, bytes: bytes.to_vec() });
-                    client.carry_out(actions).await;
-                }
-                Ok(Some(Ok(_))) => {}
-                _ => bail!("no answer to join"),
-            }
-        }
-        Ok(client)
-    }
-
-    /// Starts documents keeping at most `WINDOW` unfinished until `done` holds for each;
-    /// `Err` says what was left and why.
-    async fn drive(
-        &mut self,
-        ids: &[DocumentId],
-        limit: Duration,
-        mut start: impl FnMut(&mut Node, usize) -> Vec<Action>,
-        done: impl Fn(&mut Node, usize) -> bool,
-    ) -> Result<(), String> {
-        let index: HashMap<DocumentId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        let deadline = tokio::time::Instant::now() + limit;
-        let mut in_flight = HashSet::new();
-        let mut refused = 0;
-        let mut next = 0;
-        loop {
-            while in_flight.len() < WINDOW && next < ids.len() {
-                let actions = start(&mut self.node, next);
-                self.carry_out(actions).await;
-                in_flight.insert(next);
-                next += 1;
-            }
-            let _ = self.socket.flush().await;
-            if in_flight.is_empty() {
-                return if refused == 0 { Ok(()) } else { Err(format!("{refused} refused (doc-unavailable)")) };
-            }
-            let left = in_flight.len() + ids.len() - next;
-            let bytes = match timeout_at(deadline, self.socket.next()).await {
-                Err(_) => return Err(format!("{left} not acknowledged after {} s", limit.as_secs())),
-                Ok(Some(Ok(Ws::Binary(bytes)))) => bytes.to_vec(),
-                Ok(Some(Ok(Ws::Close(frame)))) => {
-                    let why = self.closed.take().or(frame.map(|f| f.reason.to_string())).unwrap_or_default();
-                    return Err(format!("{left} left when the server closed the connection ({why})"));
-                }
-                Ok(Some(Ok(_))) => continue,
-                Ok(Some(Err(e))) => return Err(format!("{left} left: {e}")),
-                Ok(None) => return Err(format!("{left} left: connection ended")),
-            };
-            let about = doc_of(&bytes).and_then(|id| index.get(&id).copied());
-            let actions = self.node.handle(0, Event::Received { conn: CONN, bytes });
-            self.carry_out(actions).await;
-            for doc in self.unavailable.drain(..) {
-                if index.get(&doc).is_some_and(|i| in_flight.remove(i)) {
-                    refused += 1;
-                }
-            }
-            if let Some(i) = about.filter(|i| in_flight.contains(i) && done(&mut self.node, *i)) {
-                in_flight.remove(&i);
-            }
-        }
-    }
-
-    async fn carry_out(&mut self, actions: Vec<Action>) {
-        let mut queue = VecDeque::from(actions);
-        while let Some(action) = queue.pop_front() {
-            match action {
-                Action::Send { bytes, .. } => {
-                    let _ = self.socket.feed(Ws::Binary(bytes.into())).await;
-                }
-                Action::Persist { doc, generation, .. } => queue.extend(self.node.handle(0, Event::Persisted { doc, generation, ok: true })),
-                Action::Established { .. } => self.joined = true,
-                Action::Unavailable { doc, .. } => self.unavailable.push(doc),
-                Action::Close { reason, .. } => self.closed = Some(reason),
-                Action::Authorize { .. } | Action::Updated { .. } | Action::Acknowledged { .. } => {}
-            }
-        }
-    }
-
-    async fn close(mut self) {
-        let _ = self.socket.close(None).await;
-    }
-}
-
-fn doc_of(bytes: &[u8]) -> Option<DocumentId> {
-    match Message::decode(bytes).ok()? {
-        Message::Sync { document_id, .. } | Message::Request { document_id, .. } | Message::DocUnavailable { document_id, .. } => Some(document_id),
-        _ => None,
-    }
 }

@@ -142,6 +142,9 @@ impl Record {
     }
 
     /// Like [`Record::from_doc`], but hands the document back if it is not a record.
+    // The error is that large because it carries the document back; boxing it would cost an
+    // allocation on a path that runs once per record opened, for nothing.
+    #[allow(clippy::result_large_err)]
     pub fn try_wrap(id: DocumentId, doc: AutoCommit) -> Result<Record, (RecordError, AutoCommit)> {
         let record = Record { id, doc, author: None };
         match record.meta() {

@@ -15,4 +15,8 @@ new Repo({
   // As automerge-repo-sync-server does: serve what peers ask for, announce nothing.
   sharePolicy: async () => false,
 });
+// The adapter takes connections only once the repo has read its storage id, a moment after
+// `new Repo`; a socket opened before that is never answered and is cut at the first keep-alive
+// (5 s), so "listening" waits for the adapter.
+while (wss.listenerCount("connection") === 0) await new Promise((r) => setTimeout(r, 5));
 console.log(`listening ${wss.address().port}`);

@@ -5,6 +5,7 @@
 //! - `cargo xtask test` runs every test: unit, server, browser (wasm in Chromium), end to end.
 //! - `cargo xtask dist` only builds the app into `dist/` and prints its transfer size.
 //! - `cargo xtask bench` compares our sync server with automerge-repo's JS one and prints figures.
+//! - `cargo xtask bench live` times live edits seen by 199 other clients on three servers.
 //! - `cargo xtask bench app` measures the release app in Chromium against N seeded records.
 
 mod dist;
@@ -25,7 +26,8 @@ fn main() -> Result<()> {
         Some("bench") => match args.get(1).map(String::as_str) {
             None => bench(&root),
             Some("app") => bench_app(&root),
-            Some(other) => bail!("unknown bench {other:?}: cargo xtask bench [app]"),
+            Some("live") => bench_live(&root),
+            Some(other) => bail!("unknown bench {other:?}: cargo xtask bench [app | live]"),
         },
         Some("dist") => {
             toolchain::ensure_wasm(&root)?;
@@ -33,7 +35,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         _ => {
-            eprintln!("usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist | bench [app]");
+            eprintln!("usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist | bench [app | live]");
             std::process::exit(2);
         }
     }
@@ -96,6 +98,25 @@ fn bench(root: &Path) -> Result<()> {
     cmd("cargo", &["build", "--release", "--package", "server"]).run()?;
     cmd("cargo", &["bench", "--package", "server", "--bench", "sync"])
         .env("LIAISON_SERVER_BIN", dist::target_dir(root).join("release/liaison-server"))
+        .run()
+}
+
+/// Live edits with many people connected (`server/benches/live.rs`): one client edits a record
+/// that `BENCH_LIVE_CLIENTS` − 1 others hold (default 200 in all); prints the time until each
+/// sees each edit on our server, automerge-repo's JS server and samod's. samod's server is a
+/// crate of its own (`server/benches/samod-server`, its own workspace and lock file), so its
+/// dependencies are built here only, never by `cargo xtask test`.
+fn bench_live(root: &Path) -> Result<()> {
+    toolchain::ensure_node_modules(&root.join("tests"))?;
+    cmd("cargo", &["build", "--release", "--package", "server"]).run()?;
+    let target = dist::target_dir(root);
+    let samod_target = target.join("samod-server");
+    cmd("cargo", &["build", "--release", "--locked", "--manifest-path", "server/benches/samod-server/Cargo.toml"])
+        .args(&["--target-dir".as_ref(), samod_target.as_os_str()])
+        .run()?;
+    cmd("cargo", &["bench", "--package", "server", "--bench", "live"])
+        .env("LIAISON_SERVER_BIN", target.join("release/liaison-server"))
+        .env("SAMOD_SERVER_BIN", samod_target.join("release/samod-server"))
         .run()
 }
 

@@ -35,6 +35,8 @@ pub enum Outgoing {
     Close(String),
 }
 
+// Large because `Event` is (see there); these go through one channel, moved, never copied.
+#[allow(clippy::large_enum_variant)]
 enum HubEvent {
     Connected { conn: ConnId, user: User, token_hash: String, out: mpsc::Sender<Outgoing> },
     Node(Event),

@@ -1,0 +1,10 @@
+//! What the benches share: the light client (`client`), the servers they start (`servers`) and
+//! process figures read from `/proc` (`stats`). Each bench includes it with `mod common;`; the
+//! file is `common/mod.rs` because Cargo would take a `benches/common.rs` for a bench of its own.
+
+// Each bench uses only part of this.
+#![allow(dead_code)]
+
+pub mod client;
+pub mod servers;
+pub mod stats;
