@@ -215,11 +215,10 @@ impl Engine {
     /// Loads a record into memory (if it is not already) for a page, which calls
     /// [`Engine::close`] when it goes; reports damaged chunks.
     pub async fn open(self: &Rc<Self>, id: DocumentId) -> Result<Vec<DamagedChunk>, StoreError> {
-        if let Some(summary) = self.summaries.borrow().get(&id) {
-            if !self.visible(summary) {
+        if let Some(summary) = self.summaries.borrow().get(&id)
+            && !self.visible(summary) {
                 return Err(StoreError::NotFound(id));
             }
-        }
         *self.held.borrow_mut().entry(id).or_default() += 1;
         let mut chunks = Vec::new();
         if self.node.borrow().doc(id).is_none() {
@@ -770,11 +769,10 @@ impl Engine {
 
     /// Connects if signed in and online; otherwise says why not.
     pub fn connect(self: &Rc<Self>) {
-        if let Some(t) = self.timer.take() {
-            if let Some(w) = web_sys::window() {
+        if let Some(t) = self.timer.take()
+            && let Some(w) = web_sys::window() {
                 w.clear_timeout_with_handle(t);
             }
-        }
         if self.socket.borrow().is_some() || self.connecting.get() {
             return;
         }
@@ -867,11 +865,10 @@ impl Engine {
             this.timer.set(None);
             this.connect();
         });
-        if let Some(w) = web_sys::window() {
-            if let Ok(t) = w.set_timeout_with_callback_and_timeout_and_arguments_0(retry.unchecked_ref(), delay as i32) {
+        if let Some(w) = web_sys::window()
+            && let Ok(t) = w.set_timeout_with_callback_and_timeout_and_arguments_0(retry.unchecked_ref(), delay as i32) {
                 self.timer.set(Some(t));
             }
-        }
     }
 
     /// After connecting (and every so often): push what the server has not acknowledged, pull

@@ -66,11 +66,10 @@ pub fn is_online() -> bool {
 /// agreed; `None` where the browser has no such API.
 pub async fn request_persistence() -> Option<bool> {
     let storage = web_sys::window()?.navigator().storage();
-    if let Ok(p) = storage.persisted() {
-        if JsFuture::from(p).await.ok()?.as_bool() == Some(true) {
+    if let Ok(p) = storage.persisted()
+        && JsFuture::from(p).await.ok()?.as_bool() == Some(true) {
             return Some(true);
         }
-    }
     JsFuture::from(storage.persist().ok()?).await.ok()?.as_bool()
 }
 
@@ -130,7 +129,7 @@ pub fn format_count(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -231,7 +231,7 @@ impl Store {
                 Err(e) => errors.push(StoreError::Corrupt { id: key.as_string().unwrap_or_else(|| "?".into()), reason: e.to_string() }),
             }
         }
-        summaries.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        summaries.sort_by_key(|s| std::cmp::Reverse(s.updated_at));
         Ok((summaries, errors))
     }
 

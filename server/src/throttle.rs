@@ -47,10 +47,10 @@ impl LoginThrottle {
     pub fn failed(&self, username: &str, now: Instant) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         failures.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
-        if failures.len() >= MAX_TRACKED {
-            if let Some(stalest) = failures.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| k.clone()) {
-                failures.remove(&stalest);
-            }
+        if failures.len() >= MAX_TRACKED
+            && let Some(stalest) = failures.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| k.clone())
+        {
+            failures.remove(&stalest);
         }
         let f = failures.entry(key(username)).or_insert(Failures { count: 0, last: now });
         f.count += 1;

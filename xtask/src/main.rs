@@ -66,8 +66,13 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
 /// Every test, in order of how fast each kind fails.
 fn test(root: &Path) -> Result<()> {
     toolchain::ensure_wasm(root)?;
+    toolchain::ensure_lints()?;
     toolchain::ensure_browser()?;
     toolchain::ensure_node_modules(&root.join("tests"))?;
+
+    // Lints first: they fail in seconds, and a warning is a failure here.
+    cmd("cargo", &["clippy", "--workspace", "--exclude", "app", "--all-targets", "--", "-D", "warnings"]).run()?;
+    cmd("cargo", &["clippy", "--package", "app", "--target", "wasm32-unknown-unknown", "--all-targets", "--", "-D", "warnings"]).run()?;
 
     cmd("cargo", &["test", "--workspace", "--exclude", "app"]).run()?;
 

@@ -20,12 +20,23 @@ pub fn ensure_wasm(root: &Path) -> Result<()> {
 
     let wanted = locked_version(root, "wasm-bindgen")?;
     let installed = Command::new("wasm-bindgen").arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    if !installed.as_deref().is_some_and(|v| v.split_whitespace().nth(1) == Some(wanted.as_str())) {
+    if installed.as_deref().is_none_or(|v| v.split_whitespace().nth(1) != Some(wanted.as_str())) {
         // Without --locked: the CLI's own lock file can name versions the registry mirror lacks.
         cmd("cargo", &["install", "wasm-bindgen-cli", "--version", &wanted]).run()?;
     }
 
     ensure_node_modules(&root.join("xtask"))
+}
+
+/// clippy and rustfmt, which the test command runs first (minimal rustup profiles lack them).
+pub fn ensure_lints() -> Result<()> {
+    let installed = cmd("rustup", &["component", "list", "--installed"]).output()?;
+    for component in ["clippy", "rustfmt"] {
+        if !installed.lines().any(|c| c.trim().starts_with(&format!("{component}-"))) {
+            cmd("rustup", &["component", "add", component]).run()?;
+        }
+    }
+    Ok(())
 }
 
 /// binaryen's wasm-opt from npm, pinned by `xtask/package-lock.json`.
@@ -63,11 +74,10 @@ pub fn locked_version(root: &Path, package: &str) -> Result<String> {
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line.trim() == format!("name = \"{package}\"") {
-            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = \"")) {
+        if line.trim() == format!("name = \"{package}\"")
+            && let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = \"")) {
                 return Ok(v.trim_end_matches('"').to_owned());
             }
-        }
     }
     bail!("{package} is not in Cargo.lock")
 }
