@@ -1,6 +1,9 @@
-//! Builds the app into `dist/`: wasm in the size-optimised profile, wasm-bindgen's JS glue,
-//! wasm-opt, content-hashed file names, the page, the service worker with this build's
-//! precache list, and a brotli copy of every file for the server to send when accepted.
+//! Builds the app into `dist/`: wasm in the size-optimised profile, split at its
+//! `#[wasm_split]` functions into a main module and chunks loaded when first needed (the same
+//! library and steps as `cargo leptos --split`), wasm-bindgen's JS glue for the main module,
+//! wasm-opt on every module, content-hashed file names, the page, the service worker with this
+//! build's precache list (chunks included, so they load offline), and a brotli copy of every
+//! file for the server to send when accepted.
 
 use std::fmt::Write as _;
 use std::fs;
