@@ -9,7 +9,7 @@ use shared::DocumentId;
 
 use crate::components::status_bar::StatusBar;
 use crate::engine::Engine;
-use crate::pages::{list::ListPage, login::LoginPage, record::RecordPage};
+use crate::pages::{list::ListPage, login::LoginPage, record::LazyRecordPage};
 use crate::platform;
 use crate::storage::DB_NAME;
 use crate::text;
@@ -140,7 +140,7 @@ pub fn App() -> impl IntoView {
                 StoreState::Ready => match ctx.route.get() {
                     Route::List => view! { <ListPage/> }.into_any(),
                     Route::Login => view! { <LoginPage/> }.into_any(),
-                    Route::Record(id) => view! { <RecordPage id=id/> }.into_any(),
+                    Route::Record(id) => view! { <LazyRecordPage id=id/> }.into_any(),
                 },
             }}
         </main>

@@ -20,6 +20,12 @@ pub const DRAFT: L = L::new("草稿", "Draft");
 pub const UPDATED: L = L::new("更新于", "Updated");
 pub const BACK: L = L::new("← 返回列表", "← Back to list");
 pub const LOADING: L = L::new("正在读取…", "Loading…");
+pub const OPENING_PAGE: L = L::new("正在打开记录页…", "Opening the record page…");
+pub const PAGE_LOAD_FAILED: L = L::new(
+    "记录页无法载入。请连接网络后重试。",
+    "The record page could not be loaded. Connect to the network and try again.",
+);
+pub const RETRY: L = L::new("重试", "Try again");
 pub const SAVING: L = L::new("正在保存…", "Saving…");
 pub const SAVED: L = L::new("已保存在本机", "Saved on this device");
 pub const SAVE_FAILED: L = L::new("保存失败：", "Could not save: ");

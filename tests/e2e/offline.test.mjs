@@ -3,6 +3,8 @@
 // and the record lives in IndexedDB.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   cleanup, clearHttpCache, launchProfile, startServer, tempDir, waitOfflineReady, waitSaved,
 } from "./harness.mjs";
@@ -65,3 +67,82 @@ test("a case clue recorded offline survives reload, browser restart and a stoppe
     cleanup(profile, server.dataDir);
   }
 });
+
+// The record page is a wasm chunk of its own (`cargo xtask dist` splits it off): the list never
+// fetches it, the service worker precaches it, and a record opens with no network on a device
+// that has only ever seen the list.
+test("the record page's chunk is precached: a first record opens offline on a device that only saw the list", async () => {
+  const chunks = lazyChunks();
+  assert.ok(chunks.length > 0, "the build has lazily loaded chunks");
+  const server = await startServer();
+  const profile = tempDir("profile");
+  const browser = await launchProfile(profile);
+  try {
+    const { context, page } = browser;
+    await page.goto(server.url);
+    await page.waitForSelector("#empty-list");
+    await waitOfflineReady(page);
+
+    const fetched = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname));
+    for (const chunk of chunks) assert.ok(!fetched.includes(`/${chunk}`), `the list does not fetch ${chunk}`);
+    const cached = await page.evaluate(async () => {
+      const urls = [];
+      for (const key of await caches.keys()) {
+        for (const request of await (await caches.open(key)).keys()) urls.push(new URL(request.url).pathname);
+      }
+      return urls;
+    });
+    for (const chunk of chunks) assert.ok(cached.includes(`/${chunk}`), `the service worker cached ${chunk}`);
+
+    await clearHttpCache(context, page);
+    await context.setOffline(true);
+    await page.click("#new-intake");
+    await page.waitForSelector("#f-survivor_code");
+    assert.equal(await page.locator("#page-load-failed").count(), 0);
+    await page.fill("#f-survivor_code", "ZX-2026-032");
+    await waitSaved(page);
+  } finally {
+    await browser.context.close().catch(() => {});
+    await server.stop();
+    cleanup(profile, server.dataDir);
+  }
+});
+
+// Without a service worker and without network the chunk cannot load: the app says so and
+// keeps running, and the retry button opens the page once the chunk can be fetched.
+test("a record page that cannot be fetched says so and opens on retry", async () => {
+  const chunks = lazyChunks();
+  const server = await startServer();
+  const profile = tempDir("profile");
+  const browser = await launchProfile(profile, { serviceWorkers: "block" });
+  try {
+    const { page } = browser;
+    const blocked = (url) => chunks.some((c) => new URL(url).pathname === `/${c}`);
+    const abort = (route) => route.abort("internetdisconnected");
+    await page.route(blocked, abort);
+    await page.goto(server.url);
+    await page.waitForSelector("#empty-list");
+    await page.click("#new-intake");
+    await page.waitForSelector("#page-load-failed");
+    assert.match(await page.innerText("#page-load-failed"), /记录页无法载入/);
+
+    await page.unroute(blocked, abort);
+    await page.click("#page-load-failed button");
+    await page.waitForSelector("#f-survivor_code");
+    // The app still answers: the list opens again.
+    await page.click("a.back");
+    await page.waitForSelector("#records li.record");
+  } finally {
+    await browser.context.close().catch(() => {});
+    await server.stop();
+    cleanup(profile, server.dataDir);
+  }
+});
+
+/** The wasm chunks the split loader fetches on demand, by their names in `dist/`. */
+function lazyChunks() {
+  const dist = process.env.LIAISON_DIST;
+  const loader = readdirSync(dist).find((f) => /^split-[0-9a-f]{16}\.js$/.test(f));
+  assert.ok(loader, "dist/ has the split loader");
+  return [...readFileSync(join(dist, loader), "utf8").matchAll(/"\.\/([^"]+\.wasm)"/g)].map((m) => m[1]);
+}

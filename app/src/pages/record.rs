@@ -9,6 +9,7 @@ use shared::form::Problem;
 use shared::i18n::Lang;
 use shared::record::{Layout, Status};
 use shared::DocumentId;
+use wasm_split_helpers::{wasm_split, SplitLoaderError};
 
 use crate::api;
 use crate::components::badges::{status_code, status_label, SyncState};
@@ -16,6 +17,42 @@ use crate::components::editor::{focus_within, Editor, Slot};
 use crate::components::field::{pick, FieldInput};
 use crate::context::{Route, use_ctx};
 use crate::{platform, text};
+
+/// The record page, fetched the first time a record is opened: the first screen (the list)
+/// never needs it, so its code (editors, photos, the signature pad) is not part of the first
+/// download. The service worker precaches its chunk, so it opens offline all the same; should
+/// the chunk still be missing (no cache, no network), the page says so and offers a retry
+/// rather than stopping the app.
+#[component]
+pub fn LazyRecordPage(id: DocumentId) -> impl IntoView {
+    let ctx = use_ctx();
+    let attempt = RwSignal::new(0u32);
+    view! {
+        <Suspense fallback=move || view! { <p class="muted" id="page-loading">{ctx.t(text::OPENING_PAGE)}</p> }>
+            {move || {
+                attempt.track();
+                Suspend::new(async move {
+                    match record_page(id).await {
+                        Ok(page) => page,
+                        Err(_) => view! {
+                            <p class="error" role="alert" id="page-load-failed">
+                                {ctx.t(text::PAGE_LOAD_FAILED)}" "
+                                <button on:click=move |_| attempt.update(|n| *n += 1)>{ctx.t(text::RETRY)}</button>
+                            </p>
+                        }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// The split point: `cargo xtask dist` moves what only this function reaches into its own
+/// wasm chunk. `fallible`, because a chunk that cannot load must not abort the whole app.
+#[wasm_split(record_page, fallible)]
+fn record_page(id: DocumentId) -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <RecordPage id=id/> }.into_any())
+}
 
 #[derive(Clone)]
 enum LoadState {
@@ -25,7 +62,7 @@ enum LoadState {
 }
 
 #[component]
-pub fn RecordPage(id: DocumentId) -> impl IntoView {
+fn RecordPage(id: DocumentId) -> impl IntoView {
     let ctx = use_ctx();
     let state = RwSignal::new(LoadState::Loading);
 
