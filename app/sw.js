@@ -11,8 +11,10 @@ const CACHE = "liaison-" + VERSION;
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches.open(CACHE)
-      // `cache: "reload"` bypasses the HTTP cache so the cache holds this build's bytes.
-      .then((cache) => cache.addAll(PRECACHE.map((url) => new Request(url, { cache: "reload" }))))
+      // The page bypasses the HTTP cache so the cache holds this build's page; every other file
+      // is content-hashed, so a copy the page load just put in the HTTP cache is the right one
+      // (fetching it again would download the whole wasm twice on a first visit).
+      .then((cache) => cache.addAll(PRECACHE.map((url) => (url === "/" ? new Request(url, { cache: "reload" }) : url))))
       .then(() => self.skipWaiting()),
   );
 });

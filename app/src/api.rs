@@ -81,7 +81,12 @@ pub async fn access(token: &str, id: DocumentId) -> Result<DocAccess, ApiError> 
 pub async fn share(token: &str, id: DocumentId, org: &str) -> Result<(), ApiError> {
     let url = format!("/api/docs/{id}/share");
     let body = serde_json::json!({ "org": org });
-    let r = Request::post(&url).header("Authorization", &format!("Bearer {token}")).json(&body).map_err(|e| ApiError::Server(e.to_string()))?.send().await;
+    let r = Request::post(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .json(&body)
+        .map_err(|e| ApiError::Server(e.to_string()))?
+        .send()
+        .await;
     check(r).await?;
     Ok(())
 }
@@ -107,7 +112,14 @@ pub async fn upload_progress(token: &str, id: DocumentId, hash: &str) -> Result<
 }
 
 /// Sends `part`, which starts at `offset` of an attachment of `total` bytes.
-pub async fn upload_part(token: &str, id: DocumentId, hash: &str, offset: u64, total: u64, part: &[u8]) -> Result<UploadProgress, ApiError> {
+pub async fn upload_part(
+    token: &str,
+    id: DocumentId,
+    hash: &str,
+    offset: u64,
+    total: u64,
+    part: &[u8],
+) -> Result<UploadProgress, ApiError> {
     let url = format!("/api/docs/{id}/blobs/{hash}?offset={offset}&total={total}");
     let body = js_sys::Uint8Array::from(part);
     let r = Request::put(&url)

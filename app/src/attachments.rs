@@ -6,8 +6,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use shared::storage_key::chunk_hash;
 use shared::DocumentId;
+use shared::storage_key::chunk_hash;
 
 use crate::api::{self, ApiError};
 use crate::storage::{Store, StoreError, StoredBlob};
@@ -81,7 +81,14 @@ pub async fn add(store: &Store, doc: DocumentId, blob: &StoredBlob) -> Result<St
 }
 
 /// An attachment's bytes: from this device, or else from the server (then kept here).
-pub async fn fetch(store: &Store, token: Option<&str>, doc: DocumentId, hash: &str, name: &str, mime: &str) -> Result<StoredBlob, AttachmentError> {
+pub async fn fetch(
+    store: &Store,
+    token: Option<&str>,
+    doc: DocumentId,
+    hash: &str,
+    name: &str,
+    mime: &str,
+) -> Result<StoredBlob, AttachmentError> {
     if let Some(blob) = store.blob(doc, hash).await? {
         return Ok(blob);
     }

@@ -4,8 +4,8 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::i18n::{L, Lang};
 use shared::DocumentId;
+use shared::i18n::{L, Lang};
 
 use crate::components::status_bar::StatusBar;
 use crate::engine::Engine;

@@ -31,11 +31,11 @@ use automerge::AutoCommit;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::form::Field;
-use shared::record::{sorted_heads, Author};
+use shared::record::{Author, sorted_heads};
 use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerId, PeerMetadata, Role, Verdict};
 use shared::{DocumentId, FieldValue, Record, RecordMeta, RecordSummary};
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 
 use crate::api::{self, ApiError, Session};
 use crate::attachments::{self, AttachmentError, Uploader};
@@ -62,8 +62,13 @@ pub enum SyncStatus {
     Offline,
     Connecting,
     /// A round is under way: `done` of `total` records settled.
-    Syncing { done: usize, total: usize },
-    UpToDate { at: i64 },
+    Syncing {
+        done: usize,
+        total: usize,
+    },
+    UpToDate {
+        at: i64,
+    },
     Error(String),
 }
 
@@ -216,9 +221,10 @@ impl Engine {
     /// [`Engine::close`] when it goes; reports damaged chunks.
     pub async fn open(self: &Rc<Self>, id: DocumentId) -> Result<Vec<DamagedChunk>, StoreError> {
         if let Some(summary) = self.summaries.borrow().get(&id)
-            && !self.visible(summary) {
-                return Err(StoreError::NotFound(id));
-            }
+            && !self.visible(summary)
+        {
+            return Err(StoreError::NotFound(id));
+        }
         *self.held.borrow_mut().entry(id).or_default() += 1;
         let mut chunks = Vec::new();
         if self.node.borrow().doc(id).is_none() {
@@ -320,7 +326,13 @@ impl Engine {
     }
 
     /// An attachment's bytes, from this device or the server.
-    pub async fn attachment(&self, id: DocumentId, hash: &str, name: &str, mime: &str) -> Result<crate::storage::StoredBlob, AttachmentError> {
+    pub async fn attachment(
+        &self,
+        id: DocumentId,
+        hash: &str,
+        name: &str,
+        mime: &str,
+    ) -> Result<crate::storage::StoredBlob, AttachmentError> {
         let token = self.session().map(|s| s.token);
         attachments::fetch(&self.store, token.as_deref(), id, hash, name, mime).await
     }
@@ -730,7 +742,8 @@ impl Engine {
         // A tab coming back from sleep may hold a dead socket: check at once.
         let this = self.clone();
         let visible = Closure::<dyn FnMut()>::new(move || {
-            let shown = web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+            let shown =
+                web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
             if shown && this.socket.borrow().is_none() {
                 this.attempt.set(0);
                 this.connect();
@@ -770,9 +783,10 @@ impl Engine {
     /// Connects if signed in and online; otherwise says why not.
     pub fn connect(self: &Rc<Self>) {
         if let Some(t) = self.timer.take()
-            && let Some(w) = web_sys::window() {
-                w.clear_timeout_with_handle(t);
-            }
+            && let Some(w) = web_sys::window()
+        {
+            w.clear_timeout_with_handle(t);
+        }
         if self.socket.borrow().is_some() || self.connecting.get() {
             return;
         }
@@ -866,9 +880,10 @@ impl Engine {
             this.connect();
         });
         if let Some(w) = web_sys::window()
-            && let Ok(t) = w.set_timeout_with_callback_and_timeout_and_arguments_0(retry.unchecked_ref(), delay as i32) {
-                self.timer.set(Some(t));
-            }
+            && let Ok(t) = w.set_timeout_with_callback_and_timeout_and_arguments_0(retry.unchecked_ref(), delay as i32)
+        {
+            self.timer.set(Some(t));
+        }
     }
 
     /// After connecting (and every so often): push what the server has not acknowledged, pull

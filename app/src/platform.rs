@@ -67,9 +67,10 @@ pub fn is_online() -> bool {
 pub async fn request_persistence() -> Option<bool> {
     let storage = web_sys::window()?.navigator().storage();
     if let Ok(p) = storage.persisted()
-        && JsFuture::from(p).await.ok()?.as_bool() == Some(true) {
-            return Some(true);
-        }
+        && JsFuture::from(p).await.ok()?.as_bool() == Some(true)
+    {
+        return Some(true);
+    }
     JsFuture::from(storage.persist().ok()?).await.ok()?.as_bool()
 }
 

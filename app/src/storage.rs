@@ -20,10 +20,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use indexed_db_futures::KeyRange;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionDurability, TransactionMode, TransactionOptions};
-use indexed_db_futures::KeyRange;
 use js_sys::{Array, Uint8Array};
 use shared::storage_key::verify;
 use shared::sync::node::{Chunk, ChunkKind};
@@ -123,7 +123,8 @@ impl Store {
         let tx = self.db.transaction(CHUNKS).build()?;
         let chunks = tx.object_store(CHUNKS)?;
         let range = doc_range(id);
-        let keys: Vec<JsValue> = chunks.get_all_keys().with_query::<JsValue, _>(range.clone()).primitive()?.await?.collect::<Result<_, _>>()?;
+        let keys: Vec<JsValue> =
+            chunks.get_all_keys().with_query::<JsValue, _>(range.clone()).primitive()?.await?.collect::<Result<_, _>>()?;
         let values: Vec<JsValue> = chunks.get_all().with_query::<JsValue, _>(range).primitive()?.await?.collect::<Result<_, _>>()?;
         drop(tx);
         if keys.is_empty() {
@@ -198,7 +199,12 @@ impl Store {
     /// alone, so it never queues in front of the next edit's write. Relaxed durability: losing
     /// the last few after a crash only means the feed settles them again.
     pub async fn set_acked(&self, acked: &[(DocumentId, Vec<String>)]) -> Result<(), StoreError> {
-        let tx = self.db.transaction(ACKED).with_mode(TransactionMode::Readwrite).with_options(TransactionOptions::new().with_durability(TransactionDurability::Relaxed)).build()?;
+        let tx = self
+            .db
+            .transaction(ACKED)
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(TransactionOptions::new().with_durability(TransactionDurability::Relaxed))
+            .build()?;
         let store = tx.object_store(ACKED)?;
         for (doc, heads) in acked {
             let value = serde_wasm_bindgen::to_value(heads).map_err(|e| StoreError::Browser(e.to_string()))?;
@@ -248,11 +254,7 @@ impl Store {
         let store = tx.object_store(ACKED)?;
         let keys: Vec<JsValue> = store.get_all_keys().primitive()?.await?.collect::<Result<_, _>>()?;
         let values: Vec<JsValue> = store.get_all().primitive()?.await?.collect::<Result<_, _>>()?;
-        Ok(keys
-            .into_iter()
-            .zip(values)
-            .filter_map(|(k, v)| Some((k.as_string()?, serde_wasm_bindgen::from_value(v).ok()?)))
-            .collect())
+        Ok(keys.into_iter().zip(values).filter_map(|(k, v)| Some((k.as_string()?, serde_wasm_bindgen::from_value(v).ok()?))).collect())
     }
 
     /// Stores an attachment of `doc` under its SHA-256 and queues it for upload, in one

@@ -10,10 +10,7 @@ pub const EMPTY_LIST: L = L::new(
     "本机还没有记录。请在上方选择要填写的表单，例如“案件线索登记”。",
     "No records on this device yet. Choose a form above to start, for example “Case clue intake”.",
 );
-pub const EMPTY_LIST_SYNCING: L = L::new(
-    "正在从服务器取回本单位的记录…",
-    "Fetching your organisation's records from the server…",
-);
+pub const EMPTY_LIST_SYNCING: L = L::new("正在从服务器取回本单位的记录…", "Fetching your organisation's records from the server…");
 pub const SHOW_MORE: L = L::new("再显示 50 条", "Show 50 more");
 pub const NO_CODE: L = L::new("（未填编号）", "(no code yet)");
 pub const DRAFT: L = L::new("草稿", "Draft");
@@ -21,10 +18,8 @@ pub const UPDATED: L = L::new("更新于", "Updated");
 pub const BACK: L = L::new("← 返回列表", "← Back to list");
 pub const LOADING: L = L::new("正在读取…", "Loading…");
 pub const OPENING_PAGE: L = L::new("正在打开记录页…", "Opening the record page…");
-pub const PAGE_LOAD_FAILED: L = L::new(
-    "记录页无法载入。请连接网络后重试。",
-    "The record page could not be loaded. Connect to the network and try again.",
-);
+pub const PAGE_LOAD_FAILED: L =
+    L::new("记录页无法载入。请连接网络后重试。", "The record page could not be loaded. Connect to the network and try again.");
 pub const RETRY: L = L::new("重试", "Try again");
 pub const SAVING: L = L::new("正在保存…", "Saving…");
 pub const SAVED: L = L::new("已保存在本机", "Saved on this device");
@@ -52,7 +47,8 @@ pub const OFFLINE_NOT_READY: L = L::new("离线启动未就绪", "Offline start 
 pub const NETWORK_ONLINE: L = L::new("在线", "Online");
 pub const NETWORK_OFFLINE: L = L::new("离线，可继续填写", "Offline: keep working");
 pub const SYNC_SIGNED_OUT: L = L::new("未登录：记录只存于本机", "Not signed in: records stay on this device");
-pub const SYNC_EXPIRED: L = L::new("登录已过期，请重新登录（本机记录不受影响）", "Session expired: sign in again (records on this device are safe)");
+pub const SYNC_EXPIRED: L =
+    L::new("登录已过期，请重新登录（本机记录不受影响）", "Session expired: sign in again (records on this device are safe)");
 pub const SYNC_OFFLINE: L = L::new("离线：联网后自动同步", "Offline: will sync when back online");
 pub const SYNC_CONNECTING: L = L::new("正在连接服务器…", "Connecting…");
 pub const SYNC_SYNCING: L = L::new("正在同步", "Syncing");
@@ -72,7 +68,8 @@ pub const SIGN_IN_NOTE: L = L::new(
 pub const SIGN_IN_FAILED: L = L::new("登录失败：", "Could not sign in: ");
 pub const WRONG_PASSWORD: L = L::new("用户名或密码不对", "wrong username or password");
 pub const TOO_MANY_ATTEMPTS: L = L::new("密码错误次数过多，请 {s} 秒后再试", "too many wrong passwords; try again in {s} s");
-pub const SERVER_UNREACHABLE: L = L::new("连不上服务器，请检查网络后再试", "the server could not be reached; check the network and try again");
+pub const SERVER_UNREACHABLE: L =
+    L::new("连不上服务器，请检查网络后再试", "the server could not be reached; check the network and try again");
 pub const ON_SERVER: L = L::new("服务器已有最新内容", "Server has the latest");
 pub const NOT_ON_SERVER: L = L::new("尚未同步到服务器", "Not yet on the server");
 pub const SHARE_WITH: L = L::new("共享给", "Share with");
@@ -155,16 +152,20 @@ pub const SIGN_AGAIN: L = L::new("重新签名", "Sign again");
 
 // ----- Concurrent values -----
 pub const CONFLICT_COUNT: L = L::new("{n}个值：", "{n} values were entered: ");
-pub const CONFLICT_NOTE: L = L::new("离线期间有人填写了不同内容，请确认采用哪一个：", "Different values were entered while offline; choose the one to keep:");
+pub const CONFLICT_NOTE: L =
+    L::new("离线期间有人填写了不同内容，请确认采用哪一个：", "Different values were entered while offline; choose the one to keep:");
 pub const USE_VALUE: L = L::new("采用", "Use");
 pub const EMPTY_VALUE: L = L::new("（空）", "(empty)");
 pub const UNKNOWN_AUTHOR: L = L::new("未知填写人", "unknown author");
 
 // ----- Mark complete -----
 pub const MARK_COMPLETE: L = L::new("标记为完成", "Mark complete");
-pub const MARKED_COMPLETE: L = L::new("已标记为完成。之后如有修改，记录会变回草稿。", "Marked complete. Any later edit makes it a draft again.");
+pub const MARKED_COMPLETE: L =
+    L::new("已标记为完成。之后如有修改，记录会变回草稿。", "Marked complete. Any later edit makes it a draft again.");
 pub const ALREADY_COMPLETE: L = L::new("此记录已完成。如有修改，会变回草稿。", "This record is complete. Any edit makes it a draft again.");
-pub const CHECK_FAILED: L = L::new("还有 {n} 处需要补充或修改，尚未标记为完成：", "{n} things need attention before this can be marked complete:");
-pub const CHECK_FAILED_SHORT: L = L::new("尚未完成：还有 {n} 处需要处理，见页面上方的清单。", "Not complete yet: {n} things need attention, listed at the top.");
+pub const CHECK_FAILED: L =
+    L::new("还有 {n} 处需要补充或修改，尚未标记为完成：", "{n} things need attention before this can be marked complete:");
+pub const CHECK_FAILED_SHORT: L =
+    L::new("尚未完成：还有 {n} 处需要处理，见页面上方的清单。", "Not complete yet: {n} things need attention, listed at the top.");
 pub const CHECK_ALL_FIXED: L = L::new("问题都已处理，可以再次点击“标记为完成”。", "Everything is fixed: press “Mark complete” again.");
 pub const RETIRED_NOTE: L = L::new("以下内容来自旧版表单，只读：", "From an older version of this form, read only:");

@@ -1,6 +1,6 @@
 //! The IndexedDB store, in a real browser (headless Chromium via wasm-bindgen-test-runner).
 
-use app::storage::{Store, StoreError, StoredBlob, BLOBS, CHUNKS, RECORDS};
+use app::storage::{BLOBS, CHUNKS, RECORDS, Store, StoreError, StoredBlob};
 use automerge::AutoCommit;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
@@ -212,7 +212,8 @@ async fn an_attachment_is_stored_queued_for_upload_and_checked_when_read() {
     let name = db_name("blobs");
     let store = Store::open(&name).await.unwrap();
     let doc = app::platform::new_document_id();
-    let photo = StoredBlob { name: "现场.jpg".into(), mime: "image/jpeg".into(), bytes: (0..200_000u32).map(|i| (i % 251) as u8).collect() };
+    let photo =
+        StoredBlob { name: "现场.jpg".into(), mime: "image/jpeg".into(), bytes: (0..200_000u32).map(|i| (i % 251) as u8).collect() };
     let hash = shared::storage_key::chunk_hash(&photo.bytes);
     store.put_blob(doc, &hash, &photo).await.unwrap();
 

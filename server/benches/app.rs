@@ -35,7 +35,9 @@ fn main() -> Result<()> {
     // `cargo bench` passes `--bench`; it means nothing here.
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     if args.first().map(String::as_str) != Some("seed") {
-        eprintln!("usage: cargo bench -p server --bench app -- seed --url http://127.0.0.1:PORT --count N [--timeout-s S] [--report seed.json]");
+        eprintln!(
+            "usage: cargo bench -p server --bench app -- seed --url http://127.0.0.1:PORT --count N [--timeout-s S] [--report seed.json]"
+        );
         eprintln!("(run by `cargo xtask bench app`; without `seed` it does nothing)");
         return Ok(());
     }

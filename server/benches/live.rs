@@ -71,7 +71,9 @@ impl Config {
         let servers = std::env::var("BENCH_LIVE_SERVERS").unwrap_or_else(|_| "liaison,automerge-js,samod".into());
         let servers = servers
             .split(',')
-            .map(|s| Kind::from_name(s.trim()).with_context(|| format!("BENCH_LIVE_SERVERS: {s:?} is none of liaison, automerge-js, samod")))
+            .map(|s| {
+                Kind::from_name(s.trim()).with_context(|| format!("BENCH_LIVE_SERVERS: {s:?} is none of liaison, automerge-js, samod"))
+            })
             .collect::<Result<_>>()?;
         let config = Config {
             clients: number("BENCH_LIVE_CLIENTS", 200)?,
@@ -127,7 +129,10 @@ async fn measure(server: &Server, config: &Config) -> Result<Run> {
     let created = editor.node.handle(0, Event::Create { doc, content: record.content });
     editor.carry_out(created).await;
     editor.flush().await;
-    editor.until(deadline, |node| sorted(node.acknowledged(CONN, doc)) == heads).await.context("the server did not acknowledge the record")?;
+    editor
+        .until(deadline, |node| sorted(node.acknowledged(CONN, doc)) == heads)
+        .await
+        .context("the server did not acknowledge the record")?;
 
     let mut receivers = Vec::with_capacity(config.clients - 1);
     for i in 1..config.clients {
@@ -137,7 +142,9 @@ async fn measure(server: &Server, config: &Config) -> Result<Run> {
         client.flush().await;
         receivers.push(client);
     }
-    let fetched = join_all(receivers.iter_mut().map(|c| c.until(deadline, |node| node.doc_mut(doc).is_some_and(|d| sorted(d.get_heads()) == heads)))).await;
+    let fetched =
+        join_all(receivers.iter_mut().map(|c| c.until(deadline, |node| node.doc_mut(doc).is_some_and(|d| sorted(d.get_heads()) == heads))))
+            .await;
     if let Some(e) = fetched.into_iter().find_map(Result::err) {
         return Err(e.context("a receiver did not get the record"));
     }
@@ -290,7 +297,9 @@ fn print_table(config: &Config, runs: &[Run]) {
     println!("First: per edit, the first receiver's latency (p50, p99): the server's path before fanning out.");
     println!("Frames: frames a receiver read per edit (below 1: the server sent several edits at once).");
     println!("Load: the machine's 1-minute load average after the edits (2 cores: above ~1.5 something else competes).");
-    println!("server         p50 ms   p90 ms   p99 ms   max ms  first p50/p99  frames  lost/expected  setup s  peak RSS MiB  server CPU  client CPU  load");
+    println!(
+        "server         p50 ms   p90 ms   p99 ms   max ms  first p50/p99  frames  lost/expected  setup s  peak RSS MiB  server CPU  client CPU  load"
+    );
     for r in runs {
         let l = &r.latencies;
         println!(

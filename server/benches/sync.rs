@@ -98,24 +98,32 @@ async fn measure(server: &Server, n: usize) -> Result<Run> {
 
     let mut contents: Vec<Option<AutoCommit>> = docs.into_iter().map(|d| Some(d.2)).collect();
     let mut writer = Client::connect(&url, &format!("bench-push-{n}")).await?;
-    let push = timed(server.pid(), n, writer.drive(
-        &ids,
-        WINDOW,
-        PHASE_DEADLINE,
-        |node, i| node.handle(0, Event::Create { doc: ids[i], content: contents[i].take().expect("created once") }),
-        |node, i| sorted(node.acknowledged(CONN, ids[i])) == heads[i],
-    ))
+    let push = timed(
+        server.pid(),
+        n,
+        writer.drive(
+            &ids,
+            WINDOW,
+            PHASE_DEADLINE,
+            |node, i| node.handle(0, Event::Create { doc: ids[i], content: contents[i].take().expect("created once") }),
+            |node, i| sorted(node.acknowledged(CONN, ids[i])) == heads[i],
+        ),
+    )
     .await?;
     writer.close().await;
 
     let mut reader = Client::connect(&url, &format!("bench-fetch-{n}")).await?;
-    let fetch = timed(server.pid(), n, reader.drive(
-        &ids,
-        WINDOW,
-        PHASE_DEADLINE,
-        |node, i| node.handle(0, Event::Open { doc: ids[i], chunks: Vec::new() }),
-        |node, i| node.doc_mut(ids[i]).is_some_and(|d| sorted(d.get_heads()) == heads[i]),
-    ))
+    let fetch = timed(
+        server.pid(),
+        n,
+        reader.drive(
+            &ids,
+            WINDOW,
+            PHASE_DEADLINE,
+            |node, i| node.handle(0, Event::Open { doc: ids[i], chunks: Vec::new() }),
+            |node, i| node.doc_mut(ids[i]).is_some_and(|d| sorted(d.get_heads()) == heads[i]),
+        ),
+    )
     .await?;
     reader.close().await;
 
@@ -147,7 +155,11 @@ fn small_docs(n: usize) -> Result<Vec<(DocumentId, Vec<ChangeHash>, AutoCommit)>
 fn print_table(runs: &[Run]) {
     println!();
     println!("Client: shared::sync::Node (Rust) on one thread, no storage, at most {WINDOW} documents unacknowledged,");
-    println!("{} s per phase; its peak RSS {:.1} MiB. CPU: share of one core during push/fetch.", PHASE_DEADLINE.as_secs(), peak_rss_mib(std::process::id()).unwrap_or(f64::NAN));
+    println!(
+        "{} s per phase; its peak RSS {:.1} MiB. CPU: share of one core during push/fetch.",
+        PHASE_DEADLINE.as_secs(),
+        peak_rss_mib(std::process::id()).unwrap_or(f64::NAN)
+    );
     println!("liaison acknowledges after fsync, automerge-js from memory (its file writes come later).");
     println!("Goal: liaison/automerge-js ≥ 3× in docs/s, ≤ 0.20× in peak RSS, no failures.");
     println!("documents  server        push docs/s  fetch docs/s  failures  peak RSS MiB  server CPU  client CPU");

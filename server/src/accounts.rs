@@ -9,7 +9,7 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::db::DbError;
 
@@ -64,9 +64,7 @@ pub fn check_password(conn: &Connection, username: &str, password: &str) -> Resu
 
 /// A user's id and stored password hash.
 pub fn password_hash(conn: &Connection, username: &str) -> Result<Option<(i64, String)>, DbError> {
-    Ok(conn
-        .query_row("SELECT id, password_hash FROM users WHERE username = ?1", [username], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+    Ok(conn.query_row("SELECT id, password_hash FROM users WHERE username = ?1", [username], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
 }
 
 /// Checks a password against a stored hash. With no hash (an unknown user) it checks against
@@ -116,9 +114,7 @@ pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<User>, DbError> {
         .query_row(
             "SELECT u.id, u.username, u.display_name, u.org_id, o.name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?1",
             [id],
-            |r| {
-                Ok(User { id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)?, org_id: r.get(3)?, org_name: r.get(4)? })
-            },
+            |r| Ok(User { id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)?, org_id: r.get(3)?, org_name: r.get(4)? }),
         )
         .optional()?)
 }

@@ -1,17 +1,17 @@
 //! The HTTP API beside the sync socket: sign-in, the change feed, sharing.
 
-use axum::extract::{Path, Query, State};
 use axum::Json;
+use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use shared::DocumentId;
 
 use shared::api::{DocAccess, Feed, LoginRequest, Org, Session, ShareRequest, User};
 
-use crate::{accounts, blobs};
 use crate::auth::Authed;
 use crate::docs::{self, FeedEntry};
 use crate::error::AppError;
-use crate::{now_ms, AppState};
+use crate::{AppState, now_ms};
+use crate::{accounts, blobs};
 
 /// JSON bodies whose rejection is an [`AppError`] like every other failure.
 pub struct AppJson<T>(pub T);
@@ -95,10 +95,7 @@ const FEED_PAGE: i64 = 1000;
 
 pub async fn docs_feed(State(state): State<AppState>, authed: Authed, Query(q): Query<FeedQuery>) -> Result<Json<Feed>, AppError> {
     let org = authed.user.org_id.clone();
-    let (docs, latest) = state
-        .db
-        .call(move |c| Ok((docs::feed(c, &org, q.since, FEED_PAGE + 1)?, docs::latest_seq(c)?)))
-        .await?;
+    let (docs, latest) = state.db.call(move |c| Ok((docs::feed(c, &org, q.since, FEED_PAGE + 1)?, docs::latest_seq(c)?))).await?;
     let more = docs.len() as i64 > FEED_PAGE;
     let docs: Vec<FeedEntry> = docs.into_iter().take(FEED_PAGE as usize).collect();
     let last_seq = if more { docs.last().map_or(q.since, |d| d.seq) } else { latest.max(q.since) };
@@ -151,10 +148,9 @@ pub async fn doc_access_get(State(state): State<AppState>, authed: Authed, Path(
     let reply = state
         .db
         .call(move |c| match docs::access(c, id, &org)? {
-            docs::Access::Allowed => Ok(Some(DocAccess {
-                owner: docs::owner(c, id)?.as_deref() == Some(org.as_str()),
-                shared_with: docs::shared_with(c, id)?,
-            })),
+            docs::Access::Allowed => {
+                Ok(Some(DocAccess { owner: docs::owner(c, id)?.as_deref() == Some(org.as_str()), shared_with: docs::shared_with(c, id)? }))
+            }
             _ => Ok(None),
         })
         .await?

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::accounts::{self, User};
 use crate::error::AppError;
-use crate::{now_ms, AppState};
+use crate::{AppState, now_ms};
 
 /// A request from a signed-in user (token in the `Authorization` header).
 pub struct Authed {
@@ -60,7 +60,6 @@ fn bearer(parts: &Parts) -> Option<String> {
 
 async fn check(state: &AppState, token: String) -> Result<Authed, AppError> {
     let t = token.clone();
-    let (user, expires_at) =
-        state.db.call(move |c| accounts::user_for_token(c, &t, now_ms())).await?.ok_or(AppError::Unauthenticated)?;
+    let (user, expires_at) = state.db.call(move |c| accounts::user_for_token(c, &t, now_ms())).await?.ok_or(AppError::Unauthenticated)?;
     Ok(Authed { user, token, expires_at })
 }

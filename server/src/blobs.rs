@@ -6,11 +6,11 @@
 //! file. Uploads are resumable: parts arrive in order at the offset the server reports, and the
 //! blob becomes readable only once every byte is there and the SHA-256 matches its name.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use shared::api::MAX_ATTACHMENT_BYTES;
 use shared::DocumentId;
+use shared::api::MAX_ATTACHMENT_BYTES;
 
 use crate::db::DbError;
 
@@ -61,11 +61,9 @@ pub fn check_hash(hash: &str) -> Result<(), BlobError> {
 /// Where the upload of `hash` to `doc` stands; `None` if it never started.
 pub fn progress(conn: &Connection, doc: DocumentId, hash: &str) -> Result<Option<Progress>, DbError> {
     Ok(conn
-        .query_row(
-            "SELECT received, total, complete FROM blobs WHERE doc_id = ?1 AND hash = ?2",
-            params![doc.to_string(), hash],
-            |r| Ok(Progress { received: r.get(0)?, total: r.get(1)?, complete: r.get(2)? }),
-        )
+        .query_row("SELECT received, total, complete FROM blobs WHERE doc_id = ?1 AND hash = ?2", params![doc.to_string(), hash], |r| {
+            Ok(Progress { received: r.get(0)?, total: r.get(1)?, complete: r.get(2)? })
+        })
         .optional()?)
 }
 

@@ -6,10 +6,10 @@
 //! sequence it has seen, so a reconnect with nothing new costs one query with an empty answer,
 //! however many documents it holds.
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use shared::DocumentId;
 use shared::storage_key::verify;
 use shared::sync::node::{Chunk, ChunkKind};
-use shared::DocumentId;
 
 use crate::db::DbError;
 
@@ -25,17 +25,15 @@ pub enum Access {
 pub use shared::api::FeedEntry;
 
 pub fn access(conn: &Connection, id: DocumentId, org: &str) -> Result<Access, DbError> {
-    let owner: Option<String> =
-        conn.query_row("SELECT owner_org FROM docs WHERE id = ?1", [id.to_string()], |r| r.get(0)).optional()?;
+    let owner: Option<String> = conn.query_row("SELECT owner_org FROM docs WHERE id = ?1", [id.to_string()], |r| r.get(0)).optional()?;
     let Some(owner) = owner else { return Ok(Access::Missing) };
     if owner == org {
         return Ok(Access::Allowed);
     }
-    let shared: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM access WHERE doc_id = ?1 AND org_id = ?2)",
-        params![id.to_string(), org],
-        |r| r.get(0),
-    )?;
+    let shared: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM access WHERE doc_id = ?1 AND org_id = ?2)", params![id.to_string(), org], |r| {
+            r.get(0)
+        })?;
     Ok(if shared { Access::Allowed } else { Access::Denied })
 }
 

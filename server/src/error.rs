@@ -1,9 +1,9 @@
 //! The one place where server errors become HTTP replies. Bodies are JSON `{ "error": … }`
 //! with a message a person can act on; internal details go to the log, not the client.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use crate::blobs::BlobError;
 use crate::db::DbError;
@@ -65,7 +65,8 @@ impl IntoResponse for AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyAttempts { retry_after_s } => {
                 let body = Json(serde_json::json!({ "error": self.to_string(), "retry_after_s": retry_after_s }));
-                return (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, retry_after_s.to_string())], body).into_response();
+                return (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, retry_after_s.to_string())], body)
+                    .into_response();
             }
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");

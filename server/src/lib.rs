@@ -5,8 +5,8 @@
 
 pub mod accounts;
 mod api;
-pub mod blobs;
 mod auth;
+pub mod blobs;
 pub mod db;
 pub mod demo;
 pub mod docs;
@@ -95,9 +95,9 @@ pub fn router(state: AppState) -> Router {
         .route("/sync", get(sync::socket::sync_get))
         .fallback_service(static_files::service(&state.config.dist_dir))
         // Path only: a query string may carry the sync token, which must not reach the logs.
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
-            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
-        }))
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &axum::extract::Request| tracing::debug_span!("request", method = %req.method(), path = %req.uri().path()),
+        ))
         .with_state(state)
 }
 

@@ -138,4 +138,3 @@ fn return_big_allocations_to_the_system() {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
-

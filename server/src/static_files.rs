@@ -4,16 +4,14 @@
 
 use std::path::Path;
 
-use axum::body::Body;
-use axum::http::{header, HeaderValue, Request, Response};
-use axum::middleware::{self, Next};
 use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, Response, header};
+use axum::middleware::{self, Next};
 use tower_http::services::ServeDir;
 
 pub fn service(dist: &Path) -> Router {
-    Router::new()
-        .fallback_service(ServeDir::new(dist).precompressed_br())
-        .layer(middleware::from_fn(cache_headers))
+    Router::new().fallback_service(ServeDir::new(dist).precompressed_br()).layer(middleware::from_fn(cache_headers))
 }
 
 async fn cache_headers(request: Request<Body>, next: Next) -> Response<Body> {

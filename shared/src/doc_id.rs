@@ -52,14 +52,8 @@ impl FromStr for DocumentId {
     /// Accepts the bare id or the `automerge:` URL.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.strip_prefix("automerge:").unwrap_or(s);
-        let bytes = bs58::decode(s)
-            .with_check(None)
-            .into_vec()
-            .map_err(|e| DocumentIdError::Encoding(e.to_string()))?;
-        let bytes: [u8; 16] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| DocumentIdError::Length(bytes.len()))?;
+        let bytes = bs58::decode(s).with_check(None).into_vec().map_err(|e| DocumentIdError::Encoding(e.to_string()))?;
+        let bytes: [u8; 16] = bytes.as_slice().try_into().map_err(|_| DocumentIdError::Length(bytes.len()))?;
         Ok(DocumentId(bytes))
     }
 }

@@ -75,9 +75,16 @@ pub enum FieldType {
     LongText,
     /// A whole number; the range is part of the type, so out-of-range input is a typo caught
     /// at once and never stored.
-    Integer { min: Option<i64>, max: Option<i64> },
+    Integer {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
     /// A decimal number kept as its canonical text (`"1.5"`), so it reads back exactly.
-    Decimal { min: Option<f64>, max: Option<f64>, places: u8 },
+    Decimal {
+        min: Option<f64>,
+        max: Option<f64>,
+        places: u8,
+    },
     /// An ISO 8601 calendar date, `YYYY-MM-DD`.
     Date,
     /// A wall-clock date and time as the person gave it, `YYYY-MM-DDTHH:MM`, with no time
@@ -93,7 +100,9 @@ pub enum FieldType {
     Group(Vec<Field>),
     /// A photo or document, stored as a reference; the bytes never enter the document.
     /// `accept` lists MIME patterns (`image/*`, `application/pdf`); empty accepts anything.
-    Attachment { accept: Vec<&'static str> },
+    Attachment {
+        accept: Vec<&'static str>,
+    },
     /// A drawn signature, stored as a reference to an image attachment.
     Signature,
 }

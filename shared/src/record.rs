@@ -22,7 +22,7 @@ mod layout;
 mod value;
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{AutoCommit, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{AutoCommit, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::doc_id::DocumentId;
@@ -227,14 +227,7 @@ impl Record {
     }
 
     /// Writes one field of one group item.
-    pub fn set_item(
-        &mut self,
-        group: &Field,
-        item: &str,
-        field: &Field,
-        value: Option<FieldValue>,
-        now: i64,
-    ) -> Result<(), RecordError> {
+    pub fn set_item(&mut self, group: &Field, item: &str, field: &Field, value: Option<FieldValue>, now: i64) -> Result<(), RecordError> {
         self.write_item(group, item, field, value, false, now)
     }
 
@@ -268,10 +261,7 @@ impl Record {
             (Value::Object(ObjType::Map), obj) => obj,
             _ => return None,
         };
-        Some(Author {
-            user: codec::str_at(&self.doc, &entry, "user")?,
-            org: codec::str_at(&self.doc, &entry, "org"),
-        })
+        Some(Author { user: codec::str_at(&self.doc, &entry, "user")?, org: codec::str_at(&self.doc, &entry, "org") })
     }
 
     /// The list-view summary of this record, with the title and category of the newest
@@ -279,8 +269,7 @@ impl Record {
     pub fn summary(&mut self) -> Result<RecordSummary, RecordError> {
         let heads = sorted_heads(&self.doc.get_heads());
         let meta = self.meta()?;
-        let form = form::latest(&meta.form_id)
-            .ok_or_else(|| RecordError::UnknownForm(meta.form_id.clone(), meta.form_version))?;
+        let form = form::latest(&meta.form_id).ok_or_else(|| RecordError::UnknownForm(meta.form_id.clone(), meta.form_version))?;
         let m = self.meta_obj()?;
         let text_of = |id: &str| match form.field(id).and_then(|f| self.get(f)) {
             Some(FieldValue::Text(s) | FieldValue::Choice(s) | FieldValue::Date(s)) => Some(s),

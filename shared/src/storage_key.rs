@@ -26,10 +26,7 @@ pub fn verify(hash: &str, bytes: &[u8]) -> bool {
 mod tests {
     #[test]
     fn hashes_are_sha256_hex() {
-        assert_eq!(
-            super::chunk_hash(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(super::chunk_hash(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert!(super::verify(&super::chunk_hash(b"x"), b"x"));
         assert!(!super::verify(&super::chunk_hash(b"x"), b"y"));
     }

@@ -124,7 +124,7 @@ fn a_document_that_is_not_a_record_is_refused() {
 #[test]
 fn a_record_written_with_text_objects_reads_like_ours() {
     use automerge::transaction::Transactable;
-    use automerge::{ObjType, ScalarValue, ROOT};
+    use automerge::{ObjType, ROOT, ScalarValue};
     let mut doc = automerge::AutoCommit::new();
     let meta = doc.put_object(ROOT, "meta", ObjType::Map).unwrap();
     for (k, v) in [("kind", "intake"), ("form_id", "intake"), ("created_by", "js-client"), ("status", "draft")] {

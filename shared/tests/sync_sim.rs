@@ -3,11 +3,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use automerge::{transaction::Transactable, AutoCommit, ReadDoc, ROOT};
+use automerge::{AutoCommit, ROOT, ReadDoc, transaction::Transactable};
 use proptest::prelude::*;
+use shared::DocumentId;
 use shared::sync::node::{Chunk, ChunkKind};
 use shared::sync::{Action, ConnId, Event, Message, Node, NodeConfig, PeerId, PeerMetadata, Role, Verdict};
-use shared::DocumentId;
 
 const DOCS: usize = 3;
 
@@ -96,19 +96,36 @@ struct Sim {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Edit { client: usize, doc: usize },
-    Connect { client: usize },
-    Disconnect { client: usize },
-    Deliver { client: usize, to_server: bool },
+    Edit {
+        client: usize,
+        doc: usize,
+    },
+    Connect {
+        client: usize,
+    },
+    Disconnect {
+        client: usize,
+    },
+    Deliver {
+        client: usize,
+        to_server: bool,
+    },
     StoreServer,
     /// The server's next write fails (disk full, say): nothing of it is stored.
     FailServerStore,
-    FailClientStore { client: usize },
-    RetryClientWrites { client: usize },
+    FailClientStore {
+        client: usize,
+    },
+    RetryClientWrites {
+        client: usize,
+    },
     CrashServer,
     /// The client no longer needs the document in memory (the app releases what is not on
     /// screen); a message about it loads it again from the client's storage.
-    Release { client: usize, doc: usize },
+    Release {
+        client: usize,
+        doc: usize,
+    },
 }
 
 impl Sim {
@@ -198,7 +215,10 @@ impl Sim {
                     Action::Acknowledged { doc, heads, .. } => {
                         let stored = self.server_store.load(doc);
                         for h in heads {
-                            assert!(stored.get_change_by_hash(&h).is_some(), "client {i} was told the server has change {h}; it is not stored");
+                            assert!(
+                                stored.get_change_by_hash(&h).is_some(),
+                                "client {i} was told the server has change {h}; it is not stored"
+                            );
                         }
                     }
                     // The browser writes to IndexedDB at once; here, to the client's store.
@@ -257,10 +277,9 @@ impl Sim {
                 // The first queue with something in it, starting from the chosen one, so that
                 // most steps move a message.
                 let n = self.clients.len();
-                let Some((client, to_server)) = (0..2 * n)
-                    .map(|k| ((client + k / 2) % n, to_server ^ (k % 2 == 1)))
-                    .find(|(c, dir)| self.clients[*c].link.as_ref().is_some_and(|l| !(if *dir { &l.to_server } else { &l.to_client }).is_empty()))
-                else {
+                let Some((client, to_server)) = (0..2 * n).map(|k| ((client + k / 2) % n, to_server ^ (k % 2 == 1))).find(|(c, dir)| {
+                    self.clients[*c].link.as_ref().is_some_and(|l| !(if *dir { &l.to_server } else { &l.to_client }).is_empty())
+                }) else {
                     return;
                 };
                 let Some(link) = self.clients[client].link.as_mut() else { return };
@@ -305,7 +324,10 @@ impl Sim {
                 let id = doc_id(doc);
                 let stored = self.server_store.load(id);
                 for h in c.node.acknowledged(link.client, id) {
-                    assert!(stored.get_change_by_hash(&h).is_some(), "the server told client {i} it had change {h} of doc {doc}; it is not stored");
+                    assert!(
+                        stored.get_change_by_hash(&h).is_some(),
+                        "the server told client {i} it had change {h} of doc {doc}; it is not stored"
+                    );
                 }
             }
         }
@@ -422,12 +444,9 @@ fn another_accounts_document_reads_as_missing_and_takes_no_writes() {
     let mut server = server_node();
     let owner = doc_id(0);
     let (fed, proc_) = (ConnId(1), ConnId(2));
-    let join = |name: &str| Message::Join {
-        sender_id: PeerId(name.into()),
-        supported_protocol_versions: vec!["1".into()],
-        peer_metadata: None,
-    }
-    .encode();
+    let join = |name: &str| {
+        Message::Join { sender_id: PeerId(name.into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None }.encode()
+    };
     server.handle(0, Event::Connected { conn: fed, account: "federation".into() });
     server.handle(0, Event::Connected { conn: proc_, account: "procuratorate".into() });
     server.handle(0, Event::Received { conn: fed, bytes: join("fed") });
@@ -446,7 +465,9 @@ fn another_accounts_document_reads_as_missing_and_takes_no_writes() {
         let actions = server.handle(0, Event::Received { conn: proc_, bytes: msg.encode() });
         let authorize = actions.iter().find(|a| matches!(a, Action::Authorize { .. }));
         let actions = match authorize {
-            Some(Action::Authorize { conn, doc, .. }) => server.handle(0, Event::Authorized { conn: *conn, doc: *doc, verdict: Verdict::Unavailable }),
+            Some(Action::Authorize { conn, doc, .. }) => {
+                server.handle(0, Event::Authorized { conn: *conn, doc: *doc, verdict: Verdict::Unavailable })
+            }
             _ => actions,
         };
         assert!(!actions.iter().any(|a| matches!(a, Action::Persist { .. })), "{kind}: nothing is stored");
@@ -466,7 +487,8 @@ fn another_accounts_document_reads_as_missing_and_takes_no_writes() {
 #[test]
 fn a_rejoin_with_the_same_peer_id_replaces_the_old_socket_only_for_the_same_account() {
     let mut server = server_node();
-    let join = Message::Join { sender_id: PeerId("phone".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None }.encode();
+    let join =
+        Message::Join { sender_id: PeerId("phone".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None }.encode();
     server.handle(0, Event::Connected { conn: ConnId(1), account: "li".into() });
     server.handle(0, Event::Received { conn: ConnId(1), bytes: join.clone() });
 
@@ -500,7 +522,8 @@ fn malformed_input_gets_an_error_and_a_close() {
     server.handle(0, Event::Connected { conn: ConnId(3), account: "li".into() });
     let join = Message::Join { sender_id: PeerId("y".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
     server.handle(0, Event::Received { conn: ConnId(3), bytes: join.encode() });
-    let bad = Message::Sync { sender_id: PeerId("y".into()), target_id: PeerId("server".into()), document_id: doc_id(0), data: vec![9, 9, 9] };
+    let bad =
+        Message::Sync { sender_id: PeerId("y".into()), target_id: PeerId("server".into()), document_id: doc_id(0), data: vec![9, 9, 9] };
     let asked = server.handle(0, Event::Received { conn: ConnId(3), bytes: bad.encode() });
     assert!(matches!(&asked[..], [Action::Authorize { create: true, .. }]));
     let actions = server.handle(0, Event::Authorized { conn: ConnId(3), doc: doc_id(0), verdict: Verdict::Created });
@@ -638,7 +661,14 @@ fn a_snapshot_never_replaces_a_chunk_that_did_not_load() {
     let asked = server.handle(0, Event::Received { conn: ConnId(1), bytes: sync(&theirs, &mut state) });
     assert!(matches!(&asked[..], [Action::Authorize { load: true, .. }]));
     // The first round only compares heads; the changes come in answer to the server's reply.
-    let reply = server.handle(0, Event::Authorized { conn: ConnId(1), doc: id, verdict: Verdict::Allowed { chunks: vec![good.clone(), bad.clone(), increment.clone()] } });
+    let reply = server.handle(
+        0,
+        Event::Authorized {
+            conn: ConnId(1),
+            doc: id,
+            verdict: Verdict::Allowed { chunks: vec![good.clone(), bad.clone(), increment.clone()] },
+        },
+    );
     let Some(Action::Send { bytes, .. }) = reply.first() else { panic!("the server answers: {reply:?}") };
     let Message::Sync { data, .. } = Message::decode(bytes).unwrap() else { panic!("a sync message") };
     automerge::sync::SyncDoc::receive_sync_message(&mut theirs, &mut state, automerge::sync::Message::decode(&data).unwrap()).unwrap();
@@ -689,7 +719,8 @@ fn sharing_and_revoking_take_effect_on_an_open_connection() {
     let again = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![] } });
     assert!(matches!(&again[..], [Action::Authorize { .. }]), "a stale answer is not used");
     let refused = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Unavailable });
-    let replies: Vec<Message> = refused.iter().filter_map(|a| if let Action::Send { bytes, .. } = a { Message::decode(bytes).ok() } else { None }).collect();
+    let replies: Vec<Message> =
+        refused.iter().filter_map(|a| if let Action::Send { bytes, .. } = a { Message::decode(bytes).ok() } else { None }).collect();
     assert!(matches!(&replies[..], [Message::DocUnavailable { .. }]));
 }
 
@@ -718,7 +749,8 @@ fn messages_waiting_for_an_access_check_are_capped() {
     let join = Message::Join { sender_id: PeerId("p".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
     server.handle(0, Event::Connected { conn, account: "li".into() });
     server.handle(0, Event::Received { conn, bytes: join.encode() });
-    let msg = Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: doc_id(0), data: vec![0x42] }.encode();
+    let msg = Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: doc_id(0), data: vec![0x42] }
+        .encode();
     let mut closed = false;
     for _ in 0..100 {
         closed |= server.handle(0, Event::Received { conn, bytes: msg.clone() }).iter().any(|a| matches!(a, Action::Close { .. }));
@@ -753,12 +785,8 @@ fn incremental_chunks_load_in_any_order() {
 }
 
 fn joined_server(max_doc_bytes: usize) -> (Node, ConnId) {
-    let mut server = Node::new(NodeConfig {
-        peer_id: PeerId("server".into()),
-        metadata: PeerMetadata::default(),
-        role: Role::Server,
-        max_doc_bytes,
-    });
+    let mut server =
+        Node::new(NodeConfig { peer_id: PeerId("server".into()), metadata: PeerMetadata::default(), role: Role::Server, max_doc_bytes });
     let conn = ConnId(1);
     let join = Message::Join { sender_id: PeerId("p".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
     server.handle(0, Event::Connected { conn, account: "li".into() });
@@ -776,7 +804,14 @@ fn sync_bytes(doc: DocumentId, message: automerge::sync::Message) -> Vec<u8> {
 fn changes_waiting_for_missing_dependencies_count_towards_the_size_limit() {
     let (mut server, conn) = joined_server(300_000);
     let id = doc_id(0);
-    let hello = automerge::sync::Message { heads: vec![], need: vec![], have: vec![], changes: automerge::sync::ChunkList::empty(), flags: None, version: automerge::sync::MessageVersion::V1 };
+    let hello = automerge::sync::Message {
+        heads: vec![],
+        need: vec![],
+        have: vec![],
+        changes: automerge::sync::ChunkList::empty(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
     server.handle(0, Event::Received { conn, bytes: sync_bytes(id, hello) });
     server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Created });
 
@@ -789,14 +824,30 @@ fn changes_waiting_for_missing_dependencies_count_towards_the_size_limit() {
         let mut orphan = author.fork();
         orphan.put(ROOT, "big", "x".repeat(100_000)).unwrap();
         let change = orphan.get_last_local_change().unwrap().raw_bytes().to_vec();
-        let waiting = automerge::sync::Message { heads: vec![], need: vec![], have: vec![], changes: vec![change].into(), flags: None, version: automerge::sync::MessageVersion::V1 };
-        closed |= server.handle(0, Event::Received { conn, bytes: sync_bytes(id, waiting) }).iter().any(|a| matches!(a, Action::Close { .. }));
+        let waiting = automerge::sync::Message {
+            heads: vec![],
+            need: vec![],
+            have: vec![],
+            changes: vec![change].into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        };
+        closed |=
+            server.handle(0, Event::Received { conn, bytes: sync_bytes(id, waiting) }).iter().any(|a| matches!(a, Action::Close { .. }));
         // And a small change that applies.
         let mut small = AutoCommit::new();
         small.put(ROOT, format!("small{round}"), round).unwrap();
         let change = small.get_last_local_change().unwrap().raw_bytes().to_vec();
-        let applies = automerge::sync::Message { heads: vec![], need: vec![], have: vec![], changes: vec![change].into(), flags: None, version: automerge::sync::MessageVersion::V1 };
-        closed |= server.handle(0, Event::Received { conn, bytes: sync_bytes(id, applies) }).iter().any(|a| matches!(a, Action::Close { .. }));
+        let applies = automerge::sync::Message {
+            heads: vec![],
+            need: vec![],
+            have: vec![],
+            changes: vec![change].into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        };
+        closed |=
+            server.handle(0, Event::Received { conn, bytes: sync_bytes(id, applies) }).iter().any(|a| matches!(a, Action::Close { .. }));
     }
     assert!(closed, "the waiting changes reached the limit although others applied in between");
 }
@@ -838,7 +889,8 @@ fn a_failed_access_check_closes_rather_than_refuses() {
     let request = Message::Request { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: id, data }.encode();
     server.handle(0, Event::Received { conn, bytes: request });
     let actions = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Failed("disk".into()) });
-    let replies: Vec<Message> = actions.iter().filter_map(|a| if let Action::Send { bytes, .. } = a { Message::decode(bytes).ok() } else { None }).collect();
+    let replies: Vec<Message> =
+        actions.iter().filter_map(|a| if let Action::Send { bytes, .. } = a { Message::decode(bytes).ok() } else { None }).collect();
     assert!(matches!(&replies[..], [Message::Error { .. }]), "{replies:?}");
     assert!(actions.iter().any(|a| matches!(a, Action::Close { .. })));
 }
@@ -852,7 +904,13 @@ fn a_released_document_leaves_memory_only_when_stored_and_not_reopened() {
     let mut doc = AutoCommit::new();
     doc.put(ROOT, "code", "A-1").unwrap();
     let actions = client.handle(0, Event::Create { doc: id, content: doc });
-    let generation = actions.iter().find_map(|a| match a { Action::Persist { generation, .. } => Some(*generation), _ => None }).unwrap();
+    let generation = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Persist { generation, .. } => Some(*generation),
+            _ => None,
+        })
+        .unwrap();
     client.release(id);
     assert!(client.doc(id).is_some(), "kept while its write is open");
     client.handle(0, Event::Open { doc: id, chunks: vec![] });
@@ -865,7 +923,13 @@ fn a_released_document_leaves_memory_only_when_stored_and_not_reopened() {
     client.handle(0, Event::Open { doc: id, chunks: vec![] });
     client.doc_mut(id).unwrap().put(ROOT, "more", true).unwrap();
     let actions = client.handle(0, Event::Changed { doc: id });
-    let generation = actions.iter().find_map(|a| match a { Action::Persist { generation, .. } => Some(*generation), _ => None }).unwrap();
+    let generation = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Persist { generation, .. } => Some(*generation),
+            _ => None,
+        })
+        .unwrap();
     client.release(id);
     client.handle(0, Event::Persisted { doc: id, generation, ok: false });
     assert!(client.doc(id).is_some(), "an unsaved change is never dropped");

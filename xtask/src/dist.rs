@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 
 use crate::cmd;
@@ -28,7 +28,9 @@ pub fn build(root: &Path) -> Result<()> {
     let target = target_dir(root);
     // RUSTFLAGS would replace the target's flags rather than add to them.
     if std::env::var_os("RUSTFLAGS").is_some() || std::env::var_os("CARGO_ENCODED_RUSTFLAGS").is_some() {
-        bail!("unset RUSTFLAGS for `cargo xtask dist`: it would drop the flags the wasm needs ({WASM_RUSTFLAGS}); use {WASM_RUSTFLAGS_VAR}");
+        bail!(
+            "unset RUSTFLAGS for `cargo xtask dist`: it would drop the flags the wasm needs ({WASM_RUSTFLAGS}); use {WASM_RUSTFLAGS_VAR}"
+        );
     }
     let rustflags = match std::env::var(WASM_RUSTFLAGS_VAR) {
         Ok(own) if !own.trim().is_empty() => format!("{own} {WASM_RUSTFLAGS}"),

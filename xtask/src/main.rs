@@ -14,7 +14,7 @@ mod toolchain;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -71,6 +71,7 @@ fn test(root: &Path) -> Result<()> {
     toolchain::ensure_node_modules(&root.join("tests"))?;
 
     // Lints first: they fail in seconds, and a warning is a failure here.
+    cmd("cargo", &["fmt", "--all", "--check"]).run()?;
     cmd("cargo", &["clippy", "--workspace", "--exclude", "app", "--all-targets", "--", "-D", "warnings"]).run()?;
     cmd("cargo", &["clippy", "--package", "app", "--target", "wasm32-unknown-unknown", "--all-targets", "--", "-D", "warnings"]).run()?;
 

@@ -5,13 +5,13 @@
 
 // The server's limit, checked here too: a cadre hears it when choosing the file, not days
 // later when it fails to upload.
-use shared::api::MAX_ATTACHMENT_BYTES;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::record::AttachmentRef;
 use shared::FieldValue;
-use wasm_bindgen::prelude::*;
+use shared::api::MAX_ATTACHMENT_BYTES;
+use shared::record::AttachmentRef;
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::attachments::AttachmentError;
@@ -238,22 +238,20 @@ async fn store_file(editor: Editor, slot: &Slot, file: &web_sys::File, accept: &
     }
     let engine = editor.engine().ok_or_else(|| ("…".to_owned(), "…".to_owned()))?;
     let blob = StoredBlob { name: name.clone(), mime: mime.clone(), bytes };
-    let sha256 = engine.add_attachment(editor.id, &blob).await.map_err(|e| {
-        (format!("{}{e}", text::FILE_SAVE_FAILED.zh), format!("{}{e}", text::FILE_SAVE_FAILED.en))
-    })?;
+    let sha256 = engine
+        .add_attachment(editor.id, &blob)
+        .await
+        .map_err(|e| (format!("{}{e}", text::FILE_SAVE_FAILED.zh), format!("{}{e}", text::FILE_SAVE_FAILED.en)))?;
     let reference = AttachmentRef { sha256, name, mime, size };
     let value = FieldValue::Attachment(reference.clone());
     slot.field.check_value(&value).map_err(|e| e.message())?;
-    editor
-        .set(slot, Some(value))
-        .map_err(|e| (format!("{}{e}", text::SAVE_FAILED.zh), format!("{}{e}", text::SAVE_FAILED.en)))?;
+    editor.set(slot, Some(value)).map_err(|e| (format!("{}{e}", text::SAVE_FAILED.zh), format!("{}{e}", text::SAVE_FAILED.en)))?;
     Ok((reference, shrunk))
 }
 
 fn too_large(size: u64) -> Message {
     let fill = |l: &str| {
-        l.replace("{max}", &platform::format_bytes(MAX_ATTACHMENT_BYTES as f64))
-            .replace("{size}", &platform::format_bytes(size as f64))
+        l.replace("{max}", &platform::format_bytes(MAX_ATTACHMENT_BYTES as f64)).replace("{size}", &platform::format_bytes(size as f64))
     };
     (fill(text::FILE_TOO_LARGE.zh), fill(text::FILE_TOO_LARGE.en))
 }
@@ -322,7 +320,11 @@ pub async fn canvas_bytes(canvas: &web_sys::HtmlCanvasElement, mime: &str, quali
     let mut failed = None;
     let promise = js_sys::Promise::new(&mut |resolve, reject| {
         let done = Closure::once_into_js(move |blob: JsValue| {
-            let _ = if blob.is_null() { reject.call1(&JsValue::NULL, &"the image could not be encoded".into()) } else { resolve.call1(&JsValue::NULL, &blob) };
+            let _ = if blob.is_null() {
+                reject.call1(&JsValue::NULL, &"the image could not be encoded".into())
+            } else {
+                resolve.call1(&JsValue::NULL, &blob)
+            };
         });
         let quality = quality.map_or(JsValue::UNDEFINED, JsValue::from);
         if let Err(e) = canvas.to_blob_with_type_and_encoder_options(done.unchecked_ref(), mime, &quality) {
@@ -385,7 +387,6 @@ fn inert_type(mime: &str) -> &'static str {
         _ => "application/octet-stream",
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,9 @@
 //! The two facts every record shows in the list and on its page: draft or complete, and
 //! whether the server has it.
 
+use shared::RecordSummary;
 use shared::i18n::L;
 use shared::record::Status;
-use shared::RecordSummary;
 
 use crate::engine::Engine;
 use crate::text;

@@ -6,10 +6,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 use shared::form::{Field, Form, Problem};
 use shared::record::{Conflict, Values};
 use shared::{DocumentId, FieldValue, Record};
+use wasm_bindgen::JsCast;
 
 use crate::context::Ctx;
 use crate::engine::Engine;

@@ -6,9 +6,9 @@
 use std::collections::BTreeSet;
 
 use leptos::prelude::*;
+use shared::FieldValue;
 use shared::form::{Choice, Field, FieldType};
 use shared::i18n::{L, Lang};
-use shared::FieldValue;
 
 use crate::components::attachment::AttachmentInput;
 use crate::components::conflict::ConflictChooser;
@@ -216,11 +216,14 @@ fn checkboxes(slot: &Slot, editor: Editor, choices: &'static [Choice], described
 
 /// A value as a person reads it: choice labels, yes/no, a file's name.
 pub fn display_value(field: &Field, value: Option<&FieldValue>, lang: Lang) -> String {
-    let label = |id: &str| field.choices().iter().find(|c| c.id == id).map(|c| c.label.get(lang).to_owned()).unwrap_or_else(|| id.to_owned());
+    let label =
+        |id: &str| field.choices().iter().find(|c| c.id == id).map(|c| c.label.get(lang).to_owned()).unwrap_or_else(|| id.to_owned());
     match value {
         None => text::EMPTY_VALUE.get(lang).to_owned(),
         Some(FieldValue::Choice(id)) => label(id),
-        Some(FieldValue::Choices(set)) => set.iter().map(|id| label(id)).collect::<Vec<_>>().join(if lang == Lang::Zh { "、" } else { ", " }),
+        Some(FieldValue::Choices(set)) => {
+            set.iter().map(|id| label(id)).collect::<Vec<_>>().join(if lang == Lang::Zh { "、" } else { ", " })
+        }
         Some(FieldValue::Bool(b)) => if *b { text::YES } else { text::NO }.get(lang).to_owned(),
         Some(FieldValue::DateTime(s)) => s.replacen('T', " ", 1),
         Some(v) => v.input_text(),

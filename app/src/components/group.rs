@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
+use shared::FieldValue;
 use shared::form::Field;
 use shared::i18n::Lang;
 use shared::record::GroupItem;
-use shared::FieldValue;
 
-use crate::components::editor::{focus_element, focus_within, Editor, ItemSlot, Slot};
+use crate::components::editor::{Editor, ItemSlot, Slot, focus_element, focus_within};
 use crate::components::field::FieldInput;
 use crate::context::use_ctx;
 use crate::{platform, text};
@@ -32,30 +32,31 @@ pub fn GroupInput(at: Slot, editor: Editor) -> impl IntoView {
     });
 
     let add = move |_| {
-            let mut random = [0u8; 8];
-            if getrandom::fill(&mut random).is_err() {
-                return;
+        let mut random = [0u8; 8];
+        if getrandom::fill(&mut random).is_err() {
+            return;
+        }
+        let item = GroupItem::new(random);
+        let item_id = item.id.clone();
+        let now = platform::now_ms();
+        let added = editor.update(|r| {
+            let mut items = match r.get(group) {
+                Some(FieldValue::Group(items)) => items,
+                _ => Vec::new(),
+            };
+            items.push(item);
+            r.set(group, Some(FieldValue::Group(items)), now).map_err(|e| e.to_string())
+        });
+        if added.is_ok() {
+            // Straight into the new item's first field, for keyboards and screen readers.
+            let first = group
+                .sub_fields()
+                .first()
+                .map(|sub| Slot { field: sub, item: Some(ItemSlot { group, id: item_id.as_str().into() }) }.key());
+            if let Some(key) = first {
+                request_animation_frame(move || focus_within(&format!("w-{key}")));
             }
-            let item = GroupItem::new(random);
-            let item_id = item.id.clone();
-            let now = platform::now_ms();
-            let added = editor.update(|r| {
-                let mut items = match r.get(group) {
-                    Some(FieldValue::Group(items)) => items,
-                    _ => Vec::new(),
-                };
-                items.push(item);
-                r.set(group, Some(FieldValue::Group(items)), now).map_err(|e| e.to_string())
-            });
-            if added.is_ok() {
-                // Straight into the new item's first field, for keyboards and screen readers.
-                let first = group.sub_fields().first().map(|sub| {
-                    Slot { field: sub, item: Some(ItemSlot { group, id: item_id.as_str().into() }) }.key()
-                });
-                if let Some(key) = first {
-                    request_animation_frame(move || focus_within(&format!("w-{key}")));
-                }
-            }
+        }
     };
 
     view! {

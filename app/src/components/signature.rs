@@ -4,11 +4,11 @@
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::record::AttachmentRef;
 use shared::FieldValue;
+use shared::record::AttachmentRef;
 use wasm_bindgen::JsCast;
 
-use crate::components::attachment::{as_ref, canvas_bytes, js_error, FileView};
+use crate::components::attachment::{FileView, as_ref, canvas_bytes, js_error};
 use crate::components::editor::{Editor, Slot};
 use crate::components::field::Message;
 use crate::context::use_ctx;

@@ -32,15 +32,17 @@ pub fn StatusBar() -> impl IntoView {
     });
 
     let open = RwSignal::new(false);
-    let sync_state = move || ctx.engine().map(|e| match e.status.get() {
-        SyncStatus::SignedOut => "signed-out",
-        SyncStatus::SessionExpired => "expired",
-        SyncStatus::Offline => "offline",
-        SyncStatus::Connecting => "connecting",
-        SyncStatus::Syncing { .. } => "syncing",
-        SyncStatus::UpToDate { .. } => "up-to-date",
-        SyncStatus::Error(_) => "error",
-    });
+    let sync_state = move || {
+        ctx.engine().map(|e| match e.status.get() {
+            SyncStatus::SignedOut => "signed-out",
+            SyncStatus::SessionExpired => "expired",
+            SyncStatus::Offline => "offline",
+            SyncStatus::Connecting => "connecting",
+            SyncStatus::Syncing { .. } => "syncing",
+            SyncStatus::UpToDate { .. } => "up-to-date",
+            SyncStatus::Error(_) => "error",
+        })
+    };
     let progress = move |pick: fn(usize, usize) -> usize| {
         ctx.engine().and_then(|e| match e.status.get() {
             SyncStatus::Syncing { done, total } => Some(pick(done, total).to_string()),

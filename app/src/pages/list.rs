@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use shared::form::{FieldType, Form, RecordKind};
 use shared::{RecordMeta, RecordSummary};
 
-use crate::components::badges::{status_code, status_label, SyncState};
+use crate::components::badges::{SyncState, status_code, status_label};
 use crate::context::{Route, use_ctx};
 use crate::engine::SyncStatus;
 use crate::{platform, text};

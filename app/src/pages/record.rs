@@ -5,16 +5,16 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use shared::DocumentId;
 use shared::form::Problem;
 use shared::i18n::Lang;
 use shared::record::{Layout, Status};
-use shared::DocumentId;
-use wasm_split_helpers::{wasm_split, SplitLoaderError};
+use wasm_split_helpers::{SplitLoaderError, wasm_split};
 
 use crate::api;
-use crate::components::badges::{status_code, status_label, SyncState};
-use crate::components::editor::{focus_within, Editor, Slot};
-use crate::components::field::{pick, FieldInput};
+use crate::components::badges::{SyncState, status_code, status_label};
+use crate::components::editor::{Editor, Slot, focus_within};
+use crate::components::field::{FieldInput, pick};
 use crate::context::{Route, use_ctx};
 use crate::{platform, text};
 
@@ -145,18 +145,29 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
 
     // Values this version of the form no longer asks for, shown read-only.
     let retired = (!layout.retired.is_empty() || !layout.unknown.is_empty()).then(|| {
-        let lang_value = move |field, value: &shared::FieldValue| crate::components::field::display_value(field, Some(value), ctx.lang.get());
-        let retired = layout.retired.into_iter().map(|r| {
-            let value = r.value.clone();
-            view! {
-                <p class="retired" data-field=r.field.id>
-                    <span class="label">{move || ctx.t(r.field.label)}</span>": "{move || lang_value(r.field, &value)}
-                </p>
-            }
-        }).collect_view();
-        let unknown = layout.unknown.into_iter().map(|(key, text)| view! {
-            <p class="retired" data-field=key.clone()><span class="label">{key.clone()}</span>": "{text}</p>
-        }).collect_view();
+        let lang_value =
+            move |field, value: &shared::FieldValue| crate::components::field::display_value(field, Some(value), ctx.lang.get());
+        let retired = layout
+            .retired
+            .into_iter()
+            .map(|r| {
+                let value = r.value.clone();
+                view! {
+                    <p class="retired" data-field=r.field.id>
+                        <span class="label">{move || ctx.t(r.field.label)}</span>": "{move || lang_value(r.field, &value)}
+                    </p>
+                }
+            })
+            .collect_view();
+        let unknown = layout
+            .unknown
+            .into_iter()
+            .map(|(key, text)| {
+                view! {
+                    <p class="retired" data-field=key.clone()><span class="label">{key.clone()}</span>": "{text}</p>
+                }
+            })
+            .collect_view();
         view! {
             <section class="retired-values">
                 <p class="muted">{move || ctx.t(text::RETIRED_NOTE)}</p>
@@ -222,31 +233,40 @@ fn CheckSummary(editor: Editor) -> impl IntoView {
         let problems = editor.problems.get();
         let lang = ctx.lang.get();
         if problems.is_empty() {
-            return Some(view! {
-                <div class="check-summary ok" id="check-summary" role="status" data-count="0">
-                    <p>{ctx.t(text::CHECK_ALL_FIXED)}</p>
-                </div>
-            }.into_any());
+            return Some(
+                view! {
+                    <div class="check-summary ok" id="check-summary" role="status" data-count="0">
+                        <p>{ctx.t(text::CHECK_ALL_FIXED)}</p>
+                    </div>
+                }
+                .into_any(),
+            );
         }
         let count = problems.len();
-        let items = problems.into_iter().map(|p| {
-            let (label, key) = problem_place(editor, &p, lang);
-            let message = pick(lang, &p.message());
+        let items = problems
+            .into_iter()
+            .map(|p| {
+                let (label, key) = problem_place(editor, &p, lang);
+                let message = pick(lang, &p.message());
+                view! {
+                    <li>
+                        <button type="button" class="link go-to" on:click=move |_| focus_within(&format!("w-{key}"))>
+                            {label}
+                        </button>
+                        {if lang == Lang::Zh { "：" } else { ": " }}{message}
+                    </li>
+                }
+            })
+            .collect_view();
+        Some(
             view! {
-                <li>
-                    <button type="button" class="link go-to" on:click=move |_| focus_within(&format!("w-{key}"))>
-                        {label}
-                    </button>
-                    {if lang == Lang::Zh { "：" } else { ": " }}{message}
-                </li>
+                <div class="check-summary" id="check-summary" role="alert" data-count=count>
+                    <p>{ctx.t(text::CHECK_FAILED).replace("{n}", &count.to_string())}</p>
+                    <ul>{items}</ul>
+                </div>
             }
-        }).collect_view();
-        Some(view! {
-            <div class="check-summary" id="check-summary" role="alert" data-count=count>
-                <p>{ctx.t(text::CHECK_FAILED).replace("{n}", &count.to_string())}</p>
-                <ul>{items}</ul>
-            </div>
-        }.into_any())
+            .into_any(),
+        )
     }
 }
 

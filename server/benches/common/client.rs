@@ -56,7 +56,8 @@ impl Client {
     /// Connects, sends `join` and waits for the server's `peer`.
     pub async fn connect(url: &str, peer: &str) -> Result<Client> {
         // No Nagle, as browsers open their sockets: a small frame goes out at once.
-        let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await.with_context(|| format!("connecting to {url}"))?;
+        let (socket, _) =
+            tokio_tungstenite::connect_async_with_config(url, None, true).await.with_context(|| format!("connecting to {url}"))?;
         let node = Node::new(NodeConfig {
             peer_id: PeerId(peer.into()),
             metadata: PeerMetadata { storage_id: None, is_ephemeral: true },
@@ -176,7 +177,9 @@ impl Client {
                 Action::Send { bytes, .. } => {
                     let _ = self.socket.feed(Ws::Binary(bytes.into())).await;
                 }
-                Action::Persist { doc, generation, .. } => queue.extend(self.node.handle(0, Event::Persisted { doc, generation, ok: true })),
+                Action::Persist { doc, generation, .. } => {
+                    queue.extend(self.node.handle(0, Event::Persisted { doc, generation, ok: true }))
+                }
                 Action::Established { .. } => self.joined = true,
                 Action::Unavailable { doc, .. } => self.unavailable.push(doc),
                 Action::Updated { doc } => self.updated.push(doc),
@@ -213,7 +216,9 @@ impl Failures {
 /// The document a server's frame is about, to check only that one for completion.
 pub fn doc_of(bytes: &[u8]) -> Option<DocumentId> {
     match Message::decode(bytes).ok()? {
-        Message::Sync { document_id, .. } | Message::Request { document_id, .. } | Message::DocUnavailable { document_id, .. } => Some(document_id),
+        Message::Sync { document_id, .. } | Message::Request { document_id, .. } | Message::DocUnavailable { document_id, .. } => {
+            Some(document_id)
+        }
         _ => None,
     }
 }

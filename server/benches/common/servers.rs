@@ -48,7 +48,8 @@ pub struct Programs {
 
 impl Programs {
     pub fn from_env() -> Result<Programs> {
-        let ours = std::env::var_os("LIAISON_SERVER_BIN").context("LIAISON_SERVER_BIN: the release liaison-server to measure (cargo xtask bench sets it)")?;
+        let ours = std::env::var_os("LIAISON_SERVER_BIN")
+            .context("LIAISON_SERVER_BIN: the release liaison-server to measure (cargo xtask bench sets it)")?;
         Ok(Programs {
             ours: ours.into(),
             js: Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/bench/js-server.mjs"),
@@ -84,7 +85,9 @@ impl Server {
                 c
             }
             Kind::Samod => {
-                let mut c = Command::new(programs.samod.as_ref().context("SAMOD_SERVER_BIN: the release samod-server (cargo xtask bench live sets it)")?);
+                let mut c = Command::new(
+                    programs.samod.as_ref().context("SAMOD_SERVER_BIN: the release samod-server (cargo xtask bench live sets it)")?,
+                );
                 c.arg(&data);
                 c
             }
@@ -135,8 +138,14 @@ impl Server {
 /// Signs in as the demo federation user and returns the session token.
 async fn login(port: u16) -> Result<String> {
     let body = serde_json::json!({ "username": USER, "password": PASSWORD });
-    let reply: serde_json::Value =
-        reqwest::Client::new().post(format!("http://127.0.0.1:{port}/api/login")).json(&body).send().await?.error_for_status()?.json().await?;
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/login"))
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
     Ok(reply["token"].as_str().context("no token in the login reply")?.to_owned())
 }
 

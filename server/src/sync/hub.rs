@@ -6,13 +6,13 @@
 //! them durable, so the node never acknowledges a change that is not on disk.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
-use shared::sync::node::Chunk;
-use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerMetadata, PeerId, Role, Verdict};
 use shared::DocumentId;
+use shared::sync::node::Chunk;
+use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerId, PeerMetadata, Role, Verdict};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::accounts::User;
@@ -38,12 +38,24 @@ pub enum Outgoing {
 // Large because `Event` is (see there); these go through one channel, moved, never copied.
 #[allow(clippy::large_enum_variant)]
 enum HubEvent {
-    Connected { conn: ConnId, user: User, token_hash: String, out: mpsc::Sender<Outgoing> },
+    Connected {
+        conn: ConnId,
+        user: User,
+        token_hash: String,
+        out: mpsc::Sender<Outgoing>,
+    },
     Node(Event),
     /// `org` was given or lost access to `doc`.
-    AccessChanged { doc: DocumentId, org: String, done: oneshot::Sender<()> },
+    AccessChanged {
+        doc: DocumentId,
+        org: String,
+        done: oneshot::Sender<()>,
+    },
     /// A token was revoked (sign-out): its sockets close.
-    Logout { token_hash: String, done: oneshot::Sender<()> },
+    Logout {
+        token_hash: String,
+        done: oneshot::Sender<()>,
+    },
 }
 
 struct Conn {

@@ -5,15 +5,15 @@
 //! and the peer slows down. Closing instead would put a client with thousands of records to
 //! sync into a loop of reconnecting and being closed again.
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use shared::sync::Message;
 
 use super::hub::Outgoing;
 use crate::auth::{Authed, SyncAuthed};
-use crate::{now_ms, AppState};
+use crate::{AppState, now_ms};
 
 /// The largest frame a peer may send; a first sync of a large record fits well within it.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;

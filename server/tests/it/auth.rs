@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{error_then_close, TestServer};
+use crate::harness::{TestServer, error_then_close};
 
 #[tokio::test]
 async fn a_token_in_the_query_string_opens_only_the_sync_socket() {

@@ -2,8 +2,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use shared::sync::{Action, ConnId, Event, Message, Node, NodeConfig, PeerId, PeerMetadata, Role};
 use shared::DocumentId;
+use shared::sync::{Action, ConnId, Event, Message, Node, NodeConfig, PeerId, PeerMetadata, Role};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -130,7 +130,9 @@ impl Client {
                 Action::Send { bytes, .. } => {
                     let _ = self.socket.send(Ws::Binary(bytes.into())).await;
                 }
-                Action::Persist { doc, generation, .. } => queue.extend(self.node.handle(0, Event::Persisted { doc, generation, ok: true })),
+                Action::Persist { doc, generation, .. } => {
+                    queue.extend(self.node.handle(0, Event::Persisted { doc, generation, ok: true }))
+                }
                 Action::Unavailable { doc, .. } => self.unavailable.push(doc),
                 Action::Close { reason, .. } => self.closed = Some(reason),
                 _ => {}

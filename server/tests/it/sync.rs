@@ -1,8 +1,8 @@
 use automerge::transaction::Transactable;
-use automerge::{ReadDoc, ROOT};
+use automerge::{ROOT, ReadDoc};
 use futures_util::SinkExt;
-use shared::sync::{Message, PeerId};
 use shared::DocumentId;
+use shared::sync::{Message, PeerId};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 use crate::harness::*;
@@ -44,11 +44,18 @@ async fn login_tokens_and_logout() {
     assert_eq!(bad.json::<serde_json::Value>().await.unwrap()["error"], "wrong username or password");
     let unknown = server.login("nobody", "demo-federation").await;
     assert_eq!(unknown.status(), 401);
-    let malformed = reqwest::Client::new().post(server.http("/api/login")).body("{not json").header("content-type", "application/json").send().await.unwrap();
+    let malformed = reqwest::Client::new()
+        .post(server.http("/api/login"))
+        .body("{not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(malformed.status(), 400);
 
     let token = server.token("fed-li").await;
-    let me: serde_json::Value = reqwest::Client::new().get(server.http("/api/me")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let me: serde_json::Value =
+        reqwest::Client::new().get(server.http("/api/me")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["org_id"], "county-federation");
 
     // No token, a made-up token: the socket is refused at the upgrade.

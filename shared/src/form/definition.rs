@@ -238,13 +238,7 @@ pub fn check_compatible(older: &Form, newer: &Form) -> Result<(), DefinitionErro
     compare_fields(&checker, older.version, &older.fields, &newer.fields, "")
 }
 
-fn compare_fields(
-    checker: &Checker,
-    version: u32,
-    old: &[Field],
-    new: &[Field],
-    prefix: &str,
-) -> Result<(), DefinitionError> {
+fn compare_fields(checker: &Checker, version: u32, old: &[Field], new: &[Field], prefix: &str) -> Result<(), DefinitionError> {
     for n in new {
         let Some(o) = old.iter().find(|o| o.id == n.id) else { continue };
         let path = format!("{prefix}{}", n.id);

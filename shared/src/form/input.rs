@@ -44,13 +44,10 @@ impl InputError {
         match self {
             InputError::NotInteger => s("请输入整数", "Enter a whole number"),
             InputError::NotNumber => s("请输入数字", "Enter a number"),
-            InputError::TooManyPlaces { places } => {
-                (format!("最多保留 {places} 位小数"), format!("Use at most {places} decimal places"))
+            InputError::TooManyPlaces { places } => (format!("最多保留 {places} 位小数"), format!("Use at most {places} decimal places")),
+            InputError::OutOfRange { min: Some(min), max: Some(max) } => {
+                (format!("请输入 {min} 到 {max} 之间的数"), format!("Enter a number from {min} to {max}"))
             }
-            InputError::OutOfRange { min: Some(min), max: Some(max) } => (
-                format!("请输入 {min} 到 {max} 之间的数"),
-                format!("Enter a number from {min} to {max}"),
-            ),
             InputError::OutOfRange { min: Some(min), max: None } => {
                 (format!("请输入不小于 {min} 的数"), format!("Enter a number of at least {min}"))
             }
@@ -59,9 +56,7 @@ impl InputError {
                 format!("Enter a number of at most {}", max.as_deref().unwrap_or("")),
             ),
             InputError::NotDate => s("请输入日期，格式为 年-月-日", "Enter a date as YYYY-MM-DD"),
-            InputError::NotDateTime => {
-                s("请输入日期和时间，格式为 年-月-日 时:分", "Enter a date and time as YYYY-MM-DD HH:MM")
-            }
+            InputError::NotDateTime => s("请输入日期和时间，格式为 年-月-日 时:分", "Enter a date and time as YYYY-MM-DD HH:MM"),
             InputError::UnknownChoice => s("请从列表中选择", "Choose one of the options"),
             InputError::NotPhone => s("请输入有效的电话号码", "Enter a valid phone number"),
             InputError::NotTyped => s("此项不能直接输入文字", "This field is not filled in by typing"),
@@ -94,10 +89,7 @@ impl Field {
             FieldType::Integer { min, max } => {
                 let n: i64 = narrow.parse().map_err(|_| InputError::NotInteger)?;
                 if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-                    return Err(InputError::OutOfRange {
-                        min: min.map(|m| m.to_string()),
-                        max: max.map(|m| m.to_string()),
-                    });
+                    return Err(InputError::OutOfRange { min: min.map(|m| m.to_string()), max: max.map(|m| m.to_string()) });
                 }
                 FieldValue::Int(n)
             }
@@ -108,10 +100,7 @@ impl Field {
                 }
                 let n: f64 = text.parse().map_err(|_| InputError::NotNumber)?;
                 if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-                    return Err(InputError::OutOfRange {
-                        min: min.map(|m| m.to_string()),
-                        max: max.map(|m| m.to_string()),
-                    });
+                    return Err(InputError::OutOfRange { min: min.map(|m| m.to_string()), max: max.map(|m| m.to_string()) });
                 }
                 FieldValue::Decimal(text)
             }
@@ -179,12 +168,10 @@ impl Field {
             return Err(InputError::WrongType);
         }
         match (&self.ty, value) {
-            (FieldType::SelectMany(choices), FieldValue::Choices(set)) => {
-                match set.iter().all(|id| choices.iter().any(|c| c.id == id)) {
-                    true => Ok(()),
-                    false => Err(InputError::UnknownChoice),
-                }
-            }
+            (FieldType::SelectMany(choices), FieldValue::Choices(set)) => match set.iter().all(|id| choices.iter().any(|c| c.id == id)) {
+                true => Ok(()),
+                false => Err(InputError::UnknownChoice),
+            },
             (FieldType::Attachment { accept }, FieldValue::Attachment(a)) => {
                 if !a.is_well_formed() {
                     Err(InputError::BadAttachment)

@@ -65,11 +65,7 @@ impl Form {
                         if !scope.shown(sub) {
                             continue;
                         }
-                        let at = |kind| Problem {
-                            field: field.id,
-                            item: Some(ItemAt { id: item.id.clone(), field: sub.id }),
-                            kind,
-                        };
+                        let at = |kind| Problem { field: field.id, item: Some(ItemAt { id: item.id.clone(), field: sub.id }), kind };
                         check_field(sub, item.values.get(sub.id), &scope, &mut |kind| problems.push(at(kind)));
                     }
                 }

@@ -89,10 +89,7 @@ pub(super) fn decode(doc: &AutoCommit, field: &Field, value: Value, id: ObjId) -
         },
         Value::Object(ObjType::List) => match &field.ty {
             FieldType::Group(subs) => FieldValue::Group(
-                items_of(doc, &id)
-                    .into_iter()
-                    .map(|(_, item_obj, id)| GroupItem { id, values: read_all(doc, &item_obj, subs) })
-                    .collect(),
+                items_of(doc, &id).into_iter().map(|(_, item_obj, id)| GroupItem { id, values: read_all(doc, &item_obj, subs) }).collect(),
             ),
             _ => return None,
         },
@@ -101,9 +98,7 @@ pub(super) fn decode(doc: &AutoCommit, field: &Field, value: Value, id: ObjId) -
             (_, ScalarValue::Str(s)) => string_value(field, s.to_string())?,
             (FieldType::Integer { .. }, ScalarValue::Int(n)) => FieldValue::Int(*n),
             (FieldType::Integer { .. }, ScalarValue::Uint(n)) => FieldValue::Int(i64::try_from(*n).ok()?),
-            (FieldType::Integer { .. }, ScalarValue::F64(f)) if f.fract() == 0.0 && f.abs() < 9e15 => {
-                FieldValue::Int(*f as i64)
-            }
+            (FieldType::Integer { .. }, ScalarValue::F64(f)) if f.fract() == 0.0 && f.abs() < 9e15 => FieldValue::Int(*f as i64),
             // JS peers write numbers; keep them readable as decimals.
             (FieldType::Decimal { .. }, ScalarValue::Int(n)) => FieldValue::Decimal(n.to_string()),
             (FieldType::Decimal { .. }, ScalarValue::Uint(n)) => FieldValue::Decimal(n.to_string()),
@@ -308,12 +303,7 @@ fn items_of(doc: &AutoCommit, list: &ObjId) -> Vec<(usize, ObjId, String)> {
         .collect()
 }
 
-fn write_choices(
-    doc: &mut AutoCommit,
-    obj: &ObjId,
-    key: &str,
-    desired: BTreeSet<String>,
-) -> Result<(), AutomergeError> {
+fn write_choices(doc: &mut AutoCommit, obj: &ObjId, key: &str, desired: BTreeSet<String>) -> Result<(), AutomergeError> {
     let maps = containers(doc, obj, key, ObjType::Map);
     let mut current = BTreeSet::new();
     for m in &maps {
@@ -340,13 +330,7 @@ fn write_choices(
 /// Makes the stored items match `desired` with the smallest edits: items missing from it are
 /// deleted, new ones inserted after their predecessor, and of the others only the sub-fields
 /// that changed are written. Sub-fields this form does not know are left alone.
-fn write_group(
-    doc: &mut AutoCommit,
-    obj: &ObjId,
-    key: &str,
-    subs: &[Field],
-    desired: Vec<GroupItem>,
-) -> Result<(), AutomergeError> {
+fn write_group(doc: &mut AutoCommit, obj: &ObjId, key: &str, subs: &[Field], desired: Vec<GroupItem>) -> Result<(), AutomergeError> {
     let lists = containers(doc, obj, key, ObjType::List);
     let primary = match lists.first() {
         Some(l) => l.clone(),

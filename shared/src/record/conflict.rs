@@ -7,7 +7,7 @@ use automerge::{ObjId, ReadDoc};
 use crate::form::{Field, FieldType};
 
 use super::value::{Author, FieldValue};
-use super::{codec, Record, RecordError};
+use super::{Record, RecordError, codec};
 
 /// One of several values written concurrently to a field.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@ use automerge::ReadDoc;
 use crate::form::{self, Field, Form};
 
 use super::value::FieldValue;
-use super::{codec, Record, RecordError};
+use super::{Record, RecordError, codec};
 
 #[derive(Debug, Clone)]
 pub struct Layout<'f> {

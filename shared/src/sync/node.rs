@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, Automerge, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad, VerificationMode};
 
-use super::wire::{Message, PeerId, PeerMetadata, PROTOCOL_VERSION};
+use super::wire::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
 use crate::doc_id::DocumentId;
 use crate::storage_key::chunk_hash;
 
@@ -77,22 +77,46 @@ pub struct NodeConfig {
 pub enum Event {
     /// A socket opened. `account` names who opened it (the server learns it at the upgrade);
     /// only the same account may take over a peer id that is already connected.
-    Connected { conn: ConnId, account: String },
-    Received { conn: ConnId, bytes: Vec<u8> },
-    Disconnected { conn: ConnId },
+    Connected {
+        conn: ConnId,
+        account: String,
+    },
+    Received {
+        conn: ConnId,
+        bytes: Vec<u8>,
+    },
+    Disconnected {
+        conn: ConnId,
+    },
     /// The answer to [`Action::Authorize`].
-    Authorized { conn: ConnId, doc: DocumentId, verdict: Verdict },
+    Authorized {
+        conn: ConnId,
+        doc: DocumentId,
+        verdict: Verdict,
+    },
     /// The write asked for by [`Action::Persist`] is durable (`ok`) or failed. `generation` is
     /// the one the `Persist` carried: an answer for a document the node has since dropped and
     /// reloaded must not count for the new one.
-    Persisted { doc: DocumentId, generation: u64, ok: bool },
+    Persisted {
+        doc: DocumentId,
+        generation: u64,
+        ok: bool,
+    },
     /// A client opens a document it holds (`chunks`: what it has stored, possibly nothing).
-    Open { doc: DocumentId, chunks: Vec<Vec<u8>> },
+    Open {
+        doc: DocumentId,
+        chunks: Vec<Vec<u8>>,
+    },
     /// A client creates a document: nothing of it is stored yet, so it is persisted first and
     /// then offered to peers with `sync` (a `request` would tell the server it does not exist).
-    Create { doc: DocumentId, content: AutoCommit },
+    Create {
+        doc: DocumentId,
+        content: AutoCommit,
+    },
     /// The caller changed a document through [`Node::doc_mut`].
-    Changed { doc: DocumentId },
+    Changed {
+        doc: DocumentId,
+    },
 }
 
 #[derive(Debug)]
@@ -141,24 +165,53 @@ impl Chunk {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Send { conn: ConnId, bytes: Vec<u8> },
+    Send {
+        conn: ConnId,
+        bytes: Vec<u8>,
+    },
     /// Close the socket (an `error` message, if any, is already in a `Send` before this).
-    Close { conn: ConnId, reason: String },
+    Close {
+        conn: ConnId,
+        reason: String,
+    },
     /// Check whether `conn`'s account may use `doc`; if it does not exist and `create`, create
     /// it for that account. `load`: also return what storage holds of it.
-    Authorize { conn: ConnId, doc: DocumentId, create: bool, load: bool },
+    Authorize {
+        conn: ConnId,
+        doc: DocumentId,
+        create: bool,
+        load: bool,
+    },
     /// Store this, in order, then report [`Event::Persisted`] with the same `generation`.
-    Persist { doc: DocumentId, chunk: Chunk, heads: Vec<ChangeHash>, generation: u64 },
+    Persist {
+        doc: DocumentId,
+        chunk: Chunk,
+        heads: Vec<ChangeHash>,
+        generation: u64,
+    },
     /// The handshake completed.
-    Established { conn: ConnId, peer: PeerId, metadata: Option<PeerMetadata> },
+    Established {
+        conn: ConnId,
+        peer: PeerId,
+        metadata: Option<PeerMetadata>,
+    },
     /// Changes from a peer were applied and stored: the document can be shown anew.
-    Updated { doc: DocumentId },
+    Updated {
+        doc: DocumentId,
+    },
     /// A peer said it cannot give us this document (a client's server: missing or not ours).
-    Unavailable { conn: ConnId, doc: DocumentId },
+    Unavailable {
+        conn: ConnId,
+        doc: DocumentId,
+    },
     /// (Client.) The peer on `conn` has said it holds every change of `doc` this node has:
     /// `heads`, sorted. Checked only for the document a message was about, so a caller
     /// learns of acknowledgements without scanning what it is waiting for.
-    Acknowledged { conn: ConnId, doc: DocumentId, heads: Vec<ChangeHash> },
+    Acknowledged {
+        conn: ConnId,
+        doc: DocumentId,
+        heads: Vec<ChangeHash>,
+    },
 }
 
 pub struct Node {
@@ -390,7 +443,11 @@ impl Node {
                 let account = c.account.clone();
                 // A peer id already connected: the same account reconnecting takes over (its old
                 // socket is closed and its sync state starts afresh); anyone else is refused.
-                let holder = self.conns.iter().find(|(id, other)| **id != conn && other.remote.as_ref().is_some_and(|(p, _)| *p == sender_id)).map(|(id, other)| (*id, other.account.clone()));
+                let holder = self
+                    .conns
+                    .iter()
+                    .find(|(id, other)| **id != conn && other.remote.as_ref().is_some_and(|(p, _)| *p == sender_id))
+                    .map(|(id, other)| (*id, other.account.clone()));
                 if let Some((old, owner)) = holder {
                     if owner != account {
                         return self.fail(conn, "peer id in use by another account", out);
@@ -695,7 +752,8 @@ impl Node {
         if std::mem::take(&mut d.remote_change) {
             out.push(Action::Updated { doc });
         }
-        let conns: Vec<ConnId> = self.conns.iter().filter(|(_, c)| matches!(c.docs.get(&doc), Some(ConnDoc::Allowed(_)))).map(|(id, _)| *id).collect();
+        let conns: Vec<ConnId> =
+            self.conns.iter().filter(|(_, c)| matches!(c.docs.get(&doc), Some(ConnDoc::Allowed(_)))).map(|(id, _)| *id).collect();
         for conn in &conns {
             self.send_sync(*conn, doc, out);
         }
@@ -870,7 +928,6 @@ pub fn peer_text(text: &str) -> String {
 
 /// See [`peer_text`].
 pub const PEER_TEXT_CHARS: usize = 200;
-
 
 #[cfg(test)]
 mod tests {

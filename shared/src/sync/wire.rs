@@ -35,14 +35,41 @@ pub struct PeerMetadata {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    Join { sender_id: PeerId, supported_protocol_versions: Vec<String>, peer_metadata: Option<PeerMetadata> },
-    Peer { sender_id: PeerId, target_id: PeerId, selected_protocol_version: String, peer_metadata: Option<PeerMetadata> },
-    Error { message: String },
-    Leave { sender_id: PeerId },
+    Join {
+        sender_id: PeerId,
+        supported_protocol_versions: Vec<String>,
+        peer_metadata: Option<PeerMetadata>,
+    },
+    Peer {
+        sender_id: PeerId,
+        target_id: PeerId,
+        selected_protocol_version: String,
+        peer_metadata: Option<PeerMetadata>,
+    },
+    Error {
+        message: String,
+    },
+    Leave {
+        sender_id: PeerId,
+    },
     /// The first sync message for a document the sender does not have.
-    Request { sender_id: PeerId, target_id: PeerId, document_id: DocumentId, data: Vec<u8> },
-    Sync { sender_id: PeerId, target_id: PeerId, document_id: DocumentId, data: Vec<u8> },
-    DocUnavailable { sender_id: PeerId, target_id: PeerId, document_id: DocumentId },
+    Request {
+        sender_id: PeerId,
+        target_id: PeerId,
+        document_id: DocumentId,
+        data: Vec<u8>,
+    },
+    Sync {
+        sender_id: PeerId,
+        target_id: PeerId,
+        document_id: DocumentId,
+        data: Vec<u8>,
+    },
+    DocUnavailable {
+        sender_id: PeerId,
+        target_id: PeerId,
+        document_id: DocumentId,
+    },
     Ephemeral {
         sender_id: PeerId,
         target_id: PeerId,
@@ -53,7 +80,9 @@ pub enum Message {
     },
     /// Remote-heads gossip (`remote-subscription-change`, `remote-heads-changed`): valid, but
     /// this implementation does not take part in it, so they are read and dropped.
-    Gossip { kind: String },
+    Gossip {
+        kind: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -397,7 +426,14 @@ mod tests {
             Message::Request { sender_id: p("a"), target_id: p("b"), document_id: doc(), data: vec![1, 2] },
             Message::Sync { sender_id: p("a"), target_id: p("b"), document_id: doc(), data: vec![3] },
             Message::DocUnavailable { sender_id: p("a"), target_id: p("b"), document_id: doc() },
-            Message::Ephemeral { sender_id: p("a"), target_id: p("b"), count: 7, session_id: "s".into(), document_id: doc(), data: vec![9] },
+            Message::Ephemeral {
+                sender_id: p("a"),
+                target_id: p("b"),
+                count: 7,
+                session_id: "s".into(),
+                document_id: doc(),
+                data: vec![9],
+            },
         ];
         for m in messages {
             assert_eq!(Message::decode(&m.encode()).unwrap(), m);
@@ -451,14 +487,28 @@ mod tests {
             e.into_writer()
         };
         let check = |bytes: Vec<u8>, expect: WireError| assert_eq!(Message::decode(&bytes), Err(expect));
-        check(enc(&|e| { e.array(0).unwrap(); }), WireError::NotAMap);
-        check(enc(&|e| { e.map(1).unwrap().str("type").unwrap().str("shout").unwrap(); }), WireError::UnknownType("shout".into()));
         check(
-            enc(&|e| { e.map(2).unwrap().str("type").unwrap().str("sync").unwrap().str("senderId").unwrap().str("a").unwrap(); }),
+            enc(&|e| {
+                e.array(0).unwrap();
+            }),
+            WireError::NotAMap,
+        );
+        check(
+            enc(&|e| {
+                e.map(1).unwrap().str("type").unwrap().str("shout").unwrap();
+            }),
+            WireError::UnknownType("shout".into()),
+        );
+        check(
+            enc(&|e| {
+                e.map(2).unwrap().str("type").unwrap().str("sync").unwrap().str("senderId").unwrap().str("a").unwrap();
+            }),
             WireError::Missing { kind: "sync".into(), key: "documentId" },
         );
         check(
-            enc(&|e| { e.map(2).unwrap().str("type").unwrap().str("sync").unwrap().str("data").unwrap().str("not bytes").unwrap(); }),
+            enc(&|e| {
+                e.map(2).unwrap().str("type").unwrap().str("sync").unwrap().str("data").unwrap().str("not bytes").unwrap();
+            }),
             WireError::WrongType("data"),
         );
         let mut good = Message::Leave { sender_id: PeerId("a".into()) }.encode();

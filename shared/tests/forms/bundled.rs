@@ -37,9 +37,25 @@ fn intake_v2_keeps_every_v1_field_and_covers_the_domain() {
     // DOMAIN.md's intake: reporter and channel, the survivor, the incident, the perpetrator,
     // risk, consent and its legal basis, evidence.
     for id in [
-        "reporter", "channel", "reported_at", "survivor_code", "survivor_age", "survivor_sex", "minor",
-        "guardian_contact", "contact_safe", "incident_type", "incident_date", "incident_place", "description",
-        "perpetrator_relation", "perpetrator_age_group", "immediate_risk", "consent", "legal_basis", "evidence",
+        "reporter",
+        "channel",
+        "reported_at",
+        "survivor_code",
+        "survivor_age",
+        "survivor_sex",
+        "minor",
+        "guardian_contact",
+        "contact_safe",
+        "incident_type",
+        "incident_date",
+        "incident_place",
+        "description",
+        "perpetrator_relation",
+        "perpetrator_age_group",
+        "immediate_risk",
+        "consent",
+        "legal_basis",
+        "evidence",
     ] {
         assert!(v2.field(id).is_some(), "intake v2 has no {id}");
     }
@@ -50,7 +66,10 @@ fn intake_v2_keeps_every_v1_field_and_covers_the_domain() {
 #[test]
 fn the_other_forms_have_what_their_records_need() {
     let training = form::latest("training").unwrap();
-    assert_eq!(ids(training), ["topic", "training_date", "place", "trainer", "organisations", "hours", "attendees", "materials", "follow_up"]);
+    assert_eq!(
+        ids(training),
+        ["topic", "training_date", "place", "trainer", "organisations", "hours", "attendees", "materials", "follow_up"]
+    );
     let attendees: Vec<_> = training.field("attendees").unwrap().sub_fields().iter().map(|f| f.id).collect();
     assert_eq!(attendees, ["name", "organisation", "role", "signature"]);
     let minutes = form::latest("minutes").unwrap();

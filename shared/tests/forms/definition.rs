@@ -107,17 +107,16 @@ fn labels_in_both_languages() {
         training(json!([hours(json!({ "label": { "zh": "时长", "en": "  " } }))])),
         r#"form "training" v1, field "hours": label has no English text"#,
     );
-    check(
-        training(json!([hours(json!({ "hint": { "zh": "小时" } }))])),
-        r#"form "training" v1, field "hours": hint has no English text"#,
-    );
+    check(training(json!([hours(json!({ "hint": { "zh": "小时" } }))])), r#"form "training" v1, field "hours": hint has no English text"#);
     check(
         training(json!([{ "id": "role", "type": "select_one", "label": l("身份", "Role"),
             "choices": [{ "id": "cadre", "label": { "zh": "干部" } }] }])),
         r#"form "training" v1, field "role": choice "cadre" label has no English text"#,
     );
     check(
-        training(json!([hours(json!({ "constraints": [{ "check": { "field": "hours", "less_than": 9 }, "message": { "zh": "太长" } }] }))])),
+        training(json!([hours(
+            json!({ "constraints": [{ "check": { "field": "hours", "less_than": 9 }, "message": { "zh": "太长" } }] })
+        )])),
         r#"form "training" v1, field "hours": constraint 1 message has no English text"#,
     );
     let mut no_title = training(json!([]));
@@ -159,7 +158,9 @@ fn conditions_name_real_fields_and_fit_them() {
     check(shown_if(json!({ "all": [] })), r#"form "training" v1, field "hours": show_if: "all" needs at least one condition"#);
     check(shown_if(json!({ "is_set": true })), r#"form "training" v1, field "hours": show_if: "is_set" needs "field""#);
     check(
-        training(json!([hours(json!({ "constraints": [{ "check": { "field": "days", "less_than": 2 }, "message": l("太长", "Too long") }] }))])),
+        training(json!([hours(
+            json!({ "constraints": [{ "check": { "field": "days", "less_than": 2 }, "message": l("太长", "Too long") }] })
+        )])),
         r#"form "training" v1, field "hours": constraint 1 refers to unknown field "days""#,
     );
     // A top-level field cannot look inside a group's items.
@@ -191,12 +192,19 @@ fn skip_logic_cannot_go_round_in_circles() {
         r#"form "training" v1, field "parties.name": show_if refers to the field itself"#,
     );
     // A constraint may and usually does read its own field.
-    form("training", 1, json!([hours(json!({ "constraints": [{ "check": { "field": "hours", "less_than": 9 }, "message": l("太长", "Too long") }] }))]));
+    form(
+        "training",
+        1,
+        json!([hours(json!({ "constraints": [{ "check": { "field": "hours", "less_than": 9 }, "message": l("太长", "Too long") }] }))]),
+    );
 }
 
 #[test]
 fn unknown_keys_are_refused_where_they_are() {
-    check(training(json!([hours(json!({ "colour": "red" }))])), r#"form "training" v1, field "hours": unknown field `colour`, expected one of…"#);
+    check(
+        training(json!([hours(json!({ "colour": "red" }))])),
+        r#"form "training" v1, field "hours": unknown field `colour`, expected one of…"#,
+    );
     check(
         training(json!([hours(json!({ "show_if": { "field": "topic", "is_set": true, "colour": 1 } }))])),
         r#"form "training" v1, field "hours": unknown field `colour`, expected one of `field`…"#,
@@ -209,8 +217,14 @@ fn unknown_keys_are_refused_where_they_are() {
     let mut top = training(json!([]));
     top["colour"] = json!("red");
     check(top, r#"form "training" v1: unknown field `colour`, expected one of…"#);
-    check(training(json!([hours(json!({ "type": "number" }))])), r#"form "training" v1, field "hours": unknown variant `number`, expected one of…"#);
-    check(training(json!([hours(json!({ "required": "yes" }))])), r#"form "training" v1, field "hours": invalid type: string "yes", expected a boolean"#);
+    check(
+        training(json!([hours(json!({ "type": "number" }))])),
+        r#"form "training" v1, field "hours": unknown variant `number`, expected one of…"#,
+    );
+    check(
+        training(json!([hours(json!({ "required": "yes" }))])),
+        r#"form "training" v1, field "hours": invalid type: string "yes", expected a boolean"#,
+    );
     check(
         training(json!([hours(json!({ "label": { "zh": "时长", "en": "Hours", "fr": "Heures" } }))])),
         r#"form "training" v1, field "hours": unknown field `fr`, expected `zh` or `en`"#,
@@ -234,10 +248,14 @@ fn groups() {
         r#"form "training" v1, field "attendees.id": "id" is reserved for the item id in a group"#,
     );
     // Sub-fields may read their siblings and the record's fields.
-    form("training", 1, json!([minor(), { "id": "attendees", "type": "group", "label": l("人员", "Attendees"), "fields": [
+    form(
+        "training",
+        1,
+        json!([minor(), { "id": "attendees", "type": "group", "label": l("人员", "Attendees"), "fields": [
         role(),
         { "id": "note", "type": "text", "label": l("备注", "Note"), "show_if": { "all": [
-            { "field": "role", "equals": "cadre" }, { "field": "minor", "equals": true }] } }] }]));
+            { "field": "role", "equals": "cadre" }, { "field": "minor", "equals": true }] } }] }]),
+    );
 }
 
 #[test]
@@ -267,8 +285,12 @@ fn unreadable_files_are_named_by_file() {
 #[test]
 fn a_field_keeps_its_type_across_versions() {
     let v1 = form("t", 1, json!([minor()]));
-    let v2 = form("t", 2, json!([{ "id": "minor", "type": "select_one", "label": l("未成年", "Minor"), "choices": [
-        { "id": "yes", "label": l("是", "Yes") }] }]));
+    let v2 = form(
+        "t",
+        2,
+        json!([{ "id": "minor", "type": "select_one", "label": l("未成年", "Minor"), "choices": [
+        { "id": "yes", "label": l("是", "Yes") }] }]),
+    );
     assert_eq!(
         check_compatible(&v1, &v2).unwrap_err().to_string(),
         r#"form "t" v2, field "minor": type changed from yes_no in v1 to select_one; give the new meaning a new field id"#

@@ -9,25 +9,29 @@ use shared::form::InputError;
 use super::support::{field, form, l};
 
 fn check(path: &str, input: &str, expect: Result<Option<FieldValue>, InputError>) {
-    let form = form("t", 1, json!([
-        { "id": "age", "type": "integer", "label": l("年龄", "Age"), "min": 0, "max": 120 },
-        { "id": "count", "type": "integer", "label": l("人数", "Count"), "min": 1 },
-        { "id": "hours", "type": "decimal", "label": l("时长", "Hours"), "min": 0.5, "max": 24, "places": 1 },
-        { "id": "day", "type": "date", "label": l("日期", "Date") },
-        { "id": "at", "type": "date_time", "label": l("时间", "Time") },
-        { "id": "minor", "type": "yes_no", "label": l("未成年", "Minor") },
-        { "id": "channel", "type": "select_one", "label": l("渠道", "Channel"), "choices": [
-            { "id": "call", "label": l("来电", "Call") }, { "id": "visit", "label": l("来访", "Visit") }] },
-        { "id": "orgs", "type": "select_many", "label": l("单位", "Organisations"), "choices": [
-            { "id": "court", "label": l("法院", "Court") }, { "id": "police", "label": l("公安", "Police") }] },
-        { "id": "phone", "type": "phone", "label": l("电话", "Phone") },
-        { "id": "note", "type": "text", "label": l("备注", "Note") },
-        { "id": "story", "type": "long_text", "label": l("经过", "Story") },
-        { "id": "file", "type": "attachment", "label": l("文件", "File") },
-        { "id": "sign", "type": "signature", "label": l("签名", "Signature") },
-        { "id": "people", "type": "group", "label": l("人员", "People"), "fields": [
-            { "id": "name", "type": "text", "label": l("姓名", "Name") }] },
-    ]));
+    let form = form(
+        "t",
+        1,
+        json!([
+            { "id": "age", "type": "integer", "label": l("年龄", "Age"), "min": 0, "max": 120 },
+            { "id": "count", "type": "integer", "label": l("人数", "Count"), "min": 1 },
+            { "id": "hours", "type": "decimal", "label": l("时长", "Hours"), "min": 0.5, "max": 24, "places": 1 },
+            { "id": "day", "type": "date", "label": l("日期", "Date") },
+            { "id": "at", "type": "date_time", "label": l("时间", "Time") },
+            { "id": "minor", "type": "yes_no", "label": l("未成年", "Minor") },
+            { "id": "channel", "type": "select_one", "label": l("渠道", "Channel"), "choices": [
+                { "id": "call", "label": l("来电", "Call") }, { "id": "visit", "label": l("来访", "Visit") }] },
+            { "id": "orgs", "type": "select_many", "label": l("单位", "Organisations"), "choices": [
+                { "id": "court", "label": l("法院", "Court") }, { "id": "police", "label": l("公安", "Police") }] },
+            { "id": "phone", "type": "phone", "label": l("电话", "Phone") },
+            { "id": "note", "type": "text", "label": l("备注", "Note") },
+            { "id": "story", "type": "long_text", "label": l("经过", "Story") },
+            { "id": "file", "type": "attachment", "label": l("文件", "File") },
+            { "id": "sign", "type": "signature", "label": l("签名", "Signature") },
+            { "id": "people", "type": "group", "label": l("人员", "People"), "fields": [
+                { "id": "name", "type": "text", "label": l("姓名", "Name") }] },
+        ]),
+    );
     let f = field(&form, path);
     assert_eq!(f.parse_input(input), expect, "field {path}, input {input:?}");
     // What was accepted reads back the same from its text.
@@ -101,9 +105,6 @@ fn text_and_untyped_fields() {
 /// The existing end-to-end test reads these exact messages.
 #[test]
 fn range_messages_in_both_languages() {
-    assert_eq!(
-        range(Some("0"), Some("120")).message(),
-        ("请输入 0 到 120 之间的数".to_owned(), "Enter a number from 0 to 120".to_owned())
-    );
+    assert_eq!(range(Some("0"), Some("120")).message(), ("请输入 0 到 120 之间的数".to_owned(), "Enter a number from 0 to 120".to_owned()));
     assert_eq!(InputError::NotInteger.message().0, "请输入整数");
 }

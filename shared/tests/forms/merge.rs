@@ -11,19 +11,23 @@ use shared::record::{AttachmentRef, Author, GroupItem, Record};
 use super::support::{T0, field, form, id, l, meta, sync, text, two_replicas};
 
 fn test_form() -> Form {
-    form("t", 1, json!([
-        { "id": "story", "type": "long_text", "label": l("经过", "Story") },
-        { "id": "place", "type": "text", "label": l("地点", "Place") },
-        { "id": "age", "type": "integer", "label": l("年龄", "Age") },
-        { "id": "orgs", "type": "select_many", "label": l("单位", "Organisations"), "choices": [
-            { "id": "court", "label": l("法院", "Court") }, { "id": "police", "label": l("公安", "Police") },
-            { "id": "federation", "label": l("妇联", "Federation") }] },
-        { "id": "attendees", "type": "group", "label": l("人员", "Attendees"), "fields": [
-            { "id": "name", "type": "text", "label": l("姓名", "Name") },
-            { "id": "role", "type": "text", "label": l("身份", "Role") },
-            { "id": "note", "type": "long_text", "label": l("备注", "Note") }] },
-        { "id": "photo", "type": "attachment", "label": l("照片", "Photo"), "accept": ["image/*"] },
-    ]))
+    form(
+        "t",
+        1,
+        json!([
+            { "id": "story", "type": "long_text", "label": l("经过", "Story") },
+            { "id": "place", "type": "text", "label": l("地点", "Place") },
+            { "id": "age", "type": "integer", "label": l("年龄", "Age") },
+            { "id": "orgs", "type": "select_many", "label": l("单位", "Organisations"), "choices": [
+                { "id": "court", "label": l("法院", "Court") }, { "id": "police", "label": l("公安", "Police") },
+                { "id": "federation", "label": l("妇联", "Federation") }] },
+            { "id": "attendees", "type": "group", "label": l("人员", "Attendees"), "fields": [
+                { "id": "name", "type": "text", "label": l("姓名", "Name") },
+                { "id": "role", "type": "text", "label": l("身份", "Role") },
+                { "id": "note", "type": "long_text", "label": l("备注", "Note") }] },
+            { "id": "photo", "type": "attachment", "label": l("照片", "Photo"), "accept": ["image/*"] },
+        ]),
+    )
 }
 
 fn choices(ids: &[&str]) -> Option<FieldValue> {
@@ -161,10 +165,8 @@ fn concurrent_single_values_are_shown_with_who_set_them_then_resolved() {
     // Every replica shows the same winner, and both values with their authors.
     assert_eq!(a.get(place), b.get(place));
     let conflicts = a.conflicts(place);
-    let mut seen: Vec<(String, String)> = conflicts
-        .iter()
-        .map(|c| (c.value.as_ref().unwrap().input_text(), c.author.as_ref().unwrap().user.clone()))
-        .collect();
+    let mut seen: Vec<(String, String)> =
+        conflicts.iter().map(|c| (c.value.as_ref().unwrap().input_text(), c.author.as_ref().unwrap().user.clone())).collect();
     seen.sort();
     assert_eq!(seen, [("李家村".into(), "amei".into()), ("王家村".into(), "lijuan".into())]);
     let by_b = conflicts.iter().find_map(|c| c.author.as_ref().filter(|a| a.user == "lijuan")).unwrap();

@@ -41,12 +41,8 @@ fn every_object_has_the_same_keys_in_schema_and_code() {
 #[test]
 fn every_field_type_is_in_schema_and_code() {
     let schema = schema();
-    let in_schema: BTreeSet<&str> = schema["$defs"]["field"]["properties"]["type"]["enum"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let in_schema: BTreeSet<&str> =
+        schema["$defs"]["field"]["properties"]["type"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(in_schema, serde_names::<FieldKind>());
     for name in in_schema {
         let kind: FieldKind = serde_json::from_value(Value::String(name.into())).unwrap();
@@ -59,9 +55,8 @@ fn every_field_type_is_in_schema_and_code() {
 #[test]
 fn the_required_keys_agree() {
     let schema = schema();
-    let required = |object: &Value| -> Vec<String> {
-        object["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
-    };
+    let required =
+        |object: &Value| -> Vec<String> { object["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect() };
     let minimal = serde_json::json!({
         "id": "t", "version": 1, "kind": "t",
         "kind_label": { "zh": "测试", "en": "Test" }, "title": { "zh": "测试", "en": "Test" },
@@ -123,22 +118,12 @@ impl<'de> Deserializer<'de> for &mut Names {
         Err(Stop)
     }
 
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        fields: &'static [&'static str],
-        _: V,
-    ) -> Result<V::Value, Stop> {
+    fn deserialize_struct<V: Visitor<'de>>(self, _: &'static str, fields: &'static [&'static str], _: V) -> Result<V::Value, Stop> {
         self.0 = fields;
         Err(Stop)
     }
 
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        variants: &'static [&'static str],
-        _: V,
-    ) -> Result<V::Value, Stop> {
+    fn deserialize_enum<V: Visitor<'de>>(self, _: &'static str, variants: &'static [&'static str], _: V) -> Result<V::Value, Stop> {
         self.0 = variants;
         Err(Stop)
     }

@@ -27,11 +27,8 @@ fn missing(field: &'static str) -> Problem {
 #[test]
 fn guardian_contact_is_asked_only_for_a_minor() {
     let form = intake();
-    let table: &[(&[(&str, FieldValue)], bool)] = &[
-        (&[], false),
-        (&[("minor", FieldValue::Bool(true))], true),
-        (&[("minor", FieldValue::Bool(false))], false),
-    ];
+    let table: &[(&[(&str, FieldValue)], bool)] =
+        &[(&[], false), (&[("minor", FieldValue::Bool(true))], true), (&[("minor", FieldValue::Bool(false))], false)];
     for (given, expect) in table {
         assert_eq!(shown(form, "guardian_contact", &values(given)), *expect, "{given:?}");
     }
@@ -64,18 +61,22 @@ fn skip_logic_table() {
 
 #[test]
 fn comparisons() {
-    let form = form("t", 1, json!([
-        { "id": "age", "type": "integer", "label": l("年龄", "Age") },
-        { "id": "hours", "type": "decimal", "label": l("时长", "Hours") },
-        { "id": "day", "type": "date", "label": l("日期", "Date") },
-        { "id": "orgs", "type": "select_many", "label": l("单位", "Organisations"), "choices": [
-            { "id": "court", "label": l("法院", "Court") }, { "id": "police", "label": l("公安", "Police") }] },
-        { "id": "child", "type": "text", "label": l("儿童", "Child"), "show_if": { "field": "age", "less_than": 18 } },
-        { "id": "long", "type": "text", "label": l("长", "Long"), "show_if": { "field": "hours", "greater_than": 2.5 } },
-        { "id": "recent", "type": "text", "label": l("近期", "Recent"), "show_if": { "field": "day", "greater_than": "2024-01-31" } },
-        { "id": "judges", "type": "text", "label": l("法官", "Judges"), "show_if": { "field": "orgs", "includes": "court" } },
-        { "id": "nobody", "type": "text", "label": l("无", "None"), "show_if": { "field": "orgs", "is_set": false } },
-    ]));
+    let form = form(
+        "t",
+        1,
+        json!([
+            { "id": "age", "type": "integer", "label": l("年龄", "Age") },
+            { "id": "hours", "type": "decimal", "label": l("时长", "Hours") },
+            { "id": "day", "type": "date", "label": l("日期", "Date") },
+            { "id": "orgs", "type": "select_many", "label": l("单位", "Organisations"), "choices": [
+                { "id": "court", "label": l("法院", "Court") }, { "id": "police", "label": l("公安", "Police") }] },
+            { "id": "child", "type": "text", "label": l("儿童", "Child"), "show_if": { "field": "age", "less_than": 18 } },
+            { "id": "long", "type": "text", "label": l("长", "Long"), "show_if": { "field": "hours", "greater_than": 2.5 } },
+            { "id": "recent", "type": "text", "label": l("近期", "Recent"), "show_if": { "field": "day", "greater_than": "2024-01-31" } },
+            { "id": "judges", "type": "text", "label": l("法官", "Judges"), "show_if": { "field": "orgs", "includes": "court" } },
+            { "id": "nobody", "type": "text", "label": l("无", "None"), "show_if": { "field": "orgs", "is_set": false } },
+        ]),
+    );
     let orgs = |ids: &[&str]| FieldValue::Choices(ids.iter().map(|s| (*s).to_owned()).collect());
     let table: Vec<(&str, Values, bool)> = vec![
         ("child", values(&[]), false),
@@ -151,11 +152,7 @@ fn group_items_are_checked_field_by_field() {
     ]);
     assert_eq!(
         training.check(&v),
-        vec![Problem {
-            field: "attendees",
-            item: Some(ItemAt { id: attendee.id.clone(), field: "name" }),
-            kind: ProblemKind::Missing
-        }]
+        vec![Problem { field: "attendees", item: Some(ItemAt { id: attendee.id.clone(), field: "name" }), kind: ProblemKind::Missing }]
     );
     // A required group needs at least one item.
     let mut none = v.clone();

@@ -12,16 +12,24 @@ use super::support::{T0, field, form, id, l, meta, sync, text};
 
 /// A test-only pair: v2 drops `phone_note`, adds `hours` and keeps the rest.
 fn pair() -> Vec<Form> {
-    let v1 = form("visit", 1, json!([
-        { "id": "place", "type": "text", "label": l("地点", "Place") },
-        { "id": "phone_note", "type": "text", "label": l("电话记录", "Phone note") },
-        { "id": "story", "type": "long_text", "label": l("经过", "Story") },
-    ]));
-    let v2 = form("visit", 2, json!([
-        { "id": "place", "type": "text", "label": l("地点", "Place"), "required": true },
-        { "id": "story", "type": "long_text", "label": l("经过", "Story") },
-        { "id": "hours", "type": "decimal", "label": l("时长", "Hours") },
-    ]));
+    let v1 = form(
+        "visit",
+        1,
+        json!([
+            { "id": "place", "type": "text", "label": l("地点", "Place") },
+            { "id": "phone_note", "type": "text", "label": l("电话记录", "Phone note") },
+            { "id": "story", "type": "long_text", "label": l("经过", "Story") },
+        ]),
+    );
+    let v2 = form(
+        "visit",
+        2,
+        json!([
+            { "id": "place", "type": "text", "label": l("地点", "Place"), "required": true },
+            { "id": "story", "type": "long_text", "label": l("经过", "Story") },
+            { "id": "hours", "type": "decimal", "label": l("时长", "Hours") },
+        ]),
+    );
     shared::form::definition::check_compatible(&v1, &v2).unwrap();
     vec![v1, v2]
 }

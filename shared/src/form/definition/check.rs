@@ -37,12 +37,7 @@ impl<'d> Names<'d> {
 
 impl Checker<'_> {
     pub fn err(&self, field: Option<&str>, problem: DefinitionProblem) -> DefinitionError {
-        DefinitionError::Invalid {
-            form: self.form.to_owned(),
-            version: self.version,
-            field: field.map(str::to_owned),
-            problem,
-        }
+        DefinitionError::Invalid { form: self.form.to_owned(), version: self.version, field: field.map(str::to_owned), problem }
     }
 
     pub fn form(&self, def: &FormDef) -> Result<Form, DefinitionError> {
@@ -63,9 +58,10 @@ impl Checker<'_> {
             self.no_cycles(group.sub_fields(), &format!("{}.", group.id))?;
         }
 
-        let title_field = fields.iter().find(|f| f.id == def.title_field).ok_or_else(|| {
-            self.err(None, DefinitionProblem::NoSuchField { which: "title_field", field: def.title_field.clone() })
-        })?;
+        let title_field = fields
+            .iter()
+            .find(|f| f.id == def.title_field)
+            .ok_or_else(|| self.err(None, DefinitionProblem::NoSuchField { which: "title_field", field: def.title_field.clone() }))?;
         let kind = title_field.ty.kind();
         if !matches!(kind, FieldKind::Text | FieldKind::SelectOne | FieldKind::Date) {
             return Err(self.err(None, DefinitionProblem::BadTitleType { field: def.title_field.clone(), kind }));
@@ -77,25 +73,17 @@ impl Checker<'_> {
         let category_field = match &def.category_field {
             None => None,
             Some(id) => {
-                let f = fields.iter().find(|f| f.id == id).ok_or_else(|| {
-                    self.err(None, DefinitionProblem::NoSuchField { which: "category_field", field: id.clone() })
-                })?;
+                let f = fields
+                    .iter()
+                    .find(|f| f.id == id)
+                    .ok_or_else(|| self.err(None, DefinitionProblem::NoSuchField { which: "category_field", field: id.clone() }))?;
                 if f.ty.kind() != FieldKind::SelectOne {
                     return Err(self.err(None, DefinitionProblem::BadCategory(id.clone())));
                 }
                 Some(f.id)
             }
         };
-        Ok(Form {
-            id: leak(&def.id),
-            version: def.version,
-            kind: leak(&def.kind),
-            kind_label,
-            title,
-            fields,
-            title_field,
-            category_field,
-        })
+        Ok(Form { id: leak(&def.id), version: def.version, kind: leak(&def.kind), kind_label, title, fields, title_field, category_field })
     }
 
     fn fields(&self, defs: &[FieldDef], prefix: &str, names: Names) -> Result<Vec<Field>, DefinitionError> {
@@ -145,9 +133,7 @@ impl Checker<'_> {
             FieldKind::LongText => FieldType::LongText,
             FieldKind::Integer => {
                 let whole = |which, v: Option<f64>| match v {
-                    Some(v) if v.fract() != 0.0 || v.abs() > 9e15 => {
-                        Err(err(DefinitionProblem::NotWhole { which, value: v }))
-                    }
+                    Some(v) if v.fract() != 0.0 || v.abs() > 9e15 => Err(err(DefinitionProblem::NotWhole { which, value: v })),
                     v => Ok(v.map(|v| v as i64)),
                 };
                 FieldType::Integer { min: whole("min", def.min)?, max: whole("max", def.max)? }
@@ -281,17 +267,13 @@ impl Checker<'_> {
         let Some(id) = &def.field else {
             return Err(bad(format!("\"{op}\" needs \"field\"")));
         };
-        let (field, target) = names.resolve(id).ok_or_else(|| {
-            self.err(Some(path), DefinitionProblem::UnknownField { at: at.into(), field: id.clone() })
-        })?;
+        let (field, target) =
+            names.resolve(id).ok_or_else(|| self.err(Some(path), DefinitionProblem::UnknownField { at: at.into(), field: id.clone() }))?;
         let kind = target.ty;
         let misfit = |shown: String| bad(format!("{op} {shown} does not fit the {kind} field \"{id}\""));
         let has_choice = |choice: &str| target.choices.iter().flatten().any(|c| c.id == choice);
         let unknown_choice = |choice: &str| {
-            self.err(
-                Some(path),
-                DefinitionProblem::UnknownChoice { at: at.into(), field: id.clone(), choice: choice.into() },
-            )
+            self.err(Some(path), DefinitionProblem::UnknownChoice { at: at.into(), field: id.clone(), choice: choice.into() })
         };
 
         let literal = |v: &Value, ordered: bool| -> Result<Literal, DefinitionError> {
@@ -411,6 +393,5 @@ fn leak(s: &str) -> &'static str {
 
 fn is_id(s: &str) -> bool {
     let mut bytes = s.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase()) && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
