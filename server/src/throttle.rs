@@ -69,10 +69,11 @@ fn wait_after(count: u32) -> Duration {
     Duration::from_secs(1 << doublings).min(MAX_WAIT)
 }
 
-/// Usernames are lower-case slugs; spellings of one (`Li`, `li `) share one count, so a
-/// guesser cannot multiply its free tries.
+/// Usernames are lower-case slugs of at most 64 characters; spellings of one (`Li`, `li `)
+/// share one count, so a guesser cannot multiply its free tries, and a name sent a megabyte
+/// long takes no more room in the table than a real one.
 fn key(username: &str) -> String {
-    username.trim().to_lowercase()
+    username.trim().chars().take(64).collect::<String>().to_lowercase()
 }
 
 #[cfg(test)]
@@ -90,6 +91,8 @@ mod tests {
         t.failed("li", start);
         assert_eq!(t.check("LI ", start), Err(Duration::from_secs(1)), "same user, any case");
         assert_eq!(t.check("wang", start), Ok(()), "others are not affected");
+        t.failed(&"x".repeat(1 << 20), start);
+        assert!(t.failures.lock().unwrap().keys().all(|k| k.len() <= 64), "keys are bounded");
         let later = start + Duration::from_secs(1);
         assert_eq!(t.check("li", later), Ok(()));
         t.failed("li", later);
