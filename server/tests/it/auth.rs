@@ -23,15 +23,8 @@ async fn a_token_in_the_query_string_opens_only_the_sync_socket() {
 #[tokio::test]
 async fn an_open_socket_closes_when_its_token_expires() {
     let server = TestServer::start().await;
-    let db = server::open_db(&server.data_dir).unwrap();
-    let token = db
-        .call_blocking(|c| {
-            let user = server::accounts::check_password(c, "fed-li", "demo-federation")?.unwrap();
-            // Issued so that it expires a second and a half from now.
-            let issued = server::now_ms() - server::accounts::TOKEN_TTL_MS + 1_500;
-            Ok(server::accounts::issue_token(c, user.id, issued)?.0)
-        })
-        .unwrap();
+    // Issued so that it expires a second and a half from now.
+    let token = server.token_issued_at(server::now_ms() - server::accounts::TOKEN_TTL_MS + 1_500);
     let mut socket = server.socket(&token).await.expect("valid for now");
     let started = std::time::Instant::now();
     let error = error_then_close(&mut socket).await;

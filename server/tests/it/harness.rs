@@ -84,6 +84,17 @@ impl TestServer {
         r.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
     }
 
+    /// A token for `fed-li` issued at `issued_ms` (so it expires `TOKEN_TTL_MS` after), written
+    /// straight into the database.
+    pub fn token_issued_at(&self, issued_ms: i64) -> String {
+        let db = server::open_db(&self.data_dir).unwrap();
+        db.call_blocking(move |c| {
+            let user = server::accounts::check_password(c, "fed-li", "demo-federation")?.unwrap();
+            Ok(server::accounts::issue_token(c, user.id, issued_ms)?.0)
+        })
+        .unwrap()
+    }
+
     pub async fn socket(&self, token: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
         tokio_tungstenite::connect_async(format!("ws://{}/sync?token={token}", self.base)).await.map(|(s, _)| s)
     }

@@ -76,14 +76,8 @@ async fn login_tokens_and_logout() {
 #[tokio::test]
 async fn an_expired_token_is_refused() {
     let server = TestServer::start().await;
-    let db = server::open_db(&server.data_dir).unwrap();
-    let token = db
-        .call_blocking(|c| {
-            let user = server::accounts::check_password(c, "fed-li", "demo-federation")?.unwrap();
-            // Issued eight days ago: past the seven-day lifetime.
-            Ok(server::accounts::issue_token(c, user.id, server::now_ms() - 8 * 24 * 3600 * 1000)?.0)
-        })
-        .unwrap();
+    // Issued eight days ago: past the seven-day lifetime.
+    let token = server.token_issued_at(server::now_ms() - 8 * 24 * 3600 * 1000);
     assert!(server.socket(&token).await.is_err());
 }
 
