@@ -5,6 +5,7 @@
 //! feeds it events (a connection opened, bytes arrived, storage answered) with the current
 //! time, and carries out the actions it returns (send bytes, load or persist a document).
 
+pub mod client;
 pub mod node;
 pub mod wire;
 

@@ -103,6 +103,8 @@ pub enum Event {
         ok: bool,
     },
     /// A client opens a document it holds (`chunks`: what it has stored, possibly nothing).
+    /// For a document already in memory the chunks are merged in (another tab stored them),
+    /// with [`Action::Updated`] if that changed it.
     Open {
         doc: DocumentId,
         chunks: Vec<Vec<u8>>,
@@ -393,7 +395,18 @@ impl Node {
             Event::Persisted { doc, generation, ok } => self.persisted(doc, generation, ok, &mut out),
             Event::Open { doc, chunks } => {
                 match self.docs.get_mut(&doc) {
-                    Some(d) => d.released = false,
+                    Some(d) => {
+                        d.released = false;
+                        // Chunks for a document in memory are what another tab of this device
+                        // stored meanwhile: they are in storage already, only memory lacks them.
+                        let before = d.doc.get_heads();
+                        for chunk in &chunks {
+                            let _ = d.doc.load_incremental(chunk);
+                        }
+                        if d.doc.get_heads() != before {
+                            out.push(Action::Updated { doc });
+                        }
+                    }
                     None => {
                         let d = self.load(&chunks);
                         self.docs.insert(doc, d);
