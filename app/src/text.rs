@@ -20,6 +20,8 @@ pub const LOADING: L = L::new("正在读取…", "Loading…");
 pub const OPENING_PAGE: L = L::new("正在打开记录页…", "Opening the record page…");
 pub const PAGE_LOAD_FAILED: L =
     L::new("记录页无法载入。请连接网络后重试。", "The record page could not be loaded. Connect to the network and try again.");
+/// Shown after "同步出错：" when the sync code itself could not be loaded (no cache, no network).
+pub const SYNC_UNAVAILABLE: &str = "同步模块未能载入，稍后自动重试 / the sync module could not be loaded; retrying shortly";
 pub const RETRY: L = L::new("重试", "Try again");
 pub const SAVING: L = L::new("正在保存…", "Saving…");
 pub const SAVED: L = L::new("已保存在本机", "Saved on this device");

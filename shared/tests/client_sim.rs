@@ -124,10 +124,8 @@ impl Server {
         let more = entries.len() > FEED_PAGE;
         entries.truncate(FEED_PAGE);
         let last_seq = entries.last().map_or(since, |(s, _)| *s);
-        let docs = entries
-            .into_iter()
-            .map(|(seq, d)| FeedEntry { id: d.to_string(), seq, heads: self.store.heads(d), owned: true })
-            .collect();
+        let docs =
+            entries.into_iter().map(|(seq, d)| FeedEntry { id: d.to_string(), seq, heads: self.store.heads(d), owned: true }).collect();
         Feed { docs, last_seq, more }
     }
 }
@@ -158,6 +156,8 @@ struct Device {
     retries: Vec<DocumentId>,
 }
 
+// `Event::Create` holds a whole document; the queue is small, so unboxed is fine.
+#[allow(clippy::large_enum_variant)]
 enum Ev {
     Client(usize, Input),
     Server(Event),
@@ -590,14 +590,30 @@ fn another_tabs_change_reaches_an_open_record_without_the_network() {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Edit { device: usize, doc: u32 },
-    Cut { device: usize },
-    Reconnect { device: usize },
-    Poll { device: usize },
-    FailWrites { device: usize, fail: bool },
+    Edit {
+        device: usize,
+        doc: u32,
+    },
+    Cut {
+        device: usize,
+    },
+    Reconnect {
+        device: usize,
+    },
+    Poll {
+        device: usize,
+    },
+    FailWrites {
+        device: usize,
+        fail: bool,
+    },
     /// The write-retry timers fire.
-    Retry { device: usize },
-    ServerSeed { doc: u32 },
+    Retry {
+        device: usize,
+    },
+    ServerSeed {
+        doc: u32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {

@@ -70,10 +70,11 @@ test("a case clue recorded offline survives reload, browser restart and a stoppe
 
 // The record page is a wasm chunk of its own (`cargo xtask dist` splits it off): the list never
 // fetches it, the service worker precaches it, and a record opens with no network on a device
-// that has only ever seen the list.
+// that has only ever seen the list. (The sync code is a chunk too, fetched after the first screen.)
 test("the record page's chunk is precached: a first record opens offline on a device that only saw the list", async () => {
   const chunks = lazyChunks();
-  assert.ok(chunks.length > 0, "the build has lazily loaded chunks");
+  assert.ok(chunks.some((c) => c.startsWith("split_record_page-")), "the build has a record-page chunk");
+  assert.ok(chunks.some((c) => c.startsWith("split_sync_core-")), "the build has a sync chunk");
   const server = await startServer();
   const profile = tempDir("profile");
   const browser = await launchProfile(profile);
@@ -84,7 +85,9 @@ test("the record page's chunk is precached: a first record opens offline on a de
     await waitOfflineReady(page);
 
     const fetched = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname));
-    for (const chunk of chunks) assert.ok(!fetched.includes(`/${chunk}`), `the list does not fetch ${chunk}`);
+    for (const chunk of chunks.filter((c) => c.startsWith("split_record_page-"))) {
+      assert.ok(!fetched.includes(`/${chunk}`), `the list does not fetch ${chunk}`);
+    }
     const cached = await page.evaluate(async () => {
       const urls = [];
       for (const key of await caches.keys()) {
@@ -111,7 +114,7 @@ test("the record page's chunk is precached: a first record opens offline on a de
 // Without a service worker and without network the chunk cannot load: the app says so and
 // keeps running, and the retry button opens the page once the chunk can be fetched.
 test("a record page that cannot be fetched says so and opens on retry", async () => {
-  const chunks = lazyChunks();
+  const chunks = lazyChunks().filter((c) => c.startsWith("split_record_page-"));
   const server = await startServer();
   const profile = tempDir("profile");
   const browser = await launchProfile(profile, { serviceWorkers: "block" });
@@ -140,6 +143,43 @@ test("a record page that cannot be fetched says so and opens on retry", async ()
 });
 
 /** The wasm chunks the split loader fetches on demand, by their names in `dist/`. */
+// The first screen needs none of the sync code: with its chunks unreachable the list shows,
+// the status line says sync could not start, and it starts by itself once they can be fetched.
+test("the list shows without the sync code, and sync starts once its chunk arrives", async () => {
+  const sync = syncChunks();
+  const server = await startServer();
+  const profile = tempDir("profile");
+  const browser = await launchProfile(profile, { serviceWorkers: "block" });
+  try {
+    const { page } = browser;
+    const blocked = (url) => sync.some((c) => new URL(url).pathname === `/${c}`);
+    const abort = (route) => route.abort("internetdisconnected");
+    await page.route(blocked, abort);
+    await page.goto(server.url);
+    await page.waitForSelector("#empty-list");
+    await page.waitForSelector('#sync-status[data-state="error"]', { timeout: 10000 });
+    assert.match(await page.innerText("#sync-status"), /同步模块未能载入/);
+
+    await page.unroute(blocked, abort);
+    await page.waitForSelector('#sync-status[data-state="signed-out"]', { timeout: 15000 });
+    await page.click("#new-intake");
+    await page.fill("#f-survivor_code", "ZX-2026-040");
+    await waitSaved(page);
+  } finally {
+    await browser.context.close().catch(() => {});
+    await server.stop();
+    cleanup(profile, server.dataDir);
+  }
+});
+
+/** The chunks the sync code needs: its own and those it shares with the record page. */
+function syncChunks() {
+  const dist = process.env.LIAISON_DIST;
+  const loader = readdirSync(dist).find((f) => /^split-[0-9a-f]{16}\.js$/.test(f));
+  const js = readFileSync(join(dist, loader), "utf8");
+  return lazyChunks().filter((c) => !c.startsWith("split_record_page-") && js.includes(c));
+}
+
 function lazyChunks() {
   const dist = process.env.LIAISON_DIST;
   const loader = readdirSync(dist).find((f) => /^split-[0-9a-f]{16}\.js$/.test(f));

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use shared::form::{FieldType, Form, RecordKind};
 use shared::{RecordMeta, RecordSummary};
 
@@ -146,8 +147,11 @@ fn NewRecord() -> impl IntoView {
             created_by,
             created_at: platform::now_ms(),
         };
-        let id = engine.create(&meta);
-        ctx.go(Route::Record(id));
+        // At once, except in the first moments after start, while the sync code loads.
+        spawn_local(async move {
+            let id = engine.create(&meta).await;
+            ctx.go(Route::Record(id));
+        });
     };
     let buttons = shared::form::forms()
         .iter()

@@ -145,46 +145,88 @@ pub enum FeedError {
 }
 
 /// What the caller does, in order.
+// `Persist` carries a summary; effects are moved once into the caller, so boxing it would be
+// an allocation per write for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Check the token, then open a socket; report [`Input::SocketOpened`] or
     /// [`Input::ConnectFailed`] with this `conn`.
-    Connect { conn: ConnId },
+    Connect {
+        conn: ConnId,
+    },
     /// Send on the socket of `conn` (only that one: a frame for a replaced connection would
     /// confuse the server's session).
-    Send { conn: ConnId, bytes: Vec<u8> },
-    CloseSocket { conn: ConnId },
+    Send {
+        conn: ConnId,
+        bytes: Vec<u8>,
+    },
+    CloseSocket {
+        conn: ConnId,
+    },
     /// Report [`Input::RetryConnect`] after this long (replacing any timer set before).
-    ConnectIn { ms: u32 },
+    ConnectIn {
+        ms: u32,
+    },
     /// Write this chunk (deleting what it replaces) with the record's new summary, if it is a
     /// liaison record, in one transaction; then report [`Input::Stored`].
-    Persist { doc: DocumentId, chunk: Chunk, summary: Option<RecordSummary>, generation: u64 },
+    Persist {
+        doc: DocumentId,
+        chunk: Chunk,
+        summary: Option<RecordSummary>,
+        generation: u64,
+    },
     /// The server holds these heads of `doc`: store them (relaxed; the feed says it again).
-    Acked { doc: DocumentId, heads: Vec<String> },
+    Acked {
+        doc: DocumentId,
+        heads: Vec<String>,
+    },
     /// The server refused `doc` on this connection (missing there, or not ours).
-    Refused { doc: DocumentId },
+    Refused {
+        doc: DocumentId,
+    },
     /// Read what is stored of `doc` for syncing; report [`Input::Loaded`].
-    Load { doc: DocumentId },
+    Load {
+        doc: DocumentId,
+    },
     /// A message about a released record arrived: read it; report [`Input::LoadedForPeer`].
-    LoadForPeer { conn: ConnId, doc: DocumentId },
+    LoadForPeer {
+        conn: ConnId,
+        doc: DocumentId,
+    },
     /// Read what is stored of a record in memory that another tab changed; report
     /// [`Input::LoadedForMerge`].
-    LoadForMerge { doc: DocumentId },
+    LoadForMerge {
+        doc: DocumentId,
+    },
     /// A record could not be read from storage; it stays as it is stored, unsynced.
-    LoadFailed { doc: DocumentId, reason: String },
+    LoadFailed {
+        doc: DocumentId,
+        reason: String,
+    },
     /// Ask the change feed from `since`; report [`Input::Feed`].
-    FetchFeed { since: i64 },
+    FetchFeed {
+        since: i64,
+    },
     /// Every record up to this feed position is settled: keep it for the next start.
-    SaveCheckpoint { seq: i64 },
+    SaveCheckpoint {
+        seq: i64,
+    },
     /// A record's content or sync state changed; `remote` when someone else changed it.
-    Updated { doc: DocumentId, remote: bool },
+    Updated {
+        doc: DocumentId,
+        remote: bool,
+    },
     /// Summaries or sync states changed (the caller may batch these).
     ListChanged,
     Status(SyncStatus),
     /// Records are on the server: their attachments may go now.
     Upload,
     /// Report [`Input::RetryWrite`] after this long.
-    RetryWriteIn { doc: DocumentId, ms: u32 },
+    RetryWriteIn {
+        doc: DocumentId,
+        ms: u32,
+    },
     /// Every write is answered: the reload asked for by [`Client::request_reload`] may happen.
     Reload,
 }
@@ -192,13 +234,19 @@ pub enum Effect {
 /// The client's half of the lazily loaded sync code as an object: the app calls it only
 /// through this trait, so none of it (nor Automerge) is in the app's first download.
 pub trait SyncCore {
+    fn start(&mut self, now: i64) -> Vec<Effect>;
     fn handle(&mut self, now: i64, input: Input) -> Vec<Effect>;
     fn create(&mut self, now: i64, id: DocumentId, meta: &RecordMeta) -> Vec<Effect>;
     fn open(&mut self, now: i64, id: DocumentId, chunks: Vec<Vec<u8>>) -> Vec<Effect>;
     fn close(&mut self, now: i64, id: DocumentId) -> Vec<Effect>;
     fn is_loaded(&self, id: DocumentId) -> bool;
     fn with_record(&mut self, id: DocumentId, f: &mut dyn FnMut(&mut Record)) -> Result<(), String>;
-    fn update(&mut self, now: i64, id: DocumentId, change: &mut dyn FnMut(&mut Record) -> Result<(), String>) -> Result<Vec<Effect>, String>;
+    fn update(
+        &mut self,
+        now: i64,
+        id: DocumentId,
+        change: &mut dyn FnMut(&mut Record) -> Result<(), String>,
+    ) -> Result<Vec<Effect>, String>;
     fn request_reload(&mut self) -> Vec<Effect>;
 }
 
@@ -684,12 +732,8 @@ impl Client {
             return;
         }
         self.discovery.running = true;
-        let unacked: Vec<DocumentId> = self
-            .known
-            .iter()
-            .filter(|(id, k)| self.visible(k) && self.acked.get(id) != Some(&k.heads))
-            .map(|(id, _)| *id)
-            .collect();
+        let unacked: Vec<DocumentId> =
+            self.known.iter().filter(|(id, k)| self.visible(k) && self.acked.get(id) != Some(&k.heads)).map(|(id, _)| *id).collect();
         for id in unacked {
             self.enqueue(id);
         }
@@ -873,6 +917,9 @@ impl Client {
 }
 
 impl SyncCore for Client {
+    fn start(&mut self, now: i64) -> Vec<Effect> {
+        Client::start(self, now)
+    }
     fn handle(&mut self, now: i64, input: Input) -> Vec<Effect> {
         Client::handle(self, now, input)
     }
@@ -891,7 +938,12 @@ impl SyncCore for Client {
     fn with_record(&mut self, id: DocumentId, f: &mut dyn FnMut(&mut Record)) -> Result<(), String> {
         Client::with_record(self, id, f)
     }
-    fn update(&mut self, now: i64, id: DocumentId, change: &mut dyn FnMut(&mut Record) -> Result<(), String>) -> Result<Vec<Effect>, String> {
+    fn update(
+        &mut self,
+        now: i64,
+        id: DocumentId,
+        change: &mut dyn FnMut(&mut Record) -> Result<(), String>,
+    ) -> Result<Vec<Effect>, String> {
         Client::update(self, now, id, change)
     }
     fn request_reload(&mut self) -> Vec<Effect> {
