@@ -69,8 +69,9 @@ pub struct Engine {
     /// Heads the server acknowledged, per document (mirrors the `acked` store), for display.
     acked: RefCell<HashMap<DocumentId, Vec<String>>>,
     damaged: RefCell<HashMap<DocumentId, Vec<DamagedChunk>>>,
-    /// Records the server answered `doc-unavailable` for, for display.
-    refused: RefCell<HashSet<DocumentId>>,
+    /// Records the server answered `doc-unavailable` for, with its reason when it refused that
+    /// record alone (too large, bad data, its storage failed), for display.
+    refused: RefCell<HashMap<DocumentId, Option<String>>>,
     /// Writes waiting for the next transaction, and whether one is committing.
     writes: RefCell<Vec<(ChunkWrite, u64)>>,
     flushing: Cell<bool>,
@@ -124,7 +125,7 @@ impl Engine {
             stored: RefCell::new(None),
             acked: RefCell::new(acked),
             damaged: RefCell::new(HashMap::new()),
-            refused: RefCell::new(HashSet::new()),
+            refused: RefCell::new(HashMap::new()),
             writes: RefCell::new(Vec::new()),
             flushing: Cell::new(false),
             acks: RefCell::new(Vec::new()),
@@ -244,8 +245,8 @@ impl Engine {
                     self.acks.borrow_mut().push((doc, heads));
                     self.flush_acks();
                 }
-                Effect::Refused { doc } => {
-                    self.refused.borrow_mut().insert(doc);
+                Effect::Refused { doc, reason } => {
+                    self.refused.borrow_mut().insert(doc, reason);
                 }
                 Effect::Load { doc } => {
                     let this = self.clone();
@@ -454,10 +455,11 @@ impl Engine {
         self.acked.borrow().get(&summary.id).is_some_and(|h| *h == summary.heads)
     }
 
-    /// Whether the server refused this record on the current connection: it does not exist
-    /// there under this organisation, or access to it was revoked.
-    pub fn refused(&self, id: DocumentId) -> bool {
-        self.refused.borrow().contains(&id)
+    /// Whether the server refused this record in the last round: `Some(None)` when it does not
+    /// exist there under this organisation (or access was revoked), `Some(Some(reason))` when
+    /// the server refused this record alone and said why.
+    pub fn refusal(&self, id: DocumentId) -> Option<Option<String>> {
+        self.refused.borrow().get(&id).cloned()
     }
 
     /// The signed-in organisation.

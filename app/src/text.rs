@@ -116,6 +116,10 @@ pub const LIST_NOTE: L = L::new("列表只显示编号，不显示姓名。", "L
 // ----- Status and sync state -----
 pub const COMPLETE: L = L::new("已完成", "Complete");
 pub const REFUSED: L = L::new("服务器拒绝了此记录（无访问权限）", "The server refused this record (no access)");
+pub const REJECTED: L = L::new(
+    "服务器暂未接收此记录，记录仍保存在本机，稍后会再次发送：",
+    "The server did not take this record; it stays on this device and is sent again later: ",
+);
 
 // ----- Fields -----
 pub const ITEM: L = L::new("第 {n} 项", "Item {n}");

@@ -87,12 +87,16 @@ struct Server {
 
 impl Server {
     fn new() -> Server {
+        Server::with_limit(1 << 24)
+    }
+
+    fn with_limit(max_doc_bytes: usize) -> Server {
         Server {
             node: Node::new(NodeConfig {
                 peer_id: PeerId("server".into()),
                 metadata: PeerMetadata { storage_id: Some("server".into()), is_ephemeral: false },
                 role: Role::Server,
-                max_doc_bytes: 1 << 24,
+                max_doc_bytes,
             }),
             store: Chunks::default(),
             seq_of: HashMap::new(),
@@ -154,6 +158,8 @@ struct Device {
     max_loaded: usize,
     /// Writes the client asked to try again ([`Effect::RetryWriteIn`]), as the app's timer would.
     retries: Vec<DocumentId>,
+    refusals: Vec<(DocumentId, Option<String>)>,
+    connects: usize,
 }
 
 // `Event::Create` holds a whole document; the queue is small, so unboxed is fine.
@@ -216,6 +222,8 @@ impl Sim {
             remote_updates: Vec::new(),
             max_loaded: 0,
             retries: Vec::new(),
+            refusals: Vec::new(),
+            connects: 0,
         });
         let i = self.devices.len() - 1;
         let effects = self.devices[i].client.start(self.now);
@@ -253,6 +261,7 @@ impl Sim {
             let d = &mut self.devices[i];
             match effect {
                 Effect::Connect { conn } => {
+                    d.connects += 1;
                     if self.server.up {
                         self.server.next_conn += 1;
                         let s = ConnId(self.server.next_conn);
@@ -321,7 +330,8 @@ impl Sim {
                 Effect::Status(s) => d.statuses.push(s),
                 Effect::Reload => d.reloaded = true,
                 Effect::RetryWriteIn { doc, .. } => d.retries.push(doc),
-                Effect::Refused { .. } | Effect::ListChanged | Effect::Upload => {}
+                Effect::Refused { doc, reason } => d.refusals.push((doc, reason)),
+                Effect::ListChanged | Effect::Upload => {}
             }
             let d = &mut self.devices[i];
             d.max_loaded = d.max_loaded.max(d.client.loaded_docs());
@@ -357,7 +367,11 @@ impl Sim {
                     self.server.bump(doc);
                     self.queue.push_back(Ev::Server(Event::Persisted { doc, generation, ok: true }));
                 }
-                Action::Established { .. } | Action::Updated { .. } | Action::Unavailable { .. } | Action::Acknowledged { .. } => {}
+                Action::Established { .. }
+                | Action::Updated { .. }
+                | Action::Unavailable { .. }
+                | Action::Acknowledged { .. }
+                | Action::Refused { .. } => {}
             }
         }
     }
@@ -586,6 +600,37 @@ fn another_tabs_change_reaches_an_open_record_without_the_network() {
     sim.devices[dev].client.with_record(id, &mut |r| code = code_of(r)).unwrap();
     assert_eq!(code.as_deref(), Some("SECOND"));
     assert_ne!(tab_peer_id("device", 1), tab_peer_id("device", 2), "each tab is its own peer");
+}
+
+#[test]
+fn a_record_the_server_refuses_alone_says_why_and_the_rest_sync_on_the_same_connection() {
+    let mut sim = Sim::new();
+    sim.server = Server::with_limit(8 * 1024);
+    let dev = sim.add_device(true, Chunks::default(), HashMap::new());
+    let (big, small) = (doc_id(40), doc_id(41));
+    // Text that does not compress (Automerge deflates large changes).
+    let mut x = 1u64;
+    let noise: String = (0..20_000)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            char::from(b'a' + (x >> 59) as u8 % 26)
+        })
+        .collect();
+    for (id, code) in [(big, noise), (small, "SMALL".to_owned())] {
+        let effects = sim.devices[dev].client.create(sim.now, id, &meta());
+        sim.carry_out(dev, effects);
+        let effects = sim.devices[dev].client.update(sim.now, id, &mut |r| set_code(r, &code)).unwrap();
+        sim.carry_out(dev, effects);
+    }
+    sim.settle();
+    let d = &sim.devices[dev];
+    let reason = d.refusals.iter().find(|(doc, _)| *doc == big).and_then(|(_, r)| r.clone());
+    assert!(reason.as_deref().is_some_and(|r| r.contains("exceed")), "refused with the reason: {:?}", d.refusals);
+    assert!(sim.in_step(dev, small), "the other record synced");
+    assert_eq!(d.connects, 1, "on the same connection");
+    assert!(sim.up_to_date(dev), "the round ended: {:?}", d.statuses.last());
+    assert!(!d.store.get(big).is_empty(), "the refused record stays on the device");
+    assert!(!sim.server.store.0.contains_key(&big) || sim.server.store.heads(big) != d.store.heads(big));
 }
 
 #[derive(Debug, Clone)]

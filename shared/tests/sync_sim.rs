@@ -83,6 +83,8 @@ struct Client {
     fail_next_write: bool,
     /// Documents whose write failed: the engine asks the node to write them again later.
     retry: Vec<DocumentId>,
+    /// Documents the server refused with a reason (the connection kept).
+    refused: Vec<(DocumentId, String)>,
 }
 
 struct Sim {
@@ -143,6 +145,7 @@ impl Sim {
                     edits: vec![],
                     fail_next_write: false,
                     retry: vec![],
+                    refused: vec![],
                 })
                 .collect(),
             next_conn: 0,
@@ -231,6 +234,7 @@ impl Sim {
                         }
                         events.push_back(Event::Persisted { doc, generation, ok });
                     }
+                    Action::Unavailable { doc, reason: Some(reason), .. } => self.clients[i].refused.push((doc, reason)),
                     _ => {}
                 }
             }
@@ -477,7 +481,12 @@ fn another_accounts_document_reads_as_missing_and_takes_no_writes() {
             .collect();
         assert_eq!(
             replies,
-            vec![Message::DocUnavailable { sender_id: PeerId("server".into()), target_id: PeerId("proc".into()), document_id: owner }],
+            vec![Message::DocUnavailable {
+                sender_id: PeerId("server".into()),
+                target_id: PeerId("proc".into()),
+                document_id: owner,
+                reason: None
+            }],
             "{kind}: answered as if missing"
         );
     }
@@ -504,7 +513,7 @@ fn a_rejoin_with_the_same_peer_id_replaces_the_old_socket_only_for_the_same_acco
 }
 
 #[test]
-fn malformed_input_gets_an_error_and_a_close() {
+fn malformed_input_gets_an_error_and_a_close_and_bad_data_for_one_document_refuses_it_alone() {
     let mut server = server_node();
     server.handle(0, Event::Connected { conn: ConnId(1), account: "li".into() });
     let actions = server.handle(0, Event::Received { conn: ConnId(1), bytes: vec![0xff, 0x00] });
@@ -527,8 +536,36 @@ fn malformed_input_gets_an_error_and_a_close() {
     let asked = server.handle(0, Event::Received { conn: ConnId(3), bytes: bad.encode() });
     assert!(matches!(&asked[..], [Action::Authorize { create: true, .. }]));
     let actions = server.handle(0, Event::Authorized { conn: ConnId(3), doc: doc_id(0), verdict: Verdict::Created });
-    let _ = actions.iter().find(|a| matches!(a, Action::Close { .. })).expect("closed on bad sync data");
+    // Bad data for one document refuses that document, saying why, and keeps the connection.
+    let (doc, reason) = refusal(&actions).expect("refused with a reason");
+    assert_eq!(doc, doc_id(0));
+    assert!(reason.contains("bad sync data"), "{reason}");
+    assert!(!actions.iter().any(|a| matches!(a, Action::Close { .. })), "the connection stays");
     assert!(!actions.iter().any(|a| matches!(a, Action::Persist { .. })));
+    let other = Message::Sync {
+        sender_id: PeerId("y".into()),
+        target_id: PeerId("server".into()),
+        document_id: doc_id(1),
+        data: empty_sync_message(),
+    };
+    let asked = server.handle(0, Event::Received { conn: ConnId(3), bytes: other.encode() });
+    assert!(matches!(&asked[..], [Action::Authorize { .. }]), "another document goes on syncing: {asked:?}");
+}
+
+/// The `doc-unavailable` with a reason in `actions`, if any.
+fn refusal(actions: &[Action]) -> Option<(DocumentId, String)> {
+    actions.iter().find_map(|a| match a {
+        Action::Send { bytes, .. } => match Message::decode(bytes).ok()? {
+            Message::DocUnavailable { document_id, reason: Some(reason), .. } => Some((document_id, reason)),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+fn empty_sync_message() -> Vec<u8> {
+    let mut empty = automerge::sync::State::new();
+    automerge::sync::SyncDoc::generate_sync_message(&AutoCommit::new().document().clone(), &mut empty).unwrap().encode()
 }
 
 /// The server's acknowledgement (its heads, in a sync message) of a change reaches the client
@@ -621,10 +658,12 @@ fn a_late_write_answer_does_not_count_for_a_reloaded_document() {
     sim.exchange();
     assert_eq!(sim.server_pending.len(), 2, "each client's change is on its way to storage");
     sim.run(Op::FailServerStore);
-    assert!(sim.clients.iter().all(|c| c.link.is_none()), "sessions on the document ended");
+    sim.exchange();
+    assert!(sim.clients.iter().all(|c| c.link.is_some()), "the connections stay");
+    assert!(sim.clients.iter().all(|c| c.refused.iter().any(|(d, _)| *d == doc_id(0))), "the document is refused on each");
 
-    // Client 0 comes back and sends its change again; the older write is still queued.
-    sim.run(Op::Connect { client: 0 });
+    // Client 0 offers its change again (the app's next round); the older write is still queued.
+    sim.client_event(0, Event::Open { doc: doc_id(0), chunks: vec![] });
     sim.exchange();
     assert_eq!(sim.server_pending.len(), 2);
     sim.run(Op::StoreServer); // the older write: client 1's change, from before the failure
@@ -751,11 +790,15 @@ fn messages_waiting_for_an_access_check_are_capped() {
     server.handle(0, Event::Received { conn, bytes: join.encode() });
     let msg = Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: doc_id(0), data: vec![0x42] }
         .encode();
-    let mut closed = false;
+    let mut refused = None;
     for _ in 0..100 {
-        closed |= server.handle(0, Event::Received { conn, bytes: msg.clone() }).iter().any(|a| matches!(a, Action::Close { .. }));
+        let actions = server.handle(0, Event::Received { conn, bytes: msg.clone() });
+        assert!(!actions.iter().any(|a| matches!(a, Action::Close { .. })), "the connection stays");
+        refused = refused.or(refusal(&actions));
     }
-    assert!(closed, "closed with an error once too many messages waited");
+    let (doc, reason) = refused.expect("the document is refused once too many messages waited");
+    assert_eq!(doc, doc_id(0));
+    assert!(reason.contains("too many messages"), "{reason}");
 }
 
 /// Stored chunks come back in any order (IndexedDB and SQLite sort them by hash): a chunk whose
@@ -815,7 +858,7 @@ fn changes_waiting_for_missing_dependencies_count_towards_the_size_limit() {
     server.handle(0, Event::Received { conn, bytes: sync_bytes(id, hello) });
     server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Created });
 
-    let mut closed = false;
+    let mut refused = false;
     for round in 0..4 {
         // A change that depends on one the server never gets: it waits.
         let mut author = AutoCommit::new();
@@ -832,8 +875,8 @@ fn changes_waiting_for_missing_dependencies_count_towards_the_size_limit() {
             flags: None,
             version: automerge::sync::MessageVersion::V1,
         };
-        closed |=
-            server.handle(0, Event::Received { conn, bytes: sync_bytes(id, waiting) }).iter().any(|a| matches!(a, Action::Close { .. }));
+        refused |=
+            refusal(&server.handle(0, Event::Received { conn, bytes: sync_bytes(id, waiting) })).is_some_and(|(_, r)| r.contains("exceed"));
         // And a small change that applies.
         let mut small = AutoCommit::new();
         small.put(ROOT, format!("small{round}"), round).unwrap();
@@ -846,10 +889,10 @@ fn changes_waiting_for_missing_dependencies_count_towards_the_size_limit() {
             flags: None,
             version: automerge::sync::MessageVersion::V1,
         };
-        closed |=
-            server.handle(0, Event::Received { conn, bytes: sync_bytes(id, applies) }).iter().any(|a| matches!(a, Action::Close { .. }));
+        refused |=
+            refusal(&server.handle(0, Event::Received { conn, bytes: sync_bytes(id, applies) })).is_some_and(|(_, r)| r.contains("exceed"));
     }
-    assert!(closed, "the waiting changes reached the limit although others applied in between");
+    assert!(refused, "the waiting changes reached the limit although others applied in between");
 }
 
 /// Presence messages are dropped while access is checked; they do not count towards the cap
@@ -881,7 +924,7 @@ fn ephemeral_messages_during_an_access_check_do_not_close_the_connection() {
 /// A failed access check closes the connection (the peer retries) instead of answering
 /// `doc-unavailable`, which a client would take as "not yours".
 #[test]
-fn a_failed_access_check_closes_rather_than_refuses() {
+fn a_failed_access_check_refuses_that_document_saying_why() {
     let (mut server, conn) = joined_server(1 << 20);
     let id = doc_id(0);
     let mut empty = automerge::sync::State::new();
@@ -891,8 +934,10 @@ fn a_failed_access_check_closes_rather_than_refuses() {
     let actions = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Failed("disk".into()) });
     let replies: Vec<Message> =
         actions.iter().filter_map(|a| if let Action::Send { bytes, .. } = a { Message::decode(bytes).ok() } else { None }).collect();
-    assert!(matches!(&replies[..], [Message::Error { .. }]), "{replies:?}");
-    assert!(actions.iter().any(|a| matches!(a, Action::Close { .. })));
+    // Not a plain `doc-unavailable` (the peer would take it for missing): the reason says to
+    // try again.
+    assert!(matches!(&replies[..], [Message::DocUnavailable { reason: Some(r), .. }] if r.contains("try again")), "{replies:?}");
+    assert!(!actions.iter().any(|a| matches!(a, Action::Close { .. })));
 }
 
 /// A client forgets a released document only once its writes are done and it was not opened

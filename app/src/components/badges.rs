@@ -17,25 +17,28 @@ pub enum SyncState {
     Pending,
     /// The server answered `doc-unavailable`: this organisation has no access to it there.
     Refused,
+    /// The server refused this record alone, saying why (too large, bad data, its storage
+    /// failed); it stays on this device and is offered again.
+    Rejected,
 }
 
 impl SyncState {
     pub fn of(engine: &Engine, summary: &RecordSummary) -> SyncState {
-        if engine.refused(summary.id) {
-            SyncState::Refused
-        } else if engine.on_server(summary) {
-            SyncState::OnServer
-        } else {
-            SyncState::Pending
+        match engine.refusal(summary.id) {
+            Some(None) => return SyncState::Refused,
+            Some(Some(_)) => return SyncState::Rejected,
+            None => {}
         }
+        if engine.on_server(summary) { SyncState::OnServer } else { SyncState::Pending }
     }
 
-    /// For tests and styles: `on-server`, `pending`, `refused`.
+    /// For tests and styles: `on-server`, `pending`, `refused`, `rejected`.
     pub fn code(self) -> &'static str {
         match self {
             SyncState::OnServer => "on-server",
             SyncState::Pending => "pending",
             SyncState::Refused => "refused",
+            SyncState::Rejected => "rejected",
         }
     }
 
@@ -44,6 +47,7 @@ impl SyncState {
             SyncState::OnServer => text::ON_SERVER,
             SyncState::Pending => text::NOT_ON_SERVER,
             SyncState::Refused => text::REFUSED,
+            SyncState::Rejected => text::REJECTED,
         }
     }
 }

@@ -365,6 +365,10 @@ fn SharePanel(id: DocumentId) -> impl IntoView {
                 data-state=move || sync_state().unwrap_or(SyncState::Pending).code()
                 class=move || format!("sync-state {}", sync_state().unwrap_or(SyncState::Pending).code())>
                 {move || ctx.t(sync_state().unwrap_or(SyncState::Pending).label())}
+                <span id="record-refusal">{move || {
+                    sync_state();
+                    ctx.engine().and_then(|e| e.refusal(id)).flatten()
+                }}</span>
             </p>
             {move || match access.get() {
                 Some(a) if a.owner => {

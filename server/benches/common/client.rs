@@ -184,7 +184,7 @@ impl Client {
                 Action::Unavailable { doc, .. } => self.unavailable.push(doc),
                 Action::Updated { doc } => self.updated.push(doc),
                 Action::Close { reason, .. } => self.closed = Some(reason),
-                Action::Authorize { .. } | Action::Acknowledged { .. } => {}
+                Action::Authorize { .. } | Action::Acknowledged { .. } | Action::Refused { .. } => {}
             }
         }
     }

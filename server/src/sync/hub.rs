@@ -226,6 +226,9 @@ async fn hub_task(
                 Action::Established { conn, peer, .. } => {
                     tracing::info!(conn = conn.0, peer = ?peer, "peer joined");
                 }
+                Action::Refused { conn, doc, reason } => {
+                    tracing::warn!(conn = conn.0, doc = %doc, %reason, "refused one document; the connection stays");
+                }
                 Action::Updated { .. } | Action::Unavailable { .. } | Action::Acknowledged { .. } => {}
             }
         }

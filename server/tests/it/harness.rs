@@ -105,6 +105,8 @@ pub struct Client {
     pub node: Node,
     pub socket: Socket,
     pub unavailable: Vec<DocumentId>,
+    /// Documents refused with a reason, the connection kept.
+    pub refusals: Vec<(DocumentId, String)>,
     pub closed: Option<String>,
     conn: ConnId,
 }
@@ -118,7 +120,7 @@ impl Client {
             role: Role::Client,
             max_doc_bytes: 1 << 30,
         });
-        let mut c = Client { node, socket, unavailable: vec![], closed: None, conn: ConnId(1) };
+        let mut c = Client { node, socket, unavailable: vec![], refusals: vec![], closed: None, conn: ConnId(1) };
         let actions = c.node.handle(0, Event::Connected { conn: c.conn, account: String::new() });
         c.carry_out(actions).await;
         c
@@ -144,7 +146,10 @@ impl Client {
                 Action::Persist { doc, generation, .. } => {
                     queue.extend(self.node.handle(0, Event::Persisted { doc, generation, ok: true }))
                 }
-                Action::Unavailable { doc, .. } => self.unavailable.push(doc),
+                Action::Unavailable { doc, reason, .. } => {
+                    self.unavailable.push(doc);
+                    self.refusals.extend(reason.map(|r| (doc, r)));
+                }
                 Action::Close { reason, .. } => self.closed = Some(reason),
                 _ => {}
             }
@@ -194,6 +199,18 @@ pub async fn error_then_close(socket: &mut Socket) -> Option<String> {
         }
     }
     error
+}
+
+/// The next message the server sends on a raw socket (`None` if it closes first or is silent).
+pub async fn next_message(socket: &mut Socket) -> Option<Message> {
+    while let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        match frame {
+            Ok(Ws::Binary(b)) => return Message::decode(&b).ok(),
+            Ok(Ws::Close(_)) | Err(_) => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 pub fn join(peer: &str) -> Vec<u8> {

@@ -198,13 +198,26 @@ async fn malformed_and_oversized_input_gets_an_error_and_the_server_lives_on() {
     s.send(Ws::Binary(unknown.into())).await.unwrap();
     assert!(error_then_close(&mut s).await.unwrap().contains("unknown message type"));
 
-    // Bad sync data for a new document: refused, and nothing is created.
+    // Bad sync data for a new document: that document is refused, saying why, and nothing is
+    // stored; the connection stays and answers about another document.
     let mut s = server.socket(&token).await.unwrap();
     s.send(Ws::Binary(join("p2").into())).await.unwrap();
+    assert!(matches!(next_message(&mut s).await, Some(Message::Peer { .. })));
     let id = new_doc_id();
     let bad = Message::Sync { sender_id: PeerId("p2".into()), target_id: PeerId("server".into()), document_id: id, data: vec![1, 2, 3] };
     s.send(Ws::Binary(bad.encode().into())).await.unwrap();
-    assert!(error_then_close(&mut s).await.unwrap().contains("bad sync data"));
+    match next_message(&mut s).await {
+        Some(Message::DocUnavailable { document_id, reason: Some(reason), .. }) => {
+            assert_eq!(document_id, id);
+            assert!(reason.contains("bad sync data"), "{reason}");
+        }
+        other => panic!("expected a refusal with a reason, got {other:?}"),
+    }
+    let other = new_doc_id();
+    let ask =
+        Message::Request { sender_id: PeerId("p2".into()), target_id: PeerId("server".into()), document_id: other, data: empty_sync() };
+    s.send(Ws::Binary(ask.encode().into())).await.unwrap();
+    assert!(next_message(&mut s).await.is_some(), "the connection still answers");
 
     // A frame over the limit.
     let mut s = server.socket(&token).await.unwrap();
@@ -221,11 +234,25 @@ async fn malformed_and_oversized_input_gets_an_error_and_the_server_lives_on() {
     let noise: String = random.iter().map(|b| char::from(b'a' + b % 26)).collect();
     big.node.doc_mut(id).unwrap().put(ROOT, "description", noise).unwrap();
     big.changed(id).await;
-    assert!(big.pump_until(|c| c.closed.is_some()).await);
-    assert!(big.closed.as_deref().unwrap().contains("exceed"), "{:?}", big.closed);
+    assert!(big.pump_until(|c| !c.refusals.is_empty()).await);
+    assert_eq!(big.refusals[0].0, id);
+    assert!(big.refusals[0].1.contains("exceed"), "{:?}", big.refusals);
+    assert!(big.closed.is_none(), "refused alone; the connection stays: {:?}", big.closed);
+    // The same connection still syncs another document.
+    let small = new_doc_id();
+    big.open(small, vec![]).await;
+    big.node.doc_mut(small).unwrap().put(ROOT, "code", "S-1").unwrap();
+    big.changed(small).await;
+    assert!(big.pump_until(|c| c.node.in_sync(shared::sync::ConnId(1), small)).await, "the small document synced");
 
     let health = reqwest::get(server.http("/api/health")).await.unwrap();
     assert_eq!(health.status(), 200, "the server is still up");
+}
+
+/// A sync message from a peer that has nothing.
+fn empty_sync() -> Vec<u8> {
+    let mut state = automerge::sync::State::new();
+    automerge::sync::SyncDoc::generate_sync_message(&automerge::Automerge::new(), &mut state).unwrap().encode()
 }
 
 /// An unknown message type, as a future peer might send.

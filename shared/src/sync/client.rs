@@ -181,9 +181,12 @@ pub enum Effect {
         doc: DocumentId,
         heads: Vec<String>,
     },
-    /// The server refused `doc` on this connection (missing there, or not ours).
+    /// The server refused `doc` on this connection: missing there or not ours (`reason` none),
+    /// or refused for this record alone with a reason to show on it (too large, bad data, the
+    /// server's storage failed). Every other record goes on syncing.
     Refused {
         doc: DocumentId,
+        reason: Option<String>,
     },
     /// Read what is stored of `doc` for syncing; report [`Input::Loaded`].
     Load {
@@ -603,13 +606,15 @@ impl Client {
                     self.acked_now(doc, sorted_heads(&heads));
                     self.settled(doc);
                 }
-                Action::Unavailable { doc, .. } => {
+                Action::Unavailable { doc, reason, .. } => {
                     // Not in sync and not waiting either: asked again when the feed names it
-                    // (say, once it is shared again) or on the next connection.
+                    // (say, once it is shared again) or on the next round. The record stays as
+                    // it is stored here, unsaved changes and all.
                     self.refused.insert(doc);
-                    self.out.push(Effect::Refused { doc });
+                    self.out.push(Effect::Refused { doc, reason });
                     self.settled(doc);
                 }
+                Action::Refused { .. } => {}
                 Action::Established { .. } => {
                     self.attempt = 0;
                     self.discover();

@@ -201,10 +201,18 @@ pub enum Action {
     Updated {
         doc: DocumentId,
     },
-    /// A peer said it cannot give us this document (a client's server: missing or not ours).
+    /// A peer said it cannot give us this document (a client's server: missing or not ours,
+    /// or, with a `reason`, refused for this document alone: too large, bad data, storage).
     Unavailable {
         conn: ConnId,
         doc: DocumentId,
+        reason: Option<String>,
+    },
+    /// (Server.) `doc` was refused on `conn` for `reason`, the connection kept: for the log.
+    Refused {
+        conn: ConnId,
+        doc: DocumentId,
+        reason: String,
     },
     /// (Client.) The peer on `conn` has said it holds every change of `doc` this node has:
     /// `heads`, sorted. Checked only for the document a message was about, so a caller
@@ -508,14 +516,15 @@ impl Node {
                 let doc = *document_id;
                 self.doc_message(conn, doc, msg, out);
             }
-            Message::DocUnavailable { document_id, .. } => {
+            Message::DocUnavailable { document_id, reason, .. } => {
                 if self.config.role == Role::Client {
                     // Forget the session, so opening the document again (say, once it has been
-                    // shared with us) asks afresh.
+                    // shared with us) asks afresh. The document itself stays: it may hold
+                    // changes only this device has.
                     if let Some(c) = self.conns.get_mut(&conn) {
                         c.docs.remove(&document_id);
                     }
-                    out.push(Action::Unavailable { conn, doc: document_id });
+                    out.push(Action::Unavailable { conn, doc: document_id, reason: reason.map(|r| peer_text(&r)) });
                 }
             }
         }
@@ -538,7 +547,7 @@ impl Node {
             // Presence and the like is best effort: not kept while access is being checked.
             Some(ConnDoc::Pending { .. }) if matches!(msg, Message::Ephemeral { .. }) => {}
             Some(ConnDoc::Pending { queue, .. }) if queue.len() >= MAX_WAITING_MESSAGES => {
-                self.fail(conn, &format!("too many messages about {doc} before its access check"), out)
+                self.refuse(conn, doc, &format!("too many messages about {doc} before its access check"), out)
             }
             Some(ConnDoc::Pending { queue, .. }) => queue.push(msg),
             Some(ConnDoc::Allowed(_)) if !loaded => {
@@ -583,7 +592,7 @@ impl Node {
         }
         let state = state.unwrap_or_default();
         match verdict {
-            Verdict::Failed(reason) => self.fail(conn, &format!("could not check access to {doc}: {reason}; reconnect to retry"), out),
+            Verdict::Failed(reason) => self.refuse(conn, doc, &format!("could not check access to {doc}: {reason}; try again later"), out),
             Verdict::Unavailable => {
                 for msg in queue {
                     self.unavailable(conn, doc, &msg, out);
@@ -622,9 +631,33 @@ impl Node {
             if c.refusals > MAX_REFUSALS_PER_CONN {
                 return self.fail(conn, "too many requests for unavailable documents", out);
             }
-            let reply = Message::DocUnavailable { sender_id: self.config.peer_id.clone(), target_id: target, document_id: doc };
+            let reply =
+                Message::DocUnavailable { sender_id: self.config.peer_id.clone(), target_id: target, document_id: doc, reason: None };
             out.push(Action::Send { conn, bytes: reply.encode() });
         }
+    }
+
+    /// Refuses one document on a connection, saying why, and keeps the connection and every
+    /// other document's session: too large, bad sync data, too many waiting messages, or a
+    /// storage failure concern that document alone. Its session on `conn` ends, so the next
+    /// message about it is checked afresh (and the peer, told why, may offer it again later).
+    fn refuse(&mut self, conn: ConnId, doc: DocumentId, reason: &str, out: &mut Vec<Action>) {
+        let Some(target) = self.remote(conn) else { return self.fail(conn, reason, out) };
+        let c = self.conns.get_mut(&conn).expect("remote() found it");
+        c.docs.remove(&doc);
+        c.refusals += 1;
+        if c.refusals > MAX_REFUSALS_PER_CONN {
+            return self.fail(conn, "too many refused documents", out);
+        }
+        let reply = Message::DocUnavailable {
+            sender_id: self.config.peer_id.clone(),
+            target_id: target,
+            document_id: doc,
+            reason: Some(reason.into()),
+        };
+        out.push(Action::Send { conn, bytes: reply.encode() });
+        out.push(Action::Refused { conn, doc, reason: reason.into() });
+        self.evict_if_unused(doc);
     }
 
     /// Applies a message about a document this connection may use.
@@ -664,10 +697,10 @@ impl Node {
                     // A message that failed part way may have applied some changes; memory then
                     // differs from storage, so the document is dropped and reloaded on next use.
                     Err(reason) if changed => {
-                        self.fail(conn, &reason, out);
+                        self.refuse(conn, doc, &reason, out);
                         self.drop_doc(doc, out);
                     }
-                    Err(reason) => self.fail(conn, &reason, out),
+                    Err(reason) => self.refuse(conn, doc, &reason, out),
                     Ok(()) => {
                         if changed {
                             self.persist_changes(doc, true, out);
@@ -810,7 +843,7 @@ impl Node {
         self.docs.remove(&doc);
         let affected: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.docs.contains_key(&doc)).map(|(id, _)| *id).collect();
         for conn in affected {
-            self.fail(conn, "a change could not be stored; reconnect to retry", out);
+            self.refuse(conn, doc, &format!("a change to {doc} could not be stored; try again later"), out);
         }
     }
 

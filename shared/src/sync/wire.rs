@@ -69,6 +69,10 @@ pub enum Message {
         sender_id: PeerId,
         target_id: PeerId,
         document_id: DocumentId,
+        /// Why, when it is not simply "missing or not yours" (our extension, under `message`:
+        /// the document is too large, its sync data was bad, storage failed). JS peers ignore
+        /// the key and see a plain `doc-unavailable`.
+        reason: Option<String>,
     },
     Ephemeral {
         sender_id: PeerId,
@@ -171,12 +175,15 @@ impl Message {
                 e.str("documentId")?.str(&document_id.to_string())?;
                 e.str("data")?.bytes(data)?;
             }
-            Message::DocUnavailable { sender_id, target_id, document_id } => {
-                e.map(4)?;
+            Message::DocUnavailable { sender_id, target_id, document_id, reason } => {
+                e.map(if reason.is_some() { 5 } else { 4 })?;
                 e.str("type")?.str("doc-unavailable")?;
                 e.str("senderId")?.str(&sender_id.0)?;
                 e.str("targetId")?.str(&target_id.0)?;
                 e.str("documentId")?.str(&document_id.to_string())?;
+                if let Some(reason) = reason {
+                    e.str("message")?.str(reason)?;
+                }
             }
             Message::Ephemeral { sender_id, target_id, count, session_id, document_id, data } => {
                 e.map(7)?;
@@ -228,7 +235,7 @@ impl Message {
             }
             "doc-unavailable" => {
                 let (sender_id, target_id, document_id) = fields.routed()?;
-                Message::DocUnavailable { sender_id, target_id, document_id }
+                Message::DocUnavailable { sender_id, target_id, document_id, reason: fields.message.clone() }
             }
             "ephemeral" => {
                 let (sender_id, target_id, document_id) = fields.routed()?;
@@ -425,7 +432,8 @@ mod tests {
             Message::Leave { sender_id: p("a") },
             Message::Request { sender_id: p("a"), target_id: p("b"), document_id: doc(), data: vec![1, 2] },
             Message::Sync { sender_id: p("a"), target_id: p("b"), document_id: doc(), data: vec![3] },
-            Message::DocUnavailable { sender_id: p("a"), target_id: p("b"), document_id: doc() },
+            Message::DocUnavailable { sender_id: p("a"), target_id: p("b"), document_id: doc(), reason: None },
+            Message::DocUnavailable { sender_id: p("a"), target_id: p("b"), document_id: doc(), reason: Some("too large".into()) },
             Message::Ephemeral {
                 sender_id: p("a"),
                 target_id: p("b"),
