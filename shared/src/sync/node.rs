@@ -42,6 +42,12 @@ pub const COMPACTION_FLOOR: usize = 64 * 1024;
 const MAX_SESSION_ID: usize = 64;
 /// Messages about one document that may wait for its access check; a peer sends one or two.
 const MAX_WAITING_MESSAGES: usize = 64;
+/// Bytes of messages waiting for access checks on one connection, all documents together: two
+/// of the largest frames the server reads (16 MiB), so one always fits when nothing else waits.
+pub const MAX_WAITING_BYTES: usize = 32 * 1024 * 1024;
+/// Ephemeral sessions remembered per connection for de-duplication (a peer has one per tab or
+/// document view); messages of further sessions are dropped, not relayed.
+const MAX_EPHEMERAL_SESSIONS: usize = 64;
 /// Documents one connection may sync (a first sync of a large organisation fits).
 pub const MAX_DOCS_PER_CONN: usize = 100_000;
 /// `doc-unavailable` answers on one connection before it is closed: a peer probing for ids.
@@ -244,6 +250,10 @@ struct Conn {
     refusals: u32,
     remote: Option<(PeerId, Option<PeerMetadata>)>,
     docs: BTreeMap<DocumentId, ConnDoc>,
+    /// Bytes of the messages in `Pending` queues (see [`MAX_WAITING_BYTES`]).
+    waiting_bytes: usize,
+    /// Entries of this connection in `Node::ephemeral_seen`.
+    ephemeral_sessions: usize,
 }
 
 enum ConnDoc {
@@ -384,7 +394,10 @@ impl Node {
         let mut out = Vec::new();
         match event {
             Event::Connected { conn, account } => {
-                self.conns.insert(conn, Conn { account, refusals: 0, remote: None, docs: BTreeMap::new() });
+                self.conns.insert(
+                    conn,
+                    Conn { account, refusals: 0, remote: None, docs: BTreeMap::new(), waiting_bytes: 0, ephemeral_sessions: 0 },
+                );
                 if self.config.role == Role::Client {
                     let join = Message::Join {
                         sender_id: self.config.peer_id.clone(),
@@ -521,8 +534,10 @@ impl Node {
                     // Forget the session, so opening the document again (say, once it has been
                     // shared with us) asks afresh. The document itself stays: it may hold
                     // changes only this device has.
-                    if let Some(c) = self.conns.get_mut(&conn) {
-                        c.docs.remove(&document_id);
+                    if let Some(c) = self.conns.get_mut(&conn)
+                        && let Some(ConnDoc::Pending { queue, .. }) = c.docs.remove(&document_id)
+                    {
+                        c.waiting_bytes -= queue.iter().map(waiting_size).sum::<usize>();
                     }
                     out.push(Action::Unavailable { conn, doc: document_id, reason: reason.map(|r| peer_text(&r)) });
                 }
@@ -549,10 +564,17 @@ impl Node {
             Some(ConnDoc::Pending { queue, .. }) if queue.len() >= MAX_WAITING_MESSAGES => {
                 self.refuse(conn, doc, &format!("too many messages about {doc} before its access check"), out)
             }
-            Some(ConnDoc::Pending { queue, .. }) => queue.push(msg),
+            Some(ConnDoc::Pending { .. }) if c.waiting_bytes + waiting_size(&msg) > MAX_WAITING_BYTES => {
+                self.refuse(conn, doc, &format!("too much data waiting for access checks; {doc} is refused for now"), out)
+            }
+            Some(ConnDoc::Pending { queue, .. }) => {
+                c.waiting_bytes += waiting_size(&msg);
+                queue.push(msg);
+            }
             Some(ConnDoc::Allowed(_)) if !loaded => {
                 // Forgotten to save memory: load it again, keeping the session.
                 let Some(ConnDoc::Allowed(state)) = c.docs.remove(&doc) else { unreachable!("matched above") };
+                c.waiting_bytes += waiting_size(&msg);
                 c.docs.insert(doc, ConnDoc::Pending { queue: vec![msg], loading: true, stale: false, state: Some(state) });
                 out.push(Action::Authorize { conn, doc, create: false, load: true });
             }
@@ -569,8 +591,12 @@ impl Node {
                     self.unavailable(conn, doc, &msg, out);
                 }
             }
+            None if c.waiting_bytes + waiting_size(&msg) > MAX_WAITING_BYTES => {
+                self.refuse(conn, doc, &format!("too much data waiting for access checks; {doc} is refused for now"), out)
+            }
             None => {
                 let create = matches!(msg, Message::Sync { .. });
+                c.waiting_bytes += waiting_size(&msg);
                 c.docs.insert(doc, ConnDoc::Pending { queue: vec![msg], loading: !loaded, stale: false, state: None });
                 out.push(Action::Authorize { conn, doc, create, load: !loaded });
             }
@@ -580,12 +606,19 @@ impl Node {
     fn authorized(&mut self, conn: ConnId, doc: DocumentId, verdict: Verdict, out: &mut Vec<Action>) {
         let loaded = self.docs.contains_key(&doc);
         let Some(c) = self.conns.get_mut(&conn) else { return };
-        let Some(ConnDoc::Pending { queue, loading, stale, state }) = c.docs.remove(&doc) else { return };
+        // An answer for a check no longer waited for (the document was refused meanwhile, or
+        // is allowed already) changes nothing.
+        if !matches!(c.docs.get(&doc), Some(ConnDoc::Pending { .. })) {
+            return;
+        }
+        let Some(ConnDoc::Pending { queue, loading, stale, state }) = c.docs.remove(&doc) else { unreachable!("checked above") };
+        c.waiting_bytes -= queue.iter().map(waiting_size).sum::<usize>();
         // Ask again if access changed meanwhile, or if the document was forgotten after the
         // check was asked for without loading it (its answer carries no content to use).
         let unloaded = matches!(verdict, Verdict::Allowed { .. }) && !loaded && !loading;
         if stale || unloaded {
             let create = queue.iter().any(|m| matches!(m, Message::Sync { .. }));
+            c.waiting_bytes += queue.iter().map(waiting_size).sum::<usize>();
             c.docs.insert(doc, ConnDoc::Pending { queue, loading: !loaded, stale: false, state });
             out.push(Action::Authorize { conn, doc, create, load: !loaded });
             return;
@@ -644,7 +677,9 @@ impl Node {
     fn refuse(&mut self, conn: ConnId, doc: DocumentId, reason: &str, out: &mut Vec<Action>) {
         let Some(target) = self.remote(conn) else { return self.fail(conn, reason, out) };
         let c = self.conns.get_mut(&conn).expect("remote() found it");
-        c.docs.remove(&doc);
+        if let Some(ConnDoc::Pending { queue, .. }) = c.docs.remove(&doc) {
+            c.waiting_bytes -= queue.iter().map(waiting_size).sum::<usize>();
+        }
         c.refusals += 1;
         if c.refusals > MAX_REFUSALS_PER_CONN {
             return self.fail(conn, "too many refused documents", out);
@@ -720,10 +755,18 @@ impl Node {
                     return;
                 }
                 let key = (conn, session_id.clone());
-                if self.ephemeral_seen.get(&key).is_some_and(|seen| *seen >= count) {
-                    return;
+                match self.ephemeral_seen.get_mut(&key) {
+                    Some(seen) if *seen >= count => return,
+                    Some(seen) => *seen = count,
+                    None => {
+                        let Some(c) = self.conns.get_mut(&conn) else { return };
+                        if c.ephemeral_sessions >= MAX_EPHEMERAL_SESSIONS {
+                            return;
+                        }
+                        c.ephemeral_sessions += 1;
+                        self.ephemeral_seen.insert(key, count);
+                    }
                 }
-                self.ephemeral_seen.insert(key, count);
                 let targets: Vec<(ConnId, PeerId)> = self
                     .conns
                     .iter()
@@ -959,6 +1002,14 @@ impl Node {
         self.forget_conn(conn);
         out.push(Action::Send { conn, bytes: Message::Error { message: reason.into() }.encode() });
         out.push(Action::Close { conn, reason: reason.into() });
+    }
+}
+
+/// What a message waiting for an access check costs in memory (its data plus a little).
+fn waiting_size(msg: &Message) -> usize {
+    64 + match msg {
+        Message::Request { data, .. } | Message::Sync { data, .. } | Message::Ephemeral { data, .. } => data.len(),
+        _ => 0,
     }
 }
 
