@@ -24,7 +24,7 @@ async fn a_token_in_the_query_string_opens_only_the_sync_socket() {
 async fn an_open_socket_closes_when_its_token_expires() {
     let server = TestServer::start().await;
     // Issued so that it expires a second and a half from now.
-    let token = server.token_issued_at(server::now_ms() - server::accounts::TOKEN_TTL_MS + 1_500);
+    let token = server.token_issued_at(server::now_ms() - server::accounts::TOKEN_TTL_MS + 1_500).await;
     let mut socket = server.socket(&token).await.expect("valid for now");
     let started = std::time::Instant::now();
     let error = error_then_close(&mut socket).await;

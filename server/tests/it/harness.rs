@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use server::Database;
 use shared::DocumentId;
 use shared::sync::{Action, ConnId, Event, Message, Node, NodeConfig, PeerId, PeerMetadata, Role};
 use tokio::net::TcpListener;
@@ -10,10 +11,10 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A server on a free loopback port, with the demo accounts, in its own data folder.
+/// A server on a free loopback port, with the demo accounts, on its own database.
 pub struct TestServer {
     pub base: String,
-    pub data_dir: PathBuf,
+    pub database: Database,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -26,21 +27,38 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+}
+
+impl Backend {
+    /// A new, empty database of this kind.
+    pub async fn database(self) -> Database {
+        match self {
+            Backend::Sqlite => Database::Sqlite(temp_dir("data").join("liaison.sqlite3")),
+        }
+    }
+}
+
 impl TestServer {
+    /// A server on a new SQLite database.
     pub async fn start() -> TestServer {
-        TestServer::start_in(temp_dir("data")).await
+        TestServer::start_on(Backend::Sqlite.database().await).await
     }
 
-    pub async fn start_in(data_dir: PathBuf) -> TestServer {
+    /// A server on `database`, seeding the demo accounts (if missing).
+    pub async fn start_on(database: Database) -> TestServer {
         let dist = temp_dir("dist");
         std::fs::write(dist.join("index.html"), "<!doctype html><title>test</title>").unwrap();
-        let db = server::open_db(&data_dir).unwrap();
-        server::demo::seed(&db).unwrap();
-        drop(db);
+        let store = server::store::open(&database).await.unwrap();
+        server::demo::seed(&*store).await.unwrap();
+        drop(store);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
         let (stop, stopped) = oneshot::channel::<()>();
-        let mut config = server::Config::new(dist, data_dir.clone());
+        let mut config = server::Config::new(dist, database.clone());
         config.max_doc_bytes = 256 * 1024;
         let task = tokio::spawn(async move {
             server::run(listener, config, async {
@@ -49,11 +67,11 @@ impl TestServer {
             .await
             .unwrap();
         });
-        TestServer { base, data_dir, stop: Some(stop), task: Some(task) }
+        TestServer { base, database, stop: Some(stop), task: Some(task) }
     }
 
     /// Stops the server abruptly: the task is aborted, as a killed process would be.
-    pub async fn kill(mut self) -> PathBuf {
+    pub async fn kill(mut self) -> Database {
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
@@ -61,7 +79,7 @@ impl TestServer {
         let _ = self.stop.take();
         // The database connection closes with the last handle; give aborted tasks a moment.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        self.data_dir.clone()
+        self.database.clone()
     }
 
     pub fn http(&self, path: &str) -> String {
@@ -86,13 +104,10 @@ impl TestServer {
 
     /// A token for `fed-li` issued at `issued_ms` (so it expires `TOKEN_TTL_MS` after), written
     /// straight into the database.
-    pub fn token_issued_at(&self, issued_ms: i64) -> String {
-        let db = server::open_db(&self.data_dir).unwrap();
-        db.call_blocking(move |c| {
-            let user = server::accounts::check_password(c, "fed-li", "demo-federation")?.unwrap();
-            Ok(server::accounts::issue_token(c, user.id, issued_ms)?.0)
-        })
-        .unwrap()
+    pub async fn token_issued_at(&self, issued_ms: i64) -> String {
+        let store = server::store::open(&self.database).await.unwrap();
+        let user = server::accounts::check_password(&*store, "fed-li", "demo-federation").await.unwrap().unwrap();
+        server::accounts::issue_token(&*store, user.id, issued_ms).await.unwrap().0
     }
 
     pub async fn socket(&self, token: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {

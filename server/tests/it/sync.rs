@@ -77,7 +77,7 @@ async fn login_tokens_and_logout() {
 async fn an_expired_token_is_refused() {
     let server = TestServer::start().await;
     // Issued eight days ago: past the seven-day lifetime.
-    let token = server.token_issued_at(server::now_ms() - 8 * 24 * 3600 * 1000);
+    let token = server.token_issued_at(server::now_ms() - 8 * 24 * 3600 * 1000).await;
     assert!(server.socket(&token).await.is_err());
 }
 
@@ -266,9 +266,9 @@ async fn a_killed_server_keeps_every_change_it_acknowledged() {
     for i in 0..5 {
         ids.push(federation_creates(&server, &token, &format!("record {i}")).await);
     }
-    let data_dir = server.kill().await;
+    let database = server.kill().await;
 
-    let server = TestServer::start_in(data_dir).await;
+    let server = TestServer::start_on(database).await;
     let token = server.token("fed-li").await;
     for (i, id) in ids.into_iter().enumerate() {
         let mut c = Client::connect(&server, &token, &format!("after-restart-{i}")).await;
