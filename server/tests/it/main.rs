@@ -1,7 +1,8 @@
-//! The server over real sockets: HTTP with reqwest, sync with tokio-tungstenite, and the same
-//! shared sync node the browser runs as the client.
+//! The server over real sockets (HTTP with reqwest, sync with tokio-tungstenite, and the same
+//! shared sync node the browser runs as the client) and its routes through `oneshot`.
 
 mod auth;
 mod blobs;
 mod harness;
+mod routes;
 mod sync;
