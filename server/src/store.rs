@@ -16,6 +16,7 @@
 //! Methods take and return plain values and boxed futures, so the trait is object safe and
 //! the rest of the server holds an `Arc<dyn Store>`.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -116,7 +117,7 @@ pub async fn open(database: &Database) -> Result<Arc<dyn Store>, StoreError> {
             }
             Arc::new(sqlite::SqliteStore::open(path)?)
         }
-        Database::Postgres(_) => return Err(StoreError::Backend("PostgreSQL is not supported yet".into())),
+        Database::Postgres(url) => Arc::new(postgres::PgStore::connect(url).await?),
     })
 }
 

@@ -216,7 +216,9 @@ async fn hub_task(
                 Vec::new()
             }
             HubEvent::Lacks { doc, heads, answer } => {
-                let lacks = node.doc(doc).is_some_and(|d| heads.iter().any(|h| ReadDoc::get_change_by_hash(d, h).is_none()));
+                // No heads named (too many for a notice): read it whenever it is loaded.
+                let lacks =
+                    node.doc(doc).is_some_and(|d| heads.is_empty() || heads.iter().any(|h| ReadDoc::get_change_by_hash(d, h).is_none()));
                 let _ = answer.send(lacks);
                 Vec::new()
             }
