@@ -19,10 +19,14 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-pub fn temp_dir(name: &str) -> PathBuf {
-    let mut b = [0u8; 8];
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
     getrandom::fill(&mut b).unwrap();
-    let dir = std::env::temp_dir().join(format!("liaison-it-{name}-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()));
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("liaison-it-{name}-{}", random_hex(8)));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -31,6 +35,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
     Sqlite,
+    Postgres,
 }
 
 impl Backend {
@@ -38,14 +43,34 @@ impl Backend {
     pub async fn database(self) -> Database {
         match self {
             Backend::Sqlite => Database::Sqlite(temp_dir("data").join("liaison.sqlite3")),
+            Backend::Postgres => crate::pg::database().await,
         }
     }
 }
 
+/// Runs each named test, an `async fn(Backend)`, once on SQLite (in `sqlite::`) and once on
+/// PostgreSQL (in `postgres::`).
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::harness::Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::harness::Backend::Postgres).await
+            })*
+        }
+    };
+}
+
 impl TestServer {
-    /// A server on a new SQLite database.
-    pub async fn start() -> TestServer {
-        TestServer::start_on(Backend::Sqlite.database().await).await
+    /// A server on a new database of the `backend`'s kind.
+    pub async fn start(backend: Backend) -> TestServer {
+        TestServer::start_on(backend.database().await).await
     }
 
     /// A server on `database`, seeding the demo accounts (if missing).

@@ -1,5 +1,6 @@
 //! The HTTP routes without a socket: `router(state).oneshot(request)` (axum's testing
-//! example) on a SQLite store in a temporary folder. What needs a socket is in `sync.rs`.
+//! example) on a store of each kind (SQLite in a temporary folder,
+//! PostgreSQL on the test server). What needs a socket is in `sync.rs`.
 
 use std::sync::Arc;
 
@@ -20,10 +21,6 @@ struct App {
 }
 
 impl App {
-    async fn new() -> App {
-        App::on(Backend::Sqlite.database().await).await
-    }
-
     async fn on(database: Database) -> App {
         let store = server::store::open(&database).await.unwrap();
         server::demo::seed(&*store).await.unwrap();
@@ -82,9 +79,8 @@ impl App {
     }
 }
 
-#[tokio::test]
-async fn sign_in_me_and_sign_out() {
-    let app = App::new().await;
+async fn sign_in_me_and_sign_out(backend: Backend) {
+    let app = App::on(backend.database().await).await;
     let login = |user: &str, password: &str| json!({ "username": user, "password": password });
     let (status, body) = app.call(Method::POST, "/api/login", None, Some(login("fed-li", "wrong password"))).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("wrong username or password")));
@@ -112,9 +108,8 @@ async fn sign_in_me_and_sign_out() {
     assert_eq!(app.call(Method::POST, "/api/logout", Some(token), None).await.0, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn orgs_are_listed_to_signed_in_users_only() {
-    let app = App::new().await;
+async fn orgs_are_listed_to_signed_in_users_only(backend: Backend) {
+    let app = App::on(backend.database().await).await;
     assert_eq!(app.call(Method::GET, "/api/orgs", None, None).await.0, StatusCode::UNAUTHORIZED);
     let (status, orgs) = app.get("/api/orgs", &app.token("court-zhao").await).await;
     assert_eq!(status, StatusCode::OK);
@@ -122,9 +117,8 @@ async fn orgs_are_listed_to_signed_in_users_only() {
     assert_eq!(ids, ["county-court", "county-federation", "county-procuratorate"]);
 }
 
-#[tokio::test]
-async fn the_feed_shows_each_organisation_its_own_and_shared_records_once() {
-    let app = App::new().await;
+async fn the_feed_shows_each_organisation_its_own_and_shared_records_once(backend: Backend) {
+    let app = App::on(backend.database().await).await;
     let (fed, proc_) = (app.token("fed-li").await, app.token("proc-wang").await);
     let (status, empty) = app.get("/api/docs", &proc_).await;
     assert_eq!(status, StatusCode::OK);
@@ -150,9 +144,8 @@ async fn the_feed_shows_each_organisation_its_own_and_shared_records_once() {
     assert_eq!(app.call(Method::GET, "/api/docs", None, None).await.0, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn only_the_owner_shares_and_revokes_and_others_see_not_found() {
-    let app = App::new().await;
+async fn only_the_owner_shares_and_revokes_and_others_see_not_found(backend: Backend) {
+    let app = App::on(backend.database().await).await;
     let (fed, proc_, court) = (app.token("fed-li").await, app.token("proc-wang").await, app.token("court-zhao").await);
     let id = app.federation_doc().await;
     let access = format!("/api/docs/{id}/access");
@@ -182,9 +175,8 @@ async fn only_the_owner_shares_and_revokes_and_others_see_not_found() {
     assert_eq!(app.get(&access, &fed).await.1["shared_with"], json!([]));
 }
 
-#[tokio::test]
-async fn attachment_routes_refuse_what_is_wrong_with_a_message() {
-    let app = App::new().await;
+async fn attachment_routes_refuse_what_is_wrong_with_a_message(backend: Backend) {
+    let app = App::on(backend.database().await).await;
     let (fed, proc_) = (app.token("fed-li").await, app.token("proc-wang").await);
     let id = app.federation_doc().await;
     let hash = shared::storage_key::chunk_hash(b"the real photo");
@@ -218,9 +210,17 @@ async fn attachment_routes_refuse_what_is_wrong_with_a_message() {
     assert_eq!(app.call(Method::GET, &url, None, None).await.0, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn health_answers_without_a_token() {
-    let app = App::new().await;
+async fn health_answers_without_a_token(backend: Backend) {
+    let app = App::on(backend.database().await).await;
     let (status, body) = app.call(Method::GET, "/api/health", None, None).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
 }
+
+on_both!(
+    sign_in_me_and_sign_out,
+    orgs_are_listed_to_signed_in_users_only,
+    the_feed_shows_each_organisation_its_own_and_shared_records_once,
+    only_the_owner_shares_and_revokes_and_others_see_not_found,
+    attachment_routes_refuse_what_is_wrong_with_a_message,
+    health_answers_without_a_token,
+);
