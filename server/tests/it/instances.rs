@@ -1,5 +1,6 @@
 //! Two server instances on one PostgreSQL database behave as one: a change stored through one
-//! reaches clients of the other, and sharing, revoking and signing out act on both.
+//! reaches clients of the other, sharing, revoking and signing out act on both, and the feed
+//! never skips a write that commits after a later one started.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +8,7 @@ use automerge::transaction::Transactable;
 use automerge::{ROOT, ReadDoc};
 
 use crate::harness::*;
-use crate::sync::federation_creates;
+use crate::sync::{federation_creates, feed};
 
 /// Two servers on one new PostgreSQL database.
 async fn two_instances() -> (TestServer, TestServer) {
@@ -111,4 +112,41 @@ async fn signing_out_on_one_instance_closes_the_socket_on_the_other() {
     assert!(on_b.pump_until(|c| c.closed.is_some()).await, "B closed the token's socket");
     assert!(started.elapsed() < Duration::from_secs(3), "promptly: {:?}", started.elapsed());
     assert!(b.socket(&token).await.is_err(), "and B opens nothing for it");
+}
+
+/// A writer that took a feed number and has not committed yet (a slow transaction on another
+/// instance) holds back every later writer, so no reader can see a later number and move its
+/// checkpoint past the earlier one.
+#[tokio::test]
+async fn the_feed_never_skips_a_write_that_commits_late() {
+    let database = Backend::Postgres.database().await;
+    let server = TestServer::start_on(database.clone()).await;
+    let token = server.token("fed-li").await;
+    let early = federation_creates(&server, &token, "early").await;
+    let since = feed(&server, &token, 0).await["last_seq"].as_i64().unwrap();
+
+    let server::Database::Postgres(url) = &database else { unreachable!() };
+    let (mut slow, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let tx = slow.transaction().await.unwrap();
+    let seq: i64 = tx.query_one("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value", &[]).await.unwrap().get(0);
+    tx.execute("UPDATE docs SET seq = $1 WHERE id = $2", &[&seq, &early.to_string()]).await.unwrap();
+
+    let later = federation_creates(&server, &token, "later");
+    tokio::pin!(later);
+    tokio::select! {
+        _ = &mut later => panic!("a later write committed before an earlier number did"),
+        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+    }
+    let meanwhile = feed(&server, &token, since).await;
+    assert_eq!(meanwhile["docs"], serde_json::json!([]), "nothing past the checkpoint is visible yet");
+    assert_eq!(meanwhile["last_seq"].as_i64(), Some(since), "and the checkpoint does not move");
+
+    tx.commit().await.unwrap();
+    let later = later.await;
+    let after = feed(&server, &token, since).await;
+    let entries: Vec<(String, i64)> =
+        after["docs"].as_array().unwrap().iter().map(|d| (d["id"].as_str().unwrap().to_owned(), d["seq"].as_i64().unwrap())).collect();
+    assert_eq!(entries.first(), Some(&(early.to_string(), seq)), "the late commit is in the feed, first: {entries:?}");
+    assert!(entries.iter().any(|(id, s)| *id == later.to_string() && *s > seq), "{entries:?}");
 }

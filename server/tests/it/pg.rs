@@ -96,7 +96,8 @@ fn bin_dir() -> Result<PathBuf, String> {
     }
     // Several test threads may get here at once: the first installs, `OnceLock` holds the rest.
     eprintln!("installing Debian's postgresql for the tests");
-    run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends", "postgresql"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get").args(["install", "-y", "-qq", "postgresql"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
     find().ok_or_else(|| "apt-get installed postgresql, but no /usr/lib/postgresql/*/bin/postgres".into())
 }
 

@@ -13,7 +13,7 @@ fn new_doc_id() -> DocumentId {
     DocumentId::from_random_bytes(b)
 }
 
-async fn feed(server: &TestServer, token: &str, since: i64) -> serde_json::Value {
+pub async fn feed(server: &TestServer, token: &str, since: i64) -> serde_json::Value {
     reqwest::Client::new()
         .get(server.http(&format!("/api/docs?since={since}")))
         .bearer_auth(token)
