@@ -141,7 +141,8 @@ impl PgStore {
         let mut c = store.pool.get().await?;
         let tx = c.transaction().await?;
         tx.batch_execute(
-            "SELECT pg_advisory_xact_lock(7355608);
+            "SET LOCAL client_min_messages = warning;
+             SELECT pg_advisory_xact_lock(7355608);
              CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
         )
         .await?;

@@ -10,7 +10,7 @@
 //! node as if it were a local edit (stored again here, which finds its chunk already there,
 //! then synced to this instance's peers); access changes and sign-outs act as local ones do.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -70,7 +70,8 @@ enum HubEvent {
         heads: Vec<ChangeHash>,
         answer: oneshot::Sender<bool>,
     },
-    /// Notices may have been lost: tokens of open sockets are checked again.
+    /// Notices may have been lost: tokens of open sockets are checked again, and loaded
+    /// documents read again.
     Resync,
     /// These sockets' tokens are no longer valid.
     Expired {
@@ -161,6 +162,9 @@ async fn hub_task(
     persist: mpsc::UnboundedSender<Persist>,
 ) {
     let mut conns: HashMap<ConnId, Conn> = HashMap::new();
+    // Documents the node may hold (every one it asked to authorize; pruned at each resync):
+    // after lost notices, those still loaded are read again.
+    let mut touched: HashSet<DocumentId> = HashSet::new();
     while let Some(event) = rx.recv().await {
         let now = crate::now_ms() as u64;
         let actions = match event {
@@ -225,6 +229,13 @@ async fn hub_task(
             HubEvent::Stored { doc, chunks } => stored_elsewhere(&mut node, now, doc, &chunks),
             HubEvent::Resync => {
                 let tokens: Vec<String> = conns.values().map(|c| c.token_hash.clone()).collect();
+                touched.retain(|doc| node.doc(*doc).is_some());
+                let docs: Vec<DocumentId> = touched.iter().copied().collect();
+                tracing::info!(
+                    sockets = tokens.len(),
+                    docs = docs.len(),
+                    "notices may have been lost; checking tokens and documents again"
+                );
                 let (store, tx) = (store.clone(), tx.clone());
                 tokio::spawn(async move {
                     let mut token_hashes = Vec::new();
@@ -234,6 +245,14 @@ async fn hub_task(
                         }
                     }
                     let _ = tx.send(HubEvent::Expired { token_hashes }).await;
+                    for doc in docs {
+                        match store.chunks_load(doc).await {
+                            Ok(chunks) => {
+                                let _ = tx.send(HubEvent::Stored { doc, chunks }).await;
+                            }
+                            Err(e) => tracing::error!(doc = %doc, error = %e, "reading a document again failed"),
+                        }
+                    }
                 });
                 Vec::new()
             }
@@ -268,6 +287,7 @@ async fn hub_task(
                 }
                 Action::Authorize { conn, doc, create, load } => {
                     let Some(user) = conns.get(&conn).map(|c| c.user.clone()) else { continue };
+                    touched.insert(doc);
                     let (store, tx) = (store.clone(), tx.clone());
                     tokio::spawn(async move {
                         let verdict = match store.doc_open(doc, &user, create, load).await {

@@ -150,3 +150,40 @@ async fn the_feed_never_skips_a_write_that_commits_late() {
     assert_eq!(entries.first(), Some(&(early.to_string(), seq)), "the late commit is in the feed, first: {entries:?}");
     assert!(entries.iter().any(|(id, s)| *id == later.to_string() && *s > seq), "{entries:?}");
 }
+
+/// The connection an instance hears notices on breaks: what happened meanwhile (an edit, a
+/// sign-out) still reaches it once it has reconnected.
+#[tokio::test]
+async fn what_happens_while_notices_are_cut_off_is_caught_up_after() {
+    let database = Backend::Postgres.database().await;
+    let (a, b) = (TestServer::start_on(database.clone()).await, TestServer::start_on(database.clone()).await);
+    let token = a.token("fed-li").await;
+    let id = federation_creates(&a, &token, "before").await;
+    let mut on_b = Client::connect(&b, &token, "fed-tablet").await;
+    on_b.open(id, vec![]).await;
+    assert!(on_b.synced(id).await);
+    let other_token = a.token("fed-li").await;
+    let mut signed_out = Client::connect(&b, &other_token, "fed-laptop").await;
+    assert!(signed_out.pump_until(|c| c.node.connections().count() == 1).await);
+
+    // Cut every instance's notice connection; the edit and the sign-out land in the gap.
+    let server::Database::Postgres(url) = &database else { unreachable!() };
+    let (admin, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let cut = admin
+        .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND datname = current_database()", &[])
+        .await
+        .unwrap();
+    assert_eq!(cut.len(), 2, "one notice connection per instance");
+    let mut on_a = Client::connect(&a, &token, "fed-phone").await;
+    on_a.open(id, vec![]).await;
+    assert!(on_a.synced(id).await);
+    on_a.node.doc_mut(id).unwrap().put(ROOT, "description", "during the gap").unwrap();
+    on_a.changed(id).await;
+    assert!(on_a.synced(id).await);
+    let out = reqwest::Client::new().post(a.http("/api/logout")).bearer_auth(&other_token).send().await.unwrap();
+    assert_eq!(out.status(), 200);
+
+    assert!(on_b.pump_until(|c| description(c, id).as_deref() == Some("during the gap")).await, "B read the document again");
+    assert!(signed_out.pump_until(|c| c.closed.is_some()).await, "B checked its sockets' tokens again");
+}
