@@ -8,8 +8,8 @@ use shared::DocumentId;
 use shared::api::{DocAccess, Feed, LoginRequest, Org, Session, ShareRequest, User};
 
 use crate::auth::Authed;
-use crate::docs::{self, FeedEntry};
 use crate::error::AppError;
+use crate::store::Access;
 use crate::{AppState, now_ms};
 use crate::{accounts, blobs};
 
@@ -29,8 +29,7 @@ where
 }
 
 pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson<LoginRequest>) -> Result<Json<Session>, AppError> {
-    // Argon2 takes tens of milliseconds and 7 MiB: it runs outside the database lock, so a
-    // burst of sign-in attempts cannot stall sync, and at most two at a time, so a flood of
+    // Argon2 takes tens of milliseconds and 7 MiB: it runs on the blocking pool, so a burst of sign-in attempts cannot stall sync, and at most two at a time, so a flood of
     // attempts queues instead of taking memory for each.
     static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
     let started = std::time::Instant::now();
@@ -38,8 +37,7 @@ pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson
         tracing::warn!(username = %shared::sync::node::peer_text(&req.username), "sign-in refused: too many wrong passwords");
         return Err(AppError::TooManyAttempts { retry_after_s: wait.as_secs_f64().ceil() as u64 });
     }
-    let username = req.username.clone();
-    let stored = state.db.call(move |c| accounts::password_hash(c, &username)).await?;
+    let stored = state.store.password_hash(&req.username).await?;
     let hash = stored.as_ref().map(|(_, h)| h.clone());
     let permit = HASHING.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
     // The permit goes with the hash into the blocking pool: a client that hangs up does not
@@ -56,15 +54,9 @@ pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson
         return Err(AppError::BadLogin);
     };
     state.logins.succeeded(&req.username);
-    let reply = state
-        .db
-        .call(move |c| {
-            let Some(user) = accounts::user_by_id(c, user_id)? else { return Ok(None) };
-            let (token, expires_at) = accounts::issue_token(c, user.id, now_ms())?;
-            Ok(Some(Session { token, expires_at, user }))
-        })
-        .await?
-        .ok_or(AppError::BadLogin)?;
+    let user = state.store.user(user_id).await?.ok_or(AppError::BadLogin)?;
+    let (token, expires_at) = accounts::issue_token(&*state.store, user.id, now_ms()).await?;
+    let reply = Session { token, expires_at, user };
     tracing::info!(user = reply.user.id, org = %reply.user.org_id, "signed in");
     Ok(Json(reply))
 }
@@ -73,7 +65,7 @@ pub async fn session_delete(State(state): State<AppState>, authed: Authed) -> Re
     let token = authed.token.clone();
     // Sockets opened with the token end too: signing out stops sync at once.
     together(async move {
-        state.db.call(move |c| accounts::revoke_token(c, &token)).await?;
+        accounts::revoke_token(&*state.store, &token).await?;
         state.hub.logout(&authed.token).await;
         Ok(())
     })
@@ -95,9 +87,9 @@ const FEED_PAGE: i64 = 1000;
 
 pub async fn docs_feed(State(state): State<AppState>, authed: Authed, Query(q): Query<FeedQuery>) -> Result<Json<Feed>, AppError> {
     let org = authed.user.org_id.clone();
-    let (docs, latest) = state.db.call(move |c| Ok((docs::feed(c, &org, q.since, FEED_PAGE + 1)?, docs::latest_seq(c)?))).await?;
+    let (docs, latest) = state.store.feed(&org, q.since, FEED_PAGE + 1).await?;
     let more = docs.len() as i64 > FEED_PAGE;
-    let docs: Vec<FeedEntry> = docs.into_iter().take(FEED_PAGE as usize).collect();
+    let docs: Vec<_> = docs.into_iter().take(FEED_PAGE as usize).collect();
     let last_seq = if more { docs.last().map_or(q.since, |d| d.seq) } else { latest.max(q.since) };
     Ok(Json(Feed { docs, last_seq, more }))
 }
@@ -114,7 +106,7 @@ pub async fn doc_share_create(
     // Open connections of that organisation that were refused the document ask again.
     let hub = state.hub.clone();
     together(async move {
-        state.db.call(move |c| docs::share(c, id, &owner, &org)).await?;
+        state.store.doc_share(id, &owner, &org).await?;
         hub.access_changed(id, shared_with).await;
         Ok(())
     })
@@ -133,7 +125,7 @@ pub async fn doc_share_delete(
     let (o, changed) = (org.clone(), org.clone());
     // Open sync sessions of that organisation lose the document now, not at next connect.
     together(async move {
-        state.db.call(move |c| docs::revoke(c, id, &owner, &o)).await?;
+        state.store.doc_revoke(id, &owner, &o).await?;
         state.hub.access_changed(id, changed).await;
         Ok(())
     })
@@ -145,29 +137,15 @@ pub async fn doc_share_delete(
 pub async fn doc_access_get(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> Result<Json<DocAccess>, AppError> {
     let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
     let org = authed.user.org_id.clone();
-    let reply = state
-        .db
-        .call(move |c| match docs::access(c, id, &org)? {
-            docs::Access::Allowed => {
-                Ok(Some(DocAccess { owner: docs::owner(c, id)?.as_deref() == Some(org.as_str()), shared_with: docs::shared_with(c, id)? }))
-            }
-            _ => Ok(None),
-        })
-        .await?
-        .ok_or_else(|| AppError::NotFound("document not found".into()))?;
-    Ok(Json(reply))
+    if state.store.doc_access(id, &org).await? != Access::Allowed {
+        return Err(AppError::NotFound("document not found".into()));
+    }
+    let owner = state.store.doc_owner(id).await?.as_deref() == Some(org.as_str());
+    Ok(Json(DocAccess { owner, shared_with: state.store.doc_shared_with(id).await? }))
 }
 
 pub async fn orgs_list(State(state): State<AppState>, _authed: Authed) -> Result<Json<Vec<Org>>, AppError> {
-    let orgs = state
-        .db
-        .call(|c| {
-            let mut stmt = c.prepare("SELECT id, name FROM orgs ORDER BY id")?;
-            let rows = stmt.query_map([], |r| Ok(Org { id: r.get(0)?, name: r.get(1)? }))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await?;
-    Ok(Json(orgs))
+    Ok(Json(state.store.orgs().await?))
 }
 
 /// Where an upload of the attachment `hash` to record `id` stands (to resume it).
@@ -178,7 +156,7 @@ pub async fn blob_upload_get(
 ) -> Result<Json<blobs::Progress>, AppError> {
     let id = readable_doc(&state, &authed, &id).await?;
     blobs::check_hash(&hash)?;
-    let progress = state.db.call(move |c| blobs::progress(c, id, &hash)).await?;
+    let progress = state.store.blob_progress(id, &hash).await?;
     Ok(Json(progress.unwrap_or(blobs::Progress { received: 0, total: 0, complete: false })))
 }
 
@@ -197,7 +175,8 @@ pub async fn blob_put(
     body: axum::body::Bytes,
 ) -> Result<Json<blobs::Progress>, AppError> {
     let id = readable_doc(&state, &authed, &id).await?;
-    let progress = state.db.call(move |c| Ok(blobs::put_part(c, id, &hash, q.total, q.offset, &body))).await??;
+    blobs::check_upload(&hash, q.total)?;
+    let progress = state.store.blob_put_part(id, &hash, q.total, q.offset, &body).await??;
     if progress.complete {
         tracing::info!(doc = %id, user = authed.user.id, bytes = progress.total, "attachment stored");
     }
@@ -212,7 +191,7 @@ pub async fn blob_get(
 ) -> Result<impl axum::response::IntoResponse, AppError> {
     let id = readable_doc(&state, &authed, &id).await?;
     blobs::check_hash(&hash)?;
-    let bytes = state.db.call(move |c| blobs::get(c, id, &hash)).await?;
+    let bytes = state.store.blob_get(id, &hash).await?;
     let bytes = bytes.ok_or_else(|| AppError::NotFound("attachment not found".into()))?;
     // Never in the browser's HTTP cache: the app keeps its own copy in IndexedDB, and a
     // survivor's photo must not outlive it somewhere else on the phone.
@@ -239,8 +218,8 @@ async fn readable_doc(state: &AppState, authed: &Authed, id: &str) -> Result<Doc
     let not_found = || AppError::NotFound("document not found".into());
     let id: DocumentId = id.parse().map_err(|_| not_found())?;
     let org = authed.user.org_id.clone();
-    match state.db.call(move |c| docs::access(c, id, &org)).await? {
-        docs::Access::Allowed => Ok(id),
-        docs::Access::Missing | docs::Access::Denied => Err(not_found()),
+    match state.store.doc_access(id, &org).await? {
+        Access::Allowed => Ok(id),
+        Access::Missing | Access::Denied => Err(not_found()),
     }
 }

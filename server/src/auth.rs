@@ -59,7 +59,6 @@ fn bearer(parts: &Parts) -> Option<String> {
 }
 
 async fn check(state: &AppState, token: String) -> Result<Authed, AppError> {
-    let t = token.clone();
-    let (user, expires_at) = state.db.call(move |c| accounts::user_for_token(c, &t, now_ms())).await?.ok_or(AppError::Unauthenticated)?;
+    let (user, expires_at) = accounts::user_for_token(&*state.store, &token, now_ms()).await?.ok_or(AppError::Unauthenticated)?;
     Ok(Authed { user, token, expires_at })
 }

@@ -2,7 +2,7 @@
 //! The passwords are fixed and printed because this is for localhost trials only.
 
 use crate::accounts;
-use crate::db::{Db, DbError};
+use crate::store::{Store, StoreError};
 
 pub const ACCOUNTS: &[(&str, &str, &str, &str, &str)] = &[
     // (org id, org name, username, display name, password)
@@ -12,19 +12,17 @@ pub const ACCOUNTS: &[(&str, &str, &str, &str, &str)] = &[
 ];
 
 /// Creates the demo organisations and users unless they exist; returns the lines to print.
-pub fn seed(db: &Db) -> Result<Vec<String>, DbError> {
-    db.call_blocking(|c| {
-        let mut lines = vec!["demo accounts (localhost trials only):".to_owned()];
-        for (org, org_name, user, name, password) in ACCOUNTS {
-            if !accounts::org_exists(c, org)? {
-                accounts::create_org(c, org, org_name)?;
-            }
-            match accounts::create_user(c, user, name, org, password) {
-                Ok(_) | Err(DbError::Conflict(_)) => {}
-                Err(e) => return Err(e),
-            }
-            lines.push(format!("  {user:<12} password {password:<20} {org_name}"));
+pub async fn seed(store: &dyn Store) -> Result<Vec<String>, StoreError> {
+    let mut lines = vec!["demo accounts (localhost trials only):".to_owned()];
+    for (org, org_name, user, name, password) in ACCOUNTS {
+        if !store.org_exists(org).await? {
+            accounts::create_org(store, org, org_name).await?;
         }
-        Ok(lines)
-    })
+        match accounts::create_user(store, user, name, org, password).await {
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+        lines.push(format!("  {user:<12} password {password:<20} {org_name}"));
+    }
+    Ok(lines)
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::blobs::BlobError;
-use crate::db::DbError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -28,11 +28,11 @@ pub enum AppError {
     Internal(String),
 }
 
-impl From<DbError> for AppError {
-    fn from(e: DbError) -> Self {
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
         match e {
-            DbError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
-            DbError::Conflict(why) => AppError::Conflict(why),
+            StoreError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
+            StoreError::Conflict(why) => AppError::Conflict(why),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -44,7 +44,6 @@ impl From<BlobError> for AppError {
             BlobError::TooLarge(_) => AppError::TooLarge(e.to_string()),
             BlobError::WrongOffset { .. } | BlobError::SizeChanged { .. } => AppError::Conflict(e.to_string()),
             BlobError::PastEnd | BlobError::HashMismatch | BlobError::BadHash => AppError::BadRequest(e.to_string()),
-            BlobError::Db(db) => db.into(),
         }
     }
 }

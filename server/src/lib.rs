@@ -7,11 +7,10 @@ pub mod accounts;
 mod api;
 mod auth;
 pub mod blobs;
-pub mod db;
 pub mod demo;
-pub mod docs;
 mod error;
 mod static_files;
+pub mod store;
 mod sync;
 mod throttle;
 
@@ -24,7 +23,9 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-pub use db::Db;
+pub use store::{Database, Store, StoreError};
+pub use sync::Hub;
+pub use sync::hub::HubConfig;
 pub use sync::socket::MAX_FRAME_BYTES;
 
 /// What the server needs to start; `main` fills it from the command line.
@@ -32,32 +33,30 @@ pub use sync::socket::MAX_FRAME_BYTES;
 pub struct Config {
     /// The built app (`cargo xtask dist` writes it to `dist/`).
     pub dist_dir: PathBuf,
-    /// Where the server keeps its database.
-    pub data_dir: PathBuf,
+    /// Where the server keeps its database: SQLite in the data folder, or PostgreSQL.
+    pub database: Database,
     /// A sync message that would take a document past this many stored bytes is refused.
     pub max_doc_bytes: usize,
 }
 
 impl Config {
-    pub fn new(dist_dir: PathBuf, data_dir: PathBuf) -> Config {
-        Config { dist_dir, data_dir, max_doc_bytes: 64 * 1024 * 1024 }
+    pub fn new(dist_dir: PathBuf, database: Database) -> Config {
+        Config { dist_dir, database, max_doc_bytes: 64 * 1024 * 1024 }
     }
 }
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub db: Db,
-    pub hub: sync::Hub,
+    pub store: Arc<dyn Store>,
+    pub hub: Hub,
     pub logins: Arc<throttle::LoginThrottle>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("the data folder {path} could not be created: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
     #[error("the database could not be opened: {0}")]
-    Db(#[from] db::DbError),
+    Store(#[from] StoreError),
     #[error("the built app was not found at {0}: run `cargo xtask dist` first")]
     NoDist(PathBuf),
     #[error("serving failed: {0}")]
@@ -67,12 +66,6 @@ pub enum StartError {
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// Opens the database in the data folder, creating both as needed.
-pub fn open_db(data_dir: &std::path::Path) -> Result<Db, StartError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir { path: data_dir.to_owned(), source })?;
-    Ok(Db::open(&data_dir.join("liaison.sqlite3"))?)
 }
 
 /// All routes: the API under `/api`, sync at `/sync`, the app everywhere else.
@@ -106,26 +99,19 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     if !config.dist_dir.join("index.html").is_file() {
         return Err(StartError::NoDist(config.dist_dir.clone()));
     }
-    let db = open_db(&config.data_dir)?;
-    let storage_id = db.call_blocking(storage_id)?;
-    let hub = sync::Hub::start(db.clone(), sync::hub::HubConfig { storage_id, max_doc_bytes: config.max_doc_bytes });
-    let state = AppState { config: Arc::new(config), db, hub, logins: Arc::default() };
+    let store = store::open(&config.database).await?;
+    let state = state(store, config).await?;
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
 
-/// This database's stable storage id, which automerge-repo peers key their memory of us by.
-fn storage_id(c: &mut rusqlite::Connection) -> Result<String, db::DbError> {
-    use rusqlite::OptionalExtension;
-    if let Some(id) = c.query_row("SELECT value FROM settings WHERE key = 'storage_id'", [], |r| r.get(0)).optional()? {
-        return Ok(id);
-    }
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| db::DbError::Task(e.to_string()))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let id = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
-    c.execute("INSERT INTO settings (key, value) VALUES ('storage_id', ?1)", [&id])?;
-    Ok(id)
+/// The state the routes share: the store, and the sync hub started on it (hearing what other
+/// instances on the same database do).
+pub async fn state(store: Arc<dyn Store>, config: Config) -> Result<AppState, StoreError> {
+    let storage_id = store.storage_id().await?;
+    let notices = store.listen().await?;
+    let hub = Hub::start(store.clone(), notices, HubConfig { storage_id, max_doc_bytes: config.max_doc_bytes });
+    Ok(AppState { config: Arc::new(config), store, hub, logins: Arc::default() })
 }
 
 async fn health_get() -> Json<serde_json::Value> {

@@ -14,9 +14,13 @@ struct Args {
     /// Address to listen on. Port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080", env = "LIAISON_ADDR")]
     addr: SocketAddr,
-    /// Folder where the server keeps its database.
+    /// Folder where the server keeps its SQLite database (unless --database names another).
     #[arg(long, default_value = "data", env = "LIAISON_DATA_DIR")]
     data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user:password@host:port/name`) instead of SQLite in
+    /// the data folder. Several instances on one database serve as one.
+    #[arg(long, env = "LIAISON_DATABASE")]
+    database: Option<String>,
     /// The built app (from `cargo xtask dist`).
     #[arg(long, default_value = "dist", env = "LIAISON_DIST")]
     dist: PathBuf,
@@ -74,10 +78,11 @@ async fn serve_or_run_command() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    let database = server::Database::new(args.database.as_deref(), &args.data_dir)?;
     match args.command {
         Some(Command::Org { command: OrgCommand::Add { id, name } }) => {
-            let db = server::open_db(&args.data_dir)?;
-            db.call_blocking(|c| server::accounts::create_org(c, &id, &name))?;
+            let store = server::store::open(&database).await?;
+            server::accounts::create_org(&*store, &id, &name).await?;
             println!("organisation {id} added");
             return Ok(());
         }
@@ -86,16 +91,16 @@ async fn serve_or_run_command() -> anyhow::Result<()> {
                 Ok(p) => p,
                 Err(_) => std::io::stdin().lock().lines().next().context("no password on stdin")??,
             };
-            let db = server::open_db(&args.data_dir)?;
-            db.call_blocking(|c| server::accounts::create_user(c, &username, &name, &org, &password))?;
+            let store = server::store::open(&database).await?;
+            server::accounts::create_user(&*store, &username, &name, &org, &password).await?;
             println!("user {username} added to {org}");
             return Ok(());
         }
         None => {}
     }
     if args.demo {
-        let db = server::open_db(&args.data_dir)?;
-        for line in server::demo::seed(&db)? {
+        let store = server::store::open(&database).await?;
+        for line in server::demo::seed(&*store).await? {
             println!("{line}");
         }
     }
@@ -103,8 +108,12 @@ async fn serve_or_run_command() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // On stdout, alone on its line: the end-to-end tests read the port from it.
     println!("liaison listening on http://{addr}");
-    tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
-    let config = server::Config::new(args.dist, args.data_dir);
+    match &database {
+        server::Database::Sqlite(path) => tracing::info!(%addr, database = %path.display(), "serving"),
+        // The URL may hold a password: not in the log.
+        server::Database::Postgres(_) => tracing::info!(%addr, database = "postgres", "serving"),
+    }
+    let config = server::Config::new(args.dist, database);
     // Stop taking requests on Ctrl-C or SIGTERM and let the ones under way finish.
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");

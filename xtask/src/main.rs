@@ -68,6 +68,7 @@ fn test(root: &Path) -> Result<()> {
     toolchain::ensure_wasm(root)?;
     toolchain::ensure_lints()?;
     toolchain::ensure_browser()?;
+    toolchain::ensure_postgres()?;
     toolchain::ensure_node_modules(&root.join("tests"))?;
 
     // Lints first: they fail in seconds, and a warning is a failure here.
@@ -75,6 +76,7 @@ fn test(root: &Path) -> Result<()> {
     cmd("cargo", &["clippy", "--workspace", "--exclude", "app", "--all-targets", "--", "-D", "warnings"]).run()?;
     cmd("cargo", &["clippy", "--package", "app", "--target", "wasm32-unknown-unknown", "--all-targets", "--", "-D", "warnings"]).run()?;
 
+    // The server's tests run on SQLite and on a PostgreSQL cluster they start themselves.
     cmd("cargo", &["test", "--workspace", "--exclude", "app"]).run()?;
 
     // The IndexedDB store, in headless Chromium through chromedriver.

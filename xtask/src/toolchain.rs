@@ -1,6 +1,7 @@
 //! Installs what the build and the tests need, only when it is missing: the wasm32 target,
 //! wasm-bindgen-cli at exactly the version in Cargo.lock, binaryen's wasm-opt (npm), Chromium with
-//! its driver and a CJK font (Debian packages), and the end-to-end tests' npm packages.
+//! its driver and a CJK font (Debian packages), PostgreSQL for the server's tests (Debian), and the
+//! end-to-end tests' npm packages.
 
 use std::path::Path;
 use std::process::Command;
@@ -48,6 +49,16 @@ pub fn ensure_browser() -> Result<()> {
     let fonts = Path::new("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc");
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() || !fonts.exists() {
         apt_install(&["chromium", "chromium-driver", "fonts-noto-cjk"])?;
+    }
+    Ok(())
+}
+
+/// Debian's PostgreSQL, which the server's tests start a cluster of their own with (they never
+/// use a running one unless `LIAISON_TEST_POSTGRES` names it).
+pub fn ensure_postgres() -> Result<()> {
+    let installed = std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|d| d.flatten().any(|v| v.path().join("bin/postgres").is_file()));
+    if !installed {
+        apt_install(&["postgresql"])?;
     }
     Ok(())
 }

@@ -1,23 +1,26 @@
 //! The hub: one task that owns the sync node and carries out its actions.
 //!
-//! Sockets send it what they receive; it sends them frames to write. Access checks run on the
-//! database pool and come back as events. Persists go, in order, to one storage task that
+//! Sockets send it what they receive; it sends them frames to write. Access checks run as
+//! their own tasks and come back as events. Persists go, in order, to one storage task that
 //! commits everything waiting in a single transaction (group commit) and only then reports
 //! them durable, so the node never acknowledges a change that is not on disk.
+//!
+//! With several instances on one database the store's [`Notice`]s come in too: another
+//! instance's change to a document loaded here is read from the database and handed to the
+//! node as if it were a local edit (stored again here, which finds its chunk already there,
+//! then synced to this instance's peers); access changes and sign-outs act as local ones do.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rusqlite::Connection;
+use automerge::{ChangeHash, ReadDoc};
 use shared::DocumentId;
-use shared::sync::node::Chunk;
 use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerId, PeerMetadata, Role, Verdict};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::accounts::User;
-use crate::db::{Db, DbError};
-use crate::docs::{self, Access};
+use crate::store::{ChunkWrite, Notice, Opened, Store};
 
 /// Frames to a socket are buffered up to this; a peer that reads slower is disconnected.
 const OUTGOING_BUFFER: usize = 1024;
@@ -56,6 +59,24 @@ enum HubEvent {
         token_hash: String,
         done: oneshot::Sender<()>,
     },
+    /// Another instance stored changes to `doc`: what the database holds of it now.
+    Stored {
+        doc: DocumentId,
+        chunks: Vec<Vec<u8>>,
+    },
+    /// Whether `doc` is loaded here and lacks one of `heads`.
+    Lacks {
+        doc: DocumentId,
+        heads: Vec<ChangeHash>,
+        answer: oneshot::Sender<bool>,
+    },
+    /// Notices may have been lost: tokens of open sockets are checked again, and loaded
+    /// documents read again.
+    Resync,
+    /// These sockets' tokens are no longer valid.
+    Expired {
+        token_hashes: Vec<String>,
+    },
 }
 
 struct Conn {
@@ -71,17 +92,21 @@ pub struct HubConfig {
 }
 
 impl Hub {
-    pub fn start(db: Db, config: HubConfig) -> Hub {
+    /// Starts the hub on `store`; `notices` are what other instances on the same database do.
+    pub fn start(store: Arc<dyn Store>, notices: Option<mpsc::UnboundedReceiver<Notice>>, config: HubConfig) -> Hub {
         let (tx, rx) = mpsc::channel(4096);
         let (persist_tx, persist_rx) = mpsc::unbounded_channel();
-        tokio::spawn(persist_task(db.clone(), persist_rx, tx.clone()));
+        tokio::spawn(persist_task(store.clone(), persist_rx, tx.clone()));
+        if let Some(notices) = notices {
+            tokio::spawn(notice_task(store.clone(), notices, tx.clone()));
+        }
         let node = Node::new(NodeConfig {
             peer_id: PeerId(format!("liaison-server-{}", &config.storage_id[..8])),
             metadata: PeerMetadata { storage_id: Some(config.storage_id.clone()), is_ephemeral: false },
             role: Role::Server,
             max_doc_bytes: config.max_doc_bytes,
         });
-        tokio::spawn(hub_task(node, db, rx, tx.clone(), persist_tx));
+        tokio::spawn(hub_task(node, store, rx, tx.clone(), persist_tx));
         Hub { tx, next_conn: Arc::new(AtomicU64::new(1)) }
     }
 
@@ -104,8 +129,11 @@ impl Hub {
 
     /// Closes the sockets opened with `token`, which was just revoked.
     pub async fn logout(&self, token: &str) {
+        self.logout_hash(crate::accounts::token_hash(token)).await
+    }
+
+    async fn logout_hash(&self, token_hash: String) {
         let (done, wait) = oneshot::channel();
-        let token_hash = shared::storage_key::chunk_hash(token.as_bytes());
         if self.tx.send(HubEvent::Logout { token_hash, done }).await.is_ok() {
             let _ = wait.await;
         }
@@ -122,20 +150,21 @@ impl Hub {
 }
 
 struct Persist {
-    doc: DocumentId,
-    chunk: Chunk,
-    heads: Vec<String>,
+    write: ChunkWrite,
     generation: u64,
 }
 
 async fn hub_task(
     mut node: Node,
-    db: Db,
+    store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<HubEvent>,
     tx: mpsc::Sender<HubEvent>,
     persist: mpsc::UnboundedSender<Persist>,
 ) {
     let mut conns: HashMap<ConnId, Conn> = HashMap::new();
+    // Documents the node may hold (every one it asked to authorize; pruned at each resync):
+    // after lost notices, those still loaded are read again.
+    let mut touched: HashSet<DocumentId> = HashSet::new();
     while let Some(event) = rx.recv().await {
         let now = crate::now_ms() as u64;
         let actions = match event {
@@ -190,6 +219,54 @@ async fn hub_task(
                 let _ = done.send(());
                 Vec::new()
             }
+            HubEvent::Lacks { doc, heads, answer } => {
+                // No heads named (too many for a notice): read it whenever it is loaded.
+                let lacks =
+                    node.doc(doc).is_some_and(|d| heads.is_empty() || heads.iter().any(|h| ReadDoc::get_change_by_hash(d, h).is_none()));
+                let _ = answer.send(lacks);
+                Vec::new()
+            }
+            HubEvent::Stored { doc, chunks } => stored_elsewhere(&mut node, now, doc, &chunks),
+            HubEvent::Resync => {
+                let tokens: Vec<String> = conns.values().map(|c| c.token_hash.clone()).collect();
+                touched.retain(|doc| node.doc(*doc).is_some());
+                let docs: Vec<DocumentId> = touched.iter().copied().collect();
+                tracing::info!(
+                    sockets = tokens.len(),
+                    docs = docs.len(),
+                    "notices may have been lost; checking tokens and documents again"
+                );
+                let (store, tx) = (store.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let mut token_hashes = Vec::new();
+                    for hash in tokens {
+                        if let Ok(None) = store.token_user(&hash, crate::now_ms()).await {
+                            token_hashes.push(hash);
+                        }
+                    }
+                    let _ = tx.send(HubEvent::Expired { token_hashes }).await;
+                    for doc in docs {
+                        match store.chunks_load(doc).await {
+                            Ok(chunks) => {
+                                let _ = tx.send(HubEvent::Stored { doc, chunks }).await;
+                            }
+                            Err(e) => tracing::error!(doc = %doc, error = %e, "reading a document again failed"),
+                        }
+                    }
+                });
+                Vec::new()
+            }
+            HubEvent::Expired { token_hashes } => {
+                let affected: Vec<ConnId> = conns.iter().filter(|(_, c)| token_hashes.contains(&c.token_hash)).map(|(id, _)| *id).collect();
+                let mut actions = Vec::new();
+                for conn in affected {
+                    if let Some(c) = conns.remove(&conn) {
+                        let _ = c.out.try_send(Outgoing::Close("signed out".into()));
+                    }
+                    actions.extend(node.handle(now, Event::Disconnected { conn }));
+                }
+                actions
+            }
         };
         for action in actions {
             match action {
@@ -210,18 +287,27 @@ async fn hub_task(
                 }
                 Action::Authorize { conn, doc, create, load } => {
                     let Some(user) = conns.get(&conn).map(|c| c.user.clone()) else { continue };
-                    let (db, tx) = (db.clone(), tx.clone());
+                    touched.insert(doc);
+                    let (store, tx) = (store.clone(), tx.clone());
                     tokio::spawn(async move {
-                        let verdict = db.call(move |c| authorize(c, doc, &user, create, load)).await.unwrap_or_else(|e| {
-                            tracing::error!(error = %e, doc = %doc, "access check failed");
-                            Verdict::Failed("the server's storage failed".into())
-                        });
+                        let verdict = match store.doc_open(doc, &user, create, load).await {
+                            Ok(Opened::Allowed { chunks }) => Verdict::Allowed { chunks },
+                            Ok(Opened::Created) => {
+                                tracing::info!(doc = %doc, user = user.id, org = %user.org_id, "document created");
+                                Verdict::Created
+                            }
+                            Ok(Opened::Unavailable) => Verdict::Unavailable,
+                            Err(e) => {
+                                tracing::error!(error = %e, doc = %doc, "access check failed");
+                                Verdict::Failed("the server's storage failed".into())
+                            }
+                        };
                         let _ = tx.send(HubEvent::Node(Event::Authorized { conn, doc, verdict })).await;
                     });
                 }
                 Action::Persist { doc, chunk, heads, generation } => {
                     let heads = heads.iter().map(ToString::to_string).collect();
-                    let _ = persist.send(Persist { doc, chunk, heads, generation });
+                    let _ = persist.send(Persist { write: ChunkWrite { doc, chunk, heads }, generation });
                 }
                 Action::Established { conn, peer, .. } => {
                     tracing::info!(conn = conn.0, peer = ?peer, "peer joined");
@@ -235,55 +321,65 @@ async fn hub_task(
     }
 }
 
-/// Decides what `user` may do with `doc`, creating it for their organisation if asked.
-fn authorize(c: &mut Connection, doc: DocumentId, user: &User, create: bool, load: bool) -> Result<Verdict, DbError> {
-    let mut access = docs::access(c, doc, &user.org_id)?;
-    if access == Access::Missing && create {
-        // No fsync of its own (it cost one per new document, the push benchmark's limit):
-        // nothing about the document is acknowledged before its first change commits with
-        // `synchronous = FULL`, whose fsync of the write-ahead log takes this row along.
-        c.pragma_update(None, "synchronous", "NORMAL")?;
-        let created = (|| -> Result<(), DbError> {
-            let tx = c.transaction()?;
-            docs::create(&tx, doc, &user.org_id, user.id)?;
-            Ok(tx.commit()?)
-        })();
-        c.pragma_update(None, "synchronous", "FULL")?;
-        created?;
-        tracing::info!(doc = %doc, user = user.id, org = %user.org_id, "document created");
-        // Another organisation may have created the same id a moment before.
-        access = match docs::access(c, doc, &user.org_id)? {
-            Access::Allowed => return Ok(Verdict::Created),
-            other => other,
-        };
+/// Another instance stored changes to `doc`. If it is loaded here and the database holds
+/// changes it lacks, they are applied and handed on as a local edit: the node persists them
+/// (their chunk is usually there already, byte for byte) and, once that commits, syncs them to
+/// every connection here that uses the document. A document not loaded needs nothing: its next
+/// use loads it from the database.
+fn stored_elsewhere(node: &mut Node, now: u64, doc: DocumentId, chunks: &[Vec<u8>]) -> Vec<Action> {
+    let Some(d) = node.doc_mut(doc) else { return Vec::new() };
+    let before = d.get_heads();
+    for chunk in chunks {
+        if let Err(e) = d.load_incremental(chunk) {
+            tracing::warn!(doc = %doc, error = %e, "a chunk another instance stored does not load here");
+        }
     }
-    Ok(match access {
-        Access::Allowed => Verdict::Allowed { chunks: if load { docs::load_chunks(c, doc)? } else { Vec::new() } },
-        Access::Missing | Access::Denied => Verdict::Unavailable,
-    })
+    if d.get_heads() == before {
+        return Vec::new();
+    }
+    node.handle(now, Event::Changed { doc })
+}
+
+/// Turns the store's notices into hub events. A document's notice names its heads; only when
+/// this instance lacks one of them (and has the document loaded) are its chunks read.
+async fn notice_task(store: Arc<dyn Store>, mut notices: mpsc::UnboundedReceiver<Notice>, hub: mpsc::Sender<HubEvent>) {
+    let handle = Hub { tx: hub.clone(), next_conn: Arc::new(AtomicU64::new(0)) };
+    while let Some(notice) = notices.recv().await {
+        match notice {
+            Notice::DocChanged { doc, heads } => {
+                let heads: Vec<ChangeHash> = heads.iter().filter_map(|h| h.parse().ok()).collect();
+                let (ask, answer) = oneshot::channel();
+                if hub.send(HubEvent::Lacks { doc, heads, answer: ask }).await.is_err() {
+                    return;
+                }
+                if answer.await.unwrap_or(false) {
+                    match store.chunks_load(doc).await {
+                        Ok(chunks) => {
+                            let _ = hub.send(HubEvent::Stored { doc, chunks }).await;
+                        }
+                        Err(e) => tracing::error!(doc = %doc, error = %e, "reading another instance's change failed"),
+                    }
+                }
+            }
+            Notice::AccessChanged { doc, org } => handle.access_changed(doc, org).await,
+            Notice::TokenRevoked { token_hash } => handle.logout_hash(token_hash).await,
+            Notice::Resync => {
+                let _ = hub.send(HubEvent::Resync).await;
+            }
+        }
+    }
 }
 
 /// Writes persists in arrival order; whatever is waiting when a write starts shares its
 /// transaction, and all of them are reported durable once it commits.
-async fn persist_task(db: Db, mut rx: mpsc::UnboundedReceiver<Persist>, hub: mpsc::Sender<HubEvent>) {
+async fn persist_task(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Persist>, hub: mpsc::Sender<HubEvent>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
-        let done: Vec<(DocumentId, u64)> = batch.iter().map(|p| (p.doc, p.generation)).collect();
-        let result = db
-            .call(move |c| {
-                // Whatever happened before, this commit is on disk before it returns.
-                c.pragma_update(None, "synchronous", "FULL")?;
-                let tx = c.transaction()?;
-                for p in &batch {
-                    docs::write_chunk(&tx, p.doc, &p.chunk, &p.heads)?;
-                }
-                tx.commit()?;
-                Ok(())
-            })
-            .await;
+        let done: Vec<(DocumentId, u64)> = batch.iter().map(|p| (p.write.doc, p.generation)).collect();
+        let result = store.chunks_write(batch.into_iter().map(|p| p.write).collect()).await;
         let ok = match result {
             Ok(()) => true,
             Err(e) => {

@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
-use crate::harness::{TestServer, error_then_close};
+use crate::harness::{Backend, TestServer, error_then_close};
 
-#[tokio::test]
-async fn a_token_in_the_query_string_opens_only_the_sync_socket() {
-    let server = TestServer::start().await;
+async fn a_token_in_the_query_string_opens_only_the_sync_socket(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let token = server.token("fed-li").await;
     let http = reqwest::Client::new();
     // Query strings reach logs, history and proxies: the API takes the header only.
@@ -20,11 +19,10 @@ async fn a_token_in_the_query_string_opens_only_the_sync_socket() {
     assert!(server.socket(&token).await.is_ok());
 }
 
-#[tokio::test]
-async fn an_open_socket_closes_when_its_token_expires() {
-    let server = TestServer::start().await;
+async fn an_open_socket_closes_when_its_token_expires(backend: Backend) {
+    let server = TestServer::start(backend).await;
     // Issued so that it expires a second and a half from now.
-    let token = server.token_issued_at(server::now_ms() - server::accounts::TOKEN_TTL_MS + 1_500);
+    let token = server.token_issued_at(server::now_ms() - server::accounts::TOKEN_TTL_MS + 1_500).await;
     let mut socket = server.socket(&token).await.expect("valid for now");
     let started = std::time::Instant::now();
     let error = error_then_close(&mut socket).await;
@@ -33,9 +31,8 @@ async fn an_open_socket_closes_when_its_token_expires() {
     assert!(server.socket(&token).await.is_err(), "and it opens nothing after");
 }
 
-#[tokio::test]
-async fn wrong_passwords_make_the_next_sign_in_wait() {
-    let server = TestServer::start().await;
+async fn wrong_passwords_make_the_next_sign_in_wait(backend: Backend) {
+    let server = TestServer::start(backend).await;
     for _ in 0..5 {
         assert_eq!(server.login("fed-li", "guess").await.status(), 401);
     }
@@ -55,3 +52,9 @@ async fn wrong_passwords_make_the_next_sign_in_wait() {
     assert_eq!(server.login("fed-li", "guess").await.status(), 401);
     assert_eq!(server.login("fed-li", "demo-federation").await.status(), 200);
 }
+
+on_both!(
+    a_token_in_the_query_string_opens_only_the_sync_socket,
+    an_open_socket_closes_when_its_token_expires,
+    wrong_passwords_make_the_next_sign_in_wait,
+);

@@ -21,9 +21,8 @@ async fn get(server: &TestServer, token: &str, url: &str) -> reqwest::Response {
     reqwest::Client::new().get(server.http(url)).bearer_auth(token).send().await.unwrap()
 }
 
-#[tokio::test]
-async fn an_attachment_uploads_in_parts_resumes_and_reads_back_only_for_readers() {
-    let server = TestServer::start().await;
+async fn an_attachment_uploads_in_parts_resumes_and_reads_back_only_for_readers(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let fed = server.token("fed-li").await;
     let proc_ = server.token("proc-wang").await;
     let id = federation_creates(&server, &fed, "有照片").await;
@@ -72,9 +71,8 @@ async fn an_attachment_uploads_in_parts_resumes_and_reads_back_only_for_readers(
     assert_eq!(get(&server, &proc_, &url).await.bytes().await.unwrap().to_vec(), photo);
 }
 
-#[tokio::test]
-async fn bad_uploads_get_clear_errors_and_store_nothing() {
-    let server = TestServer::start().await;
+async fn bad_uploads_get_clear_errors_and_store_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let fed = server.token("fed-li").await;
     let id = federation_creates(&server, &fed, "x").await;
 
@@ -110,9 +108,8 @@ async fn bad_uploads_get_clear_errors_and_store_nothing() {
 
 /// Someone who may read the record starts an upload of its attachment's hash with the wrong
 /// size: the real upload still goes through, and what is served is the real file.
-#[tokio::test]
-async fn a_wrong_start_of_an_upload_does_not_block_the_real_one() {
-    let server = TestServer::start().await;
+async fn a_wrong_start_of_an_upload_does_not_block_the_real_one(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let fed = server.token("fed-li").await;
     let id = federation_creates(&server, &fed, "x").await;
     let photo = vec![7u8; 300_000];
@@ -125,3 +122,9 @@ async fn a_wrong_start_of_an_upload_does_not_block_the_real_one() {
     assert_eq!(back.headers()["cache-control"], "no-store", "survivor photos stay out of the browser's HTTP cache");
     assert_eq!(back.bytes().await.unwrap().to_vec(), photo);
 }
+
+on_both!(
+    an_attachment_uploads_in_parts_resumes_and_reads_back_only_for_readers,
+    bad_uploads_get_clear_errors_and_store_nothing,
+    a_wrong_start_of_an_upload_does_not_block_the_real_one,
+);

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use server::Database;
 use shared::DocumentId;
 use shared::sync::{Action, ConnId, Event, Message, Node, NodeConfig, PeerId, PeerMetadata, Role};
 use tokio::net::TcpListener;
@@ -10,37 +11,79 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A server on a free loopback port, with the demo accounts, in its own data folder.
+/// A server on a free loopback port, with the demo accounts, on its own database.
 pub struct TestServer {
     pub base: String,
-    pub data_dir: PathBuf,
+    pub database: Database,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-pub fn temp_dir(name: &str) -> PathBuf {
-    let mut b = [0u8; 8];
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
     getrandom::fill(&mut b).unwrap();
-    let dir = std::env::temp_dir().join(format!("liaison-it-{name}-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()));
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("liaison-it-{name}-{}", random_hex(8)));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// A new, empty database of this kind.
+    pub async fn database(self) -> Database {
+        match self {
+            Backend::Sqlite => Database::Sqlite(temp_dir("data").join("liaison.sqlite3")),
+            Backend::Postgres => crate::pg::database().await,
+        }
+    }
+}
+
+/// Runs each named test, an `async fn(Backend)`, once on SQLite (in `sqlite::`) and once on
+/// PostgreSQL (in `postgres::`).
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::harness::Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::harness::Backend::Postgres).await
+            })*
+        }
+    };
+}
+
 impl TestServer {
-    pub async fn start() -> TestServer {
-        TestServer::start_in(temp_dir("data")).await
+    /// A server on a new database of the `backend`'s kind.
+    pub async fn start(backend: Backend) -> TestServer {
+        TestServer::start_on(backend.database().await).await
     }
 
-    pub async fn start_in(data_dir: PathBuf) -> TestServer {
+    /// A server on `database`, seeding the demo accounts (if missing).
+    pub async fn start_on(database: Database) -> TestServer {
         let dist = temp_dir("dist");
         std::fs::write(dist.join("index.html"), "<!doctype html><title>test</title>").unwrap();
-        let db = server::open_db(&data_dir).unwrap();
-        server::demo::seed(&db).unwrap();
-        drop(db);
+        let store = server::store::open(&database).await.unwrap();
+        server::demo::seed(&*store).await.unwrap();
+        drop(store);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
         let (stop, stopped) = oneshot::channel::<()>();
-        let mut config = server::Config::new(dist, data_dir.clone());
+        let mut config = server::Config::new(dist, database.clone());
         config.max_doc_bytes = 256 * 1024;
         let task = tokio::spawn(async move {
             server::run(listener, config, async {
@@ -49,11 +92,11 @@ impl TestServer {
             .await
             .unwrap();
         });
-        TestServer { base, data_dir, stop: Some(stop), task: Some(task) }
+        TestServer { base, database, stop: Some(stop), task: Some(task) }
     }
 
     /// Stops the server abruptly: the task is aborted, as a killed process would be.
-    pub async fn kill(mut self) -> PathBuf {
+    pub async fn kill(mut self) -> Database {
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
@@ -61,7 +104,7 @@ impl TestServer {
         let _ = self.stop.take();
         // The database connection closes with the last handle; give aborted tasks a moment.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        self.data_dir.clone()
+        self.database.clone()
     }
 
     pub fn http(&self, path: &str) -> String {
@@ -86,13 +129,10 @@ impl TestServer {
 
     /// A token for `fed-li` issued at `issued_ms` (so it expires `TOKEN_TTL_MS` after), written
     /// straight into the database.
-    pub fn token_issued_at(&self, issued_ms: i64) -> String {
-        let db = server::open_db(&self.data_dir).unwrap();
-        db.call_blocking(move |c| {
-            let user = server::accounts::check_password(c, "fed-li", "demo-federation")?.unwrap();
-            Ok(server::accounts::issue_token(c, user.id, issued_ms)?.0)
-        })
-        .unwrap()
+    pub async fn token_issued_at(&self, issued_ms: i64) -> String {
+        let store = server::store::open(&self.database).await.unwrap();
+        let user = server::accounts::check_password(&*store, "fed-li", "demo-federation").await.unwrap().unwrap();
+        server::accounts::issue_token(&*store, user.id, issued_ms).await.unwrap().0
     }
 
     pub async fn socket(&self, token: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {

@@ -1,7 +1,11 @@
-//! The server over real sockets: HTTP with reqwest, sync with tokio-tungstenite, and the same
-//! shared sync node the browser runs as the client.
+//! The server over real sockets (HTTP with reqwest, sync with tokio-tungstenite, and the same
+//! shared sync node the browser runs as the client) and its routes through `oneshot`.
 
+#[macro_use]
+mod harness;
 mod auth;
 mod blobs;
-mod harness;
+mod instances;
+mod pg;
+mod routes;
 mod sync;

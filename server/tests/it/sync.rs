@@ -13,7 +13,7 @@ fn new_doc_id() -> DocumentId {
     DocumentId::from_random_bytes(b)
 }
 
-async fn feed(server: &TestServer, token: &str, since: i64) -> serde_json::Value {
+pub async fn feed(server: &TestServer, token: &str, since: i64) -> serde_json::Value {
     reqwest::Client::new()
         .get(server.http(&format!("/api/docs?since={since}")))
         .bearer_auth(token)
@@ -36,9 +36,8 @@ pub async fn federation_creates(server: &TestServer, token: &str, text: &str) ->
     id
 }
 
-#[tokio::test]
-async fn login_tokens_and_logout() {
-    let server = TestServer::start().await;
+async fn login_tokens_and_logout(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let bad = server.login("fed-li", "wrong password").await;
     assert_eq!(bad.status(), 401);
     assert_eq!(bad.json::<serde_json::Value>().await.unwrap()["error"], "wrong username or password");
@@ -73,17 +72,15 @@ async fn login_tokens_and_logout() {
     assert_eq!(me.status(), 401);
 }
 
-#[tokio::test]
-async fn an_expired_token_is_refused() {
-    let server = TestServer::start().await;
+async fn an_expired_token_is_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
     // Issued eight days ago: past the seven-day lifetime.
-    let token = server.token_issued_at(server::now_ms() - 8 * 24 * 3600 * 1000);
+    let token = server.token_issued_at(server::now_ms() - 8 * 24 * 3600 * 1000).await;
     assert!(server.socket(&token).await.is_err());
 }
 
-#[tokio::test]
-async fn another_organisation_cannot_read_or_write_a_record_until_it_is_shared() {
-    let server = TestServer::start().await;
+async fn another_organisation_cannot_read_or_write_a_record_until_it_is_shared(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let fed_token = server.token("fed-li").await;
     let proc_token = server.token("proc-wang").await;
     let id = federation_creates(&server, &fed_token, "邻居反映").await;
@@ -175,9 +172,8 @@ async fn another_organisation_cannot_read_or_write_a_record_until_it_is_shared()
     assert_eq!(resharing.status(), 404);
 }
 
-#[tokio::test]
-async fn malformed_and_oversized_input_gets_an_error_and_the_server_lives_on() {
-    let server = TestServer::start().await;
+async fn malformed_and_oversized_input_gets_an_error_and_the_server_lives_on(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let token = server.token("fed-li").await;
 
     let mut s = server.socket(&token).await.unwrap();
@@ -265,9 +261,8 @@ fn minicbor_like_unknown() -> Vec<u8> {
     v
 }
 
-#[tokio::test]
-async fn a_rejoin_with_the_same_peer_id_replaces_the_old_socket() {
-    let server = TestServer::start().await;
+async fn a_rejoin_with_the_same_peer_id_replaces_the_old_socket(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let token = server.token("fed-li").await;
     let id = federation_creates(&server, &token, "first").await;
 
@@ -285,17 +280,16 @@ async fn a_rejoin_with_the_same_peer_id_replaces_the_old_socket() {
     assert!(intruder.pump_until(|c| c.closed.is_some()).await);
 }
 
-#[tokio::test]
-async fn a_killed_server_keeps_every_change_it_acknowledged() {
-    let server = TestServer::start().await;
+async fn a_killed_server_keeps_every_change_it_acknowledged(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let token = server.token("fed-li").await;
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(federation_creates(&server, &token, &format!("record {i}")).await);
     }
-    let data_dir = server.kill().await;
+    let database = server.kill().await;
 
-    let server = TestServer::start_in(data_dir).await;
+    let server = TestServer::start_on(database).await;
     let token = server.token("fed-li").await;
     for (i, id) in ids.into_iter().enumerate() {
         let mut c = Client::connect(&server, &token, &format!("after-restart-{i}")).await;
@@ -305,3 +299,12 @@ async fn a_killed_server_keeps_every_change_it_acknowledged() {
         assert_eq!(text.as_deref(), Some(format!("record {i}").as_str()));
     }
 }
+
+on_both!(
+    login_tokens_and_logout,
+    an_expired_token_is_refused,
+    another_organisation_cannot_read_or_write_a_record_until_it_is_shared,
+    malformed_and_oversized_input_gets_an_error_and_the_server_lives_on,
+    a_rejoin_with_the_same_peer_id_replaces_the_old_socket,
+    a_killed_server_keeps_every_change_it_acknowledged,
+);

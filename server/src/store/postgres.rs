@@ -1,0 +1,773 @@
+//! The shared store: one PostgreSQL database for any number of server instances.
+//!
+//! **Durability.** Every connection sets `synchronous_commit = on`, whatever the server's
+//! default: a commit returns once its WAL is flushed, so an acknowledged change survives a
+//! crash of the database machine. Only the row that creates a document commits without
+//! waiting (as on SQLite): nothing about the document is acknowledged before its first change
+//! commits, and that commit's flush takes the earlier WAL record along.
+//!
+//! **The feed never skips an entry.** A sequence (`nextval`) alone would not do: transaction
+//! T1 takes 5, T2 takes 6, T2 commits first, a reader sees 6 and moves its checkpoint past 5,
+//! which T1 then commits. Here every number comes from one row, `counters.seq`, incremented
+//! with `UPDATE … RETURNING` inside the writing transaction. The row lock that update takes is
+//! held until commit or rollback, so the transaction that takes 6 waits until the one that
+//! took 5 has finished: transactions holding numbers commit in the order of their numbers,
+//! and once a reader sees a number, every smaller one is committed or was never used (a rolled
+//! back number leaves a gap, which skips nothing). Writers take the number last, after their
+//! other work, so the lock is held only for the final update and the commit's flush; writes
+//! on one server are group committed anyway, so the lock is taken once per batch. Taking the
+//! counter before updating any `docs` row, in every transaction, also keeps two writers from
+//! deadlocking over rows. The feed reads the entries and `counters.seq` in one `REPEATABLE
+//! READ` snapshot, so the `last_seq` it reports covers exactly what it returned.
+//!
+//! **Several instances.** Writes that other instances must hear of send `NOTIFY liaison` in
+//! the same transaction (PostgreSQL delivers it only on commit): a document's new heads, an
+//! access change, a revoked token. Each instance `LISTEN`s on a connection of its own and
+//! ignores its own notices; when that connection breaks it reconnects and reports
+//! [`Notice::Resync`], since notices sent meanwhile are lost.
+
+use std::sync::Mutex;
+
+use shared::DocumentId;
+use shared::api::{FeedEntry, Org, User};
+use shared::storage_key::verify;
+use shared::sync::node::ChunkKind;
+use tokio::sync::{Semaphore, SemaphorePermit, mpsc, oneshot};
+use tokio_postgres::{AsyncMessage, Client, GenericClient, NoTls};
+
+use super::{Access, ChunkWrite, Notice, Opened, PartPlan, Store, StoreError, StoreFuture, heads_list, heads_text, plan_part};
+use crate::blobs::{BlobError, Progress};
+
+/// Connections per instance; PostgreSQL allows 100 in all by default.
+const POOL_SIZE: usize = 8;
+/// The channel notices travel on.
+const CHANNEL: &str = "liaison";
+/// More heads than this are not named in a notice (it must stay under 8,000 bytes): the
+/// receiver then reads the document's chunks whenever it has the document loaded.
+const NOTICE_MAX_HEADS: usize = 32;
+
+pub struct PgStore {
+    config: tokio_postgres::Config,
+    pool: Pool,
+    /// Tells this instance's notices from others'.
+    instance: String,
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Backend(e.to_string()),
+        }
+    }
+}
+
+const SCHEMA: &[&str] = &[
+    // Version 1: as SQLite's versions 1 and 2.
+    r#"
+    CREATE TABLE orgs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        id BIGSERIAL PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        password_hash TEXT NOT NULL
+    );
+    CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,
+        user_id BIGINT NOT NULL REFERENCES users(id),
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        revoked BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE TABLE docs (
+        id TEXT PRIMARY KEY,
+        owner_org TEXT NOT NULL REFERENCES orgs(id),
+        created_by BIGINT NOT NULL REFERENCES users(id),
+        seq BIGINT NOT NULL,
+        heads TEXT NOT NULL DEFAULT '',
+        size BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX docs_seq ON docs(seq);
+    CREATE TABLE chunks (
+        doc_id TEXT NOT NULL REFERENCES docs(id),
+        kind TEXT NOT NULL CHECK (kind IN ('snapshot', 'incremental')),
+        hash TEXT NOT NULL,
+        bytes BYTEA NOT NULL,
+        PRIMARY KEY (doc_id, kind, hash)
+    );
+    CREATE TABLE access (
+        doc_id TEXT NOT NULL REFERENCES docs(id),
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        PRIMARY KEY (doc_id, org_id)
+    );
+    CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value BIGINT NOT NULL
+    );
+    INSERT INTO counters (name, value) VALUES ('seq', 0);
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE blobs (
+        doc_id TEXT NOT NULL REFERENCES docs(id),
+        hash TEXT NOT NULL,
+        total BIGINT NOT NULL,
+        received BIGINT NOT NULL DEFAULT 0,
+        complete BOOLEAN NOT NULL DEFAULT FALSE,
+        PRIMARY KEY (doc_id, hash)
+    );
+    CREATE TABLE blob_parts (
+        doc_id TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        part_offset BIGINT NOT NULL,
+        bytes BYTEA NOT NULL,
+        PRIMARY KEY (doc_id, hash, part_offset),
+        FOREIGN KEY (doc_id, hash) REFERENCES blobs(doc_id, hash)
+    );
+    "#,
+];
+
+impl PgStore {
+    /// Connects to the database at `url` and brings its tables up to date (instances starting
+    /// together migrate one at a time, under an advisory lock).
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Backend(format!("the database URL: {e}")))?;
+        let store = PgStore { pool: Pool::new(config.clone()), config, instance: super::random_hex(8)? };
+        let mut c = store.pool.get().await?;
+        let tx = c.transaction().await?;
+        tx.batch_execute(
+            "SET LOCAL client_min_messages = warning;
+             SELECT pg_advisory_xact_lock(7355608);
+             CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
+        )
+        .await?;
+        let version: i32 = match tx.query_opt("SELECT version FROM schema_version", &[]).await? {
+            Some(row) => row.get(0),
+            None => {
+                tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[]).await?;
+                0
+            }
+        };
+        for (i, step) in SCHEMA.iter().enumerate().skip(version as usize) {
+            tx.batch_execute(step).await?;
+            tx.execute("UPDATE schema_version SET version = $1", &[&(i as i32 + 1)]).await?;
+        }
+        tx.commit().await?;
+        drop(c);
+        Ok(store)
+    }
+}
+
+impl Store for PgStore {
+    fn storage_id(&self) -> StoreFuture<'_, String> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            // Every instance on this database is the same storage to a peer.
+            let id = super::new_storage_id()?;
+            c.execute("INSERT INTO settings (key, value) VALUES ('storage_id', $1) ON CONFLICT (key) DO NOTHING", &[&id]).await?;
+            Ok(c.query_one("SELECT value FROM settings WHERE key = 'storage_id'", &[]).await?.get(0))
+        })
+    }
+
+    fn listen(&self) -> StoreFuture<'_, Option<mpsc::UnboundedReceiver<Notice>>> {
+        Box::pin(async move {
+            let (out, notices) = mpsc::unbounded_channel();
+            let (ready, started) = oneshot::channel();
+            tokio::spawn(listener(self.config.clone(), self.instance.clone(), out, ready));
+            started.await.map_err(|_| StoreError::Backend("the listener ended".into()))??;
+            Ok(Some(notices))
+        })
+    }
+
+    fn org_create<'a>(&'a self, id: &'a str, name: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let n = c.execute("INSERT INTO orgs (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", &[&id, &name]).await?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!("organisation `{id}` exists already")));
+            }
+            Ok(())
+        })
+    }
+
+    fn org_exists<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move { org_exists(&*self.pool.get().await?, id).await })
+    }
+
+    fn orgs(&self) -> StoreFuture<'_, Vec<Org>> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let rows = c.query("SELECT id, name FROM orgs ORDER BY id", &[]).await?;
+            Ok(rows.iter().map(|r| Org { id: r.get(0), name: r.get(1) }).collect())
+        })
+    }
+
+    fn user_create<'a>(
+        &'a self,
+        username: &'a str,
+        display_name: &'a str,
+        org_id: &'a str,
+        password_hash: &'a str,
+    ) -> StoreFuture<'a, i64> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            if !org_exists(&*c, org_id).await? {
+                return Err(StoreError::NotFound(format!("organisation `{org_id}`")));
+            }
+            let row = c
+                .query_opt(
+                    "INSERT INTO users (username, display_name, org_id, password_hash) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (username) DO NOTHING RETURNING id",
+                    &[&username, &display_name, &org_id, &password_hash],
+                )
+                .await?;
+            row.map(|r| r.get(0)).ok_or_else(|| StoreError::Conflict(format!("user `{username}` exists already")))
+        })
+    }
+
+    fn password_hash<'a>(&'a self, username: &'a str) -> StoreFuture<'a, Option<(i64, String)>> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let row = c.query_opt("SELECT id, password_hash FROM users WHERE username = $1", &[&username]).await?;
+            Ok(row.map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    fn user(&self, id: i64) -> StoreFuture<'_, Option<User>> {
+        Box::pin(async move { user_by_id(&*self.pool.get().await?, id).await })
+    }
+
+    fn token_insert<'a>(&'a self, token_hash: &'a str, user_id: i64, created_at: i64, expires_at: i64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            c.execute(
+                "INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                &[&token_hash, &user_id, &created_at, &expires_at],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn token_user<'a>(&'a self, token_hash: &'a str, now: i64) -> StoreFuture<'a, Option<(User, i64)>> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let row = c
+                .query_opt(
+                    "SELECT u.id, u.username, u.display_name, u.org_id, o.name, t.expires_at
+                     FROM tokens t JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = u.org_id
+                     WHERE t.hash = $1 AND NOT t.revoked AND t.expires_at > $2",
+                    &[&token_hash, &now],
+                )
+                .await?;
+            Ok(row.map(|r| {
+                (User { id: r.get(0), username: r.get(1), display_name: r.get(2), org_id: r.get(3), org_name: r.get(4) }, r.get(5))
+            }))
+        })
+    }
+
+    fn token_revoke<'a>(&'a self, token_hash: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.pool.get().await?;
+            let tx = c.transaction().await?;
+            tx.execute("UPDATE tokens SET revoked = TRUE WHERE hash = $1", &[&token_hash]).await?;
+            notify(&tx, &format!("token {} {token_hash}", self.instance)).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn doc_open<'a>(&'a self, doc: DocumentId, user: &'a User, create: bool, load: bool) -> StoreFuture<'a, Opened> {
+        Box::pin(async move {
+            let mut c = self.pool.get().await?;
+            let id = doc.to_string();
+            let mut access = access(&*c, &id, &user.org_id).await?;
+            if access == Access::Missing && create {
+                let tx = c.transaction().await?;
+                // See the module comment: the first change's commit flushes this row too.
+                tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
+                let seq = next_seq(&tx).await?;
+                tx.execute(
+                    "INSERT INTO docs (id, owner_org, created_by, seq) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                    &[&id, &user.org_id, &user.id, &seq],
+                )
+                .await?;
+                tx.commit().await?;
+                // Another organisation may have created the same id a moment before.
+                access = match self::access(&*c, &id, &user.org_id).await? {
+                    Access::Allowed => return Ok(Opened::Created),
+                    other => other,
+                };
+            }
+            Ok(match access {
+                Access::Allowed => Opened::Allowed { chunks: if load { load_chunks(&*c, doc).await? } else { Vec::new() } },
+                Access::Missing | Access::Denied => Opened::Unavailable,
+            })
+        })
+    }
+
+    fn doc_access<'a>(&'a self, doc: DocumentId, org: &'a str) -> StoreFuture<'a, Access> {
+        Box::pin(async move { access(&*self.pool.get().await?, &doc.to_string(), org).await })
+    }
+
+    fn doc_owner(&self, doc: DocumentId) -> StoreFuture<'_, Option<String>> {
+        Box::pin(async move { owner(&*self.pool.get().await?, &doc.to_string()).await })
+    }
+
+    fn doc_shared_with(&self, doc: DocumentId) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let rows = c.query("SELECT org_id FROM access WHERE doc_id = $1 ORDER BY org_id", &[&doc.to_string()]).await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    fn doc_share<'a>(&'a self, doc: DocumentId, owner_org: &'a str, org: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.pool.get().await?;
+            let id = doc.to_string();
+            let tx = c.transaction().await?;
+            require_owner(&tx, &id, owner_org).await?;
+            if !org_exists(&tx, org).await? {
+                return Err(StoreError::NotFound(format!("organisation `{org}`")));
+            }
+            tx.execute("INSERT INTO access (doc_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&id, &org]).await?;
+            self.access_changed(&tx, &id, org).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn doc_revoke<'a>(&'a self, doc: DocumentId, owner_org: &'a str, org: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.pool.get().await?;
+            let id = doc.to_string();
+            let tx = c.transaction().await?;
+            require_owner(&tx, &id, owner_org).await?;
+            tx.execute("DELETE FROM access WHERE doc_id = $1 AND org_id = $2", &[&id, &org]).await?;
+            self.access_changed(&tx, &id, org).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn chunks_load(&self, doc: DocumentId) -> StoreFuture<'_, Vec<Vec<u8>>> {
+        Box::pin(async move { load_chunks(&*self.pool.get().await?, doc).await })
+    }
+
+    fn chunks_write(&self, writes: Vec<ChunkWrite>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut c = self.pool.get().await?;
+            let tx = c.transaction().await?;
+            for w in &writes {
+                let kind = match w.chunk.kind {
+                    ChunkKind::Incremental => "incremental",
+                    ChunkKind::Snapshot => "snapshot",
+                };
+                let doc = w.doc.to_string();
+                let old: Vec<&str> = w.chunk.replaces.iter().filter(|h| **h != w.chunk.hash).map(String::as_str).collect();
+                if !old.is_empty() {
+                    tx.execute("DELETE FROM chunks WHERE doc_id = $1 AND hash = ANY($2)", &[&doc, &old]).await?;
+                }
+                tx.execute(
+                    "INSERT INTO chunks (doc_id, kind, hash, bytes) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&doc, &kind, &w.chunk.hash, &w.chunk.bytes],
+                )
+                .await?;
+            }
+            // Numbers last (see the module comment), one per write in order, and each
+            // document's final heads announced once.
+            let mut last: Vec<(&DocumentId, &[String])> = Vec::new();
+            for w in &writes {
+                let seq = next_seq(&tx).await?;
+                tx.execute(
+                    "UPDATE docs SET seq = $2, heads = $3,
+                     size = (SELECT COALESCE(SUM(octet_length(bytes)), 0) FROM chunks WHERE doc_id = $1) WHERE id = $1",
+                    &[&w.doc.to_string(), &seq, &heads_text(&w.heads)],
+                )
+                .await?;
+                last.retain(|(d, _)| **d != w.doc);
+                last.push((&w.doc, &w.heads));
+            }
+            for (doc, heads) in last {
+                let heads = if heads.len() > NOTICE_MAX_HEADS { String::new() } else { heads_text(heads) };
+                notify(&tx, &format!("doc {} {doc} {heads}", self.instance)).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn feed<'a>(&'a self, org: &'a str, since: i64, limit: i64) -> StoreFuture<'a, (Vec<FeedEntry>, i64)> {
+        Box::pin(async move {
+            let mut c = self.pool.get().await?;
+            // One snapshot for the entries and the number reported with them.
+            let tx = c.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).read_only(true).start().await?;
+            let rows = tx
+                .query(
+                    "SELECT d.id, d.seq, d.heads, d.owner_org = $1 FROM docs d
+                     WHERE d.seq > $2 AND (d.owner_org = $1 OR EXISTS (SELECT 1 FROM access a WHERE a.doc_id = d.id AND a.org_id = $1))
+                     ORDER BY d.seq LIMIT $3",
+                    &[&org, &since, &limit],
+                )
+                .await?;
+            let latest: i64 = tx.query_one("SELECT value FROM counters WHERE name = 'seq'", &[]).await?.get(0);
+            tx.commit().await?;
+            let entries = rows
+                .iter()
+                .map(|r| FeedEntry { id: r.get(0), seq: r.get(1), heads: heads_list(r.get::<_, &str>(2)), owned: r.get(3) })
+                .collect();
+            Ok((entries, latest))
+        })
+    }
+
+    fn blob_progress<'a>(&'a self, doc: DocumentId, hash: &'a str) -> StoreFuture<'a, Option<Progress>> {
+        Box::pin(async move { progress(&*self.pool.get().await?, &doc.to_string(), hash, false).await })
+    }
+
+    fn blob_put_part<'a>(
+        &'a self,
+        doc: DocumentId,
+        hash: &'a str,
+        total: u64,
+        offset: u64,
+        bytes: &'a [u8],
+    ) -> StoreFuture<'a, Result<Progress, BlobError>> {
+        Box::pin(async move {
+            let mut c = self.pool.get().await?;
+            let id = doc.to_string();
+            let tx = c.transaction().await?;
+            // `FOR UPDATE`: two parts of one upload arriving at once take turns.
+            let received = match plan_part(progress(&tx, &id, hash, true).await?.as_ref(), total, offset, bytes.len()) {
+                Err(refused) => return Ok(Err(refused)),
+                Ok(PartPlan::Done(p)) => return Ok(Ok(p)),
+                Ok(PartPlan::Restart) => {
+                    tx.execute("DELETE FROM blob_parts WHERE doc_id = $1 AND hash = $2", &[&id, &hash]).await?;
+                    tx.execute("UPDATE blobs SET total = $3, received = 0 WHERE doc_id = $1 AND hash = $2", &[&id, &hash, &(total as i64)])
+                        .await?;
+                    0
+                }
+                Ok(PartPlan::Start) => {
+                    let n = tx
+                        .execute(
+                            "INSERT INTO blobs (doc_id, hash, total) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                            &[&id, &hash, &(total as i64)],
+                        )
+                        .await?;
+                    if n == 0 {
+                        return Err(StoreError::Conflict("another upload of this attachment started at the same moment; try again".into()));
+                    }
+                    0
+                }
+                Ok(PartPlan::Continue { received }) => received,
+            };
+            if !bytes.is_empty() {
+                tx.execute(
+                    "INSERT INTO blob_parts (doc_id, hash, part_offset, bytes) VALUES ($1, $2, $3, $4)",
+                    &[&id, &hash, &(offset as i64), &bytes],
+                )
+                .await?;
+            }
+            let received = received + bytes.len() as u64;
+            let complete = received == total;
+            if complete && parts_hash(&tx, &id, hash).await? != hash {
+                tx.execute("DELETE FROM blob_parts WHERE doc_id = $1 AND hash = $2", &[&id, &hash]).await?;
+                tx.execute("DELETE FROM blobs WHERE doc_id = $1 AND hash = $2", &[&id, &hash]).await?;
+                tx.commit().await?;
+                return Ok(Err(BlobError::HashMismatch));
+            }
+            tx.execute(
+                "UPDATE blobs SET received = $3, complete = $4 WHERE doc_id = $1 AND hash = $2",
+                &[&id, &hash, &(received as i64), &complete],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Ok(Progress { received, total, complete }))
+        })
+    }
+
+    fn blob_get<'a>(&'a self, doc: DocumentId, hash: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let id = doc.to_string();
+            match progress(&*c, &id, hash, false).await? {
+                Some(p) if p.complete => {
+                    let rows =
+                        c.query("SELECT bytes FROM blob_parts WHERE doc_id = $1 AND hash = $2 ORDER BY part_offset", &[&id, &hash]).await?;
+                    let mut out = Vec::with_capacity(p.total as usize);
+                    for row in rows {
+                        out.extend_from_slice(row.get::<_, &[u8]>(0));
+                    }
+                    Ok(Some(out))
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+}
+
+impl PgStore {
+    /// Gives the document a new number (it shows in the feed again) and tells other instances.
+    async fn access_changed(&self, tx: &tokio_postgres::Transaction<'_>, id: &str, org: &str) -> Result<(), StoreError> {
+        let seq = next_seq(tx).await?;
+        tx.execute("UPDATE docs SET seq = $2 WHERE id = $1", &[&id, &seq]).await?;
+        notify(tx, &format!("access {} {id} {org}", self.instance)).await
+    }
+}
+
+/// The next feed number; the row stays locked until the transaction ends (see the module
+/// comment for why that is what keeps the feed from skipping).
+async fn next_seq(tx: &tokio_postgres::Transaction<'_>) -> Result<i64, StoreError> {
+    Ok(tx.query_one("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value", &[]).await?.get(0))
+}
+
+async fn notify(tx: &tokio_postgres::Transaction<'_>, payload: &str) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload]).await?;
+    Ok(())
+}
+
+async fn org_exists(c: &impl GenericClient, id: &str) -> Result<bool, StoreError> {
+    Ok(c.query_one("SELECT EXISTS (SELECT 1 FROM orgs WHERE id = $1)", &[&id]).await?.get(0))
+}
+
+async fn user_by_id(c: &impl GenericClient, id: i64) -> Result<Option<User>, StoreError> {
+    let row = c
+        .query_opt(
+            "SELECT u.id, u.username, u.display_name, u.org_id, o.name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(row.map(|r| User { id: r.get(0), username: r.get(1), display_name: r.get(2), org_id: r.get(3), org_name: r.get(4) }))
+}
+
+async fn owner(c: &impl GenericClient, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(c.query_opt("SELECT owner_org FROM docs WHERE id = $1", &[&id]).await?.map(|r| r.get(0)))
+}
+
+async fn access(c: &impl GenericClient, id: &str, org: &str) -> Result<Access, StoreError> {
+    let row = c
+        .query_opt(
+            "SELECT d.owner_org = $2 OR EXISTS (SELECT 1 FROM access a WHERE a.doc_id = d.id AND a.org_id = $2) FROM docs d WHERE d.id = $1",
+            &[&id, &org],
+        )
+        .await?;
+    Ok(match row.map(|r| r.get::<_, bool>(0)) {
+        None => Access::Missing,
+        Some(true) => Access::Allowed,
+        Some(false) => Access::Denied,
+    })
+}
+
+async fn require_owner(c: &impl GenericClient, id: &str, org: &str) -> Result<(), StoreError> {
+    // Not found and not yours read the same, as on the sync socket.
+    match owner(c, id).await? {
+        Some(owner) if owner == org => Ok(()),
+        _ => Err(StoreError::NotFound(format!("document {id}"))),
+    }
+}
+
+async fn load_chunks(c: &impl GenericClient, doc: DocumentId) -> Result<Vec<Vec<u8>>, StoreError> {
+    let rows = c.query("SELECT hash, bytes FROM chunks WHERE doc_id = $1 ORDER BY kind = 'incremental', hash", &[&doc.to_string()]).await?;
+    let mut chunks = Vec::new();
+    for row in rows {
+        let (hash, bytes): (&str, Vec<u8>) = (row.get(0), row.get(1));
+        if verify(hash, &bytes) {
+            chunks.push(bytes);
+        } else {
+            tracing::error!(doc = %doc, chunk = %hash, "a stored chunk does not match its hash; left out");
+        }
+    }
+    Ok(chunks)
+}
+
+async fn progress(c: &impl GenericClient, id: &str, hash: &str, lock: bool) -> Result<Option<Progress>, StoreError> {
+    let sql = if lock {
+        "SELECT received, total, complete FROM blobs WHERE doc_id = $1 AND hash = $2 FOR UPDATE"
+    } else {
+        "SELECT received, total, complete FROM blobs WHERE doc_id = $1 AND hash = $2"
+    };
+    let row = c.query_opt(sql, &[&id, &hash]).await?;
+    Ok(row.map(|r| Progress { received: r.get::<_, i64>(0) as u64, total: r.get::<_, i64>(1) as u64, complete: r.get(2) }))
+}
+
+/// The SHA-256 of the stored parts, computed by the database (an attachment may be 20 MiB).
+async fn parts_hash(c: &impl GenericClient, id: &str, hash: &str) -> Result<String, StoreError> {
+    let row = c
+        .query_one(
+            "SELECT encode(sha256(COALESCE(string_agg(bytes, ''::bytea ORDER BY part_offset), ''::bytea)), 'hex')
+             FROM blob_parts WHERE doc_id = $1 AND hash = $2",
+            &[&id, &hash],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Hears notices on a connection of its own, reconnecting when it breaks. `ready` says
+/// whether the first `LISTEN` worked; after a reconnect it reports [`Notice::Resync`].
+async fn listener(
+    config: tokio_postgres::Config,
+    instance: String,
+    out: mpsc::UnboundedSender<Notice>,
+    ready: oneshot::Sender<Result<(), StoreError>>,
+) {
+    let mut ready = Some(ready);
+    while !out.is_closed() {
+        let result = async {
+            let (client, mut connection) = config.connect(NoTls).await?;
+            let (payloads, incoming) = mpsc::unbounded_channel::<String>();
+            let driver = tokio::spawn(async move {
+                while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    match message {
+                        Ok(AsyncMessage::Notification(n)) => {
+                            if payloads.send(n.payload().to_owned()).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the database connection for notices failed");
+                            break;
+                        }
+                    }
+                }
+            });
+            client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+            Ok::<_, tokio_postgres::Error>((client, driver, incoming))
+        }
+        .await;
+        match result {
+            Ok((client, driver, mut incoming)) => {
+                match ready.take() {
+                    Some(ready) => {
+                        let _ = ready.send(Ok(()));
+                    }
+                    None => {
+                        tracing::info!("listening for other instances' notices again");
+                        let _ = out.send(Notice::Resync);
+                    }
+                }
+                while let Some(payload) = incoming.recv().await {
+                    if let Some(notice) = parse_notice(&payload, &instance)
+                        && out.send(notice).is_err()
+                    {
+                        break;
+                    }
+                }
+                driver.abort();
+                drop(client);
+            }
+            Err(e) => {
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(Err(e.into()));
+                    return;
+                }
+                tracing::warn!(error = %e, "cannot listen for other instances' notices; retrying");
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// `doc <instance> <id> <heads>`, `access <instance> <id> <org>`, `token <instance> <hash>`;
+/// `None` for this instance's own and for anything unreadable.
+fn parse_notice(payload: &str, instance: &str) -> Option<Notice> {
+    let mut parts = payload.split(' ');
+    let (kind, from) = (parts.next()?, parts.next()?);
+    if from == instance {
+        return None;
+    }
+    match kind {
+        "doc" => Some(Notice::DocChanged { doc: parts.next()?.parse().ok()?, heads: heads_list(parts.next().unwrap_or("")) }),
+        "access" => Some(Notice::AccessChanged { doc: parts.next()?.parse().ok()?, org: parts.next()?.to_owned() }),
+        "token" => Some(Notice::TokenRevoked { token_hash: parts.next()?.to_owned() }),
+        _ => None,
+    }
+}
+
+/// A few connections, opened when first needed and kept while they work.
+struct Pool {
+    config: tokio_postgres::Config,
+    idle: Mutex<Vec<Client>>,
+    permits: Semaphore,
+}
+
+struct Pooled<'a> {
+    client: Option<Client>,
+    pool: &'a Pool,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl Pool {
+    fn new(config: tokio_postgres::Config) -> Pool {
+        Pool { config, idle: Mutex::new(Vec::new()), permits: Semaphore::new(POOL_SIZE) }
+    }
+
+    async fn get(&self) -> Result<Pooled<'_>, StoreError> {
+        let permit = self.permits.acquire().await.map_err(|e| StoreError::Backend(e.to_string()))?;
+        let idle = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            idle.retain(|c| !c.is_closed());
+            idle.pop()
+        };
+        let client = match idle {
+            Some(c) => c,
+            None => {
+                let (client, connection) = self.config.connect(NoTls).await?;
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::warn!(error = %e, "a database connection failed");
+                    }
+                });
+                client.batch_execute("SET synchronous_commit = on").await?;
+                client
+            }
+        };
+        Ok(Pooled { client: Some(client), pool: self, _permit: permit })
+    }
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        // A transaction left open by a cancelled request was rolled back when it was dropped.
+        if let Some(c) = self.client.take().filter(|c| !c.is_closed()) {
+            self.pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_from_other_instances_are_read_and_own_ones_ignored() {
+        let doc: DocumentId = "11111111111111114Ki9Gx".parse().unwrap();
+        let check = |payload: &str, expect: Option<Notice>| assert_eq!(parse_notice(payload, "me"), expect, "{payload}");
+        check(&format!("doc other {doc} a,b"), Some(Notice::DocChanged { doc, heads: vec!["a".into(), "b".into()] }));
+        check(&format!("doc other {doc} "), Some(Notice::DocChanged { doc, heads: vec![] }));
+        check(&format!("doc me {doc} a"), None);
+        check(&format!("access other {doc} county-court"), Some(Notice::AccessChanged { doc, org: "county-court".into() }));
+        check("token other abc", Some(Notice::TokenRevoked { token_hash: "abc".into() }));
+        check("doc other not-an-id a", None);
+        check("shout other", None);
+        check("", None);
+    }
+}

@@ -1,0 +1,226 @@
+//! The HTTP routes without a socket: `router(state).oneshot(request)` (axum's testing
+//! example) on a store of each kind (SQLite in a temporary folder,
+//! PostgreSQL on the test server). What needs a socket is in `sync.rs`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use server::store::Opened;
+use server::{Database, Store};
+use shared::DocumentId;
+use tower::ServiceExt;
+
+use crate::harness::{Backend, temp_dir};
+
+struct App {
+    router: axum::Router,
+    store: Arc<dyn Store>,
+}
+
+impl App {
+    async fn on(database: Database) -> App {
+        let store = server::store::open(&database).await.unwrap();
+        server::demo::seed(&*store).await.unwrap();
+        let dist = temp_dir("dist");
+        std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
+        let state = server::state(store.clone(), server::Config::new(dist, database)).await.unwrap();
+        App { router: server::router(state), store }
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).unwrap()).await
+    }
+
+    async fn get(&self, uri: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, uri, Some(token), None).await
+    }
+
+    async fn put(&self, uri: &str, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let request = Request::put(uri).header("authorization", format!("Bearer {token}")).body(Body::from(bytes)).unwrap();
+        self.send(request).await
+    }
+
+    async fn token(&self, user: &str) -> String {
+        let password = server::demo::ACCOUNTS.iter().find(|a| a.2 == user).unwrap().4;
+        let (status, body) = self.call(Method::POST, "/api/login", None, Some(json!({ "username": user, "password": password }))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A record of the federation's, created as the sync socket creates one.
+    async fn federation_doc(&self) -> DocumentId {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).unwrap();
+        let id = DocumentId::from_random_bytes(b);
+        let user = server::accounts::check_password(&*self.store, "fed-li", "demo-federation").await.unwrap().unwrap();
+        assert!(matches!(self.store.doc_open(id, &user, true, false).await.unwrap(), Opened::Created));
+        id
+    }
+}
+
+async fn sign_in_me_and_sign_out(backend: Backend) {
+    let app = App::on(backend.database().await).await;
+    let login = |user: &str, password: &str| json!({ "username": user, "password": password });
+    let (status, body) = app.call(Method::POST, "/api/login", None, Some(login("fed-li", "wrong password"))).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("wrong username or password")));
+    let (status, _) = app.call(Method::POST, "/api/login", None, Some(login("nobody", "demo-federation"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "unknown users read as wrong passwords");
+    let malformed = Request::post("/api/login").header("content-type", "application/json").body(Body::from("{not json")).unwrap();
+    let (status, body) = app.send(malformed).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].is_string(), "bad JSON is an error body like any other: {body}");
+
+    let (status, session) = app.call(Method::POST, "/api/login", None, Some(login("fed-li", "demo-federation"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(session["user"]["org_id"], "county-federation");
+    let token = session["token"].as_str().unwrap();
+    assert_eq!(token.len(), 64, "256 random bits in hex");
+
+    let (status, me) = app.get("/api/me", token).await;
+    assert_eq!((status, me["username"].as_str()), (StatusCode::OK, Some("fed-li")));
+    assert_eq!(app.call(Method::GET, "/api/me", None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call(Method::GET, &format!("/api/me?token={token}"), None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/api/me", "0123456789abcdef").await.0, StatusCode::UNAUTHORIZED);
+
+    assert_eq!(app.call(Method::POST, "/api/logout", Some(token), None).await.0, StatusCode::OK);
+    assert_eq!(app.get("/api/me", token).await.0, StatusCode::UNAUTHORIZED, "a revoked token is refused");
+    assert_eq!(app.call(Method::POST, "/api/logout", Some(token), None).await.0, StatusCode::UNAUTHORIZED);
+}
+
+async fn orgs_are_listed_to_signed_in_users_only(backend: Backend) {
+    let app = App::on(backend.database().await).await;
+    assert_eq!(app.call(Method::GET, "/api/orgs", None, None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, orgs) = app.get("/api/orgs", &app.token("court-zhao").await).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = orgs.as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["county-court", "county-federation", "county-procuratorate"]);
+}
+
+async fn the_feed_shows_each_organisation_its_own_and_shared_records_once(backend: Backend) {
+    let app = App::on(backend.database().await).await;
+    let (fed, proc_) = (app.token("fed-li").await, app.token("proc-wang").await);
+    let (status, empty) = app.get("/api/docs", &proc_).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(empty["docs"], json!([]));
+    let start = empty["last_seq"].as_i64().unwrap();
+
+    let id = app.federation_doc().await;
+    let (_, feed) = app.get(&format!("/api/docs?since={start}"), &fed).await;
+    assert_eq!(feed["docs"][0]["id"], id.to_string());
+    assert_eq!(feed["docs"][0]["owned"], true);
+    let last = feed["last_seq"].as_i64().unwrap();
+    assert!(last > start);
+    let (_, again) = app.get(&format!("/api/docs?since={last}"), &fed).await;
+    assert_eq!((again["docs"].clone(), again["last_seq"].as_i64()), (json!([]), Some(last)), "nothing new, an empty answer");
+    let (_, other) = app.get(&format!("/api/docs?since={start}"), &proc_).await;
+    assert_eq!(other["docs"], json!([]), "not the procuratorate's");
+
+    let share = json!({ "org": "county-procuratorate" });
+    assert_eq!(app.call(Method::POST, &format!("/api/docs/{id}/share"), Some(&fed), Some(share)).await.0, StatusCode::OK);
+    let (_, shared) = app.get(&format!("/api/docs?since={start}"), &proc_).await;
+    assert_eq!(shared["docs"][0]["id"], id.to_string());
+    assert_eq!(shared["docs"][0]["owned"], false);
+    assert_eq!(app.call(Method::GET, "/api/docs", None, None).await.0, StatusCode::UNAUTHORIZED);
+}
+
+async fn only_the_owner_shares_and_revokes_and_others_see_not_found(backend: Backend) {
+    let app = App::on(backend.database().await).await;
+    let (fed, proc_, court) = (app.token("fed-li").await, app.token("proc-wang").await, app.token("court-zhao").await);
+    let id = app.federation_doc().await;
+    let access = format!("/api/docs/{id}/access");
+    let share = format!("/api/docs/{id}/share");
+
+    let (status, body) = app.get(&access, &fed).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "owner": true, "shared_with": [] })));
+    assert_eq!(app.get(&access, &proc_).await.0, StatusCode::NOT_FOUND, "not yours reads as missing");
+    assert_eq!(app.get("/api/docs/11111111111111114Ki9Gx/access", &fed).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/docs/not-an-id/access", &fed).await.0, StatusCode::NOT_FOUND);
+
+    let to = |org: &str| Some(json!({ "org": org }));
+    assert_eq!(app.call(Method::POST, &share, Some(&fed), to("no-such-org")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.call(Method::POST, &share, Some(&proc_), to("county-court")).await.0, StatusCode::NOT_FOUND, "only the owner");
+    assert_eq!(app.call(Method::POST, &share, Some(&fed), Some(json!({ "nope": 1 }))).await.0.as_u16() / 100, 4);
+    assert_eq!(app.call(Method::POST, &share, None, to("county-court")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call(Method::POST, &share, Some(&fed), to("county-procuratorate")).await.0, StatusCode::OK);
+
+    let (status, body) = app.get(&access, &proc_).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "owner": false, "shared_with": ["county-procuratorate"] })));
+    assert_eq!(app.get(&access, &court).await.0, StatusCode::NOT_FOUND);
+
+    let revoke = format!("/api/docs/{id}/share/county-procuratorate");
+    assert_eq!(app.call(Method::DELETE, &revoke, Some(&proc_), None).await.0, StatusCode::NOT_FOUND, "only the owner revokes");
+    assert_eq!(app.call(Method::DELETE, &revoke, Some(&fed), None).await.0, StatusCode::OK);
+    assert_eq!(app.get(&access, &proc_).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&access, &fed).await.1["shared_with"], json!([]));
+}
+
+async fn attachment_routes_refuse_what_is_wrong_with_a_message(backend: Backend) {
+    let app = App::on(backend.database().await).await;
+    let (fed, proc_) = (app.token("fed-li").await, app.token("proc-wang").await);
+    let id = app.federation_doc().await;
+    let hash = shared::storage_key::chunk_hash(b"the real photo");
+    let url = format!("/api/docs/{id}/blobs/{hash}");
+
+    let (status, body) = app.put(&format!("{url}?offset=0&total={}", 50 * 1024 * 1024), &fed, vec![1]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body["error"].as_str().unwrap().contains("20 MiB"), "{body}");
+    assert_eq!(app.put(&format!("{url}?offset=0&total=3000000"), &fed, vec![0; 2_000_000]).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(app.put(&url, &fed, b"x".to_vec()).await.0, StatusCode::BAD_REQUEST, "no offset and total");
+    assert_eq!(app.put(&format!("{url}?offset=0&total=2"), &fed, b"abc".to_vec()).await.0, StatusCode::BAD_REQUEST, "past the end");
+    assert_eq!(app.get(&format!("/api/docs/{id}/blobs/not-a-hash"), &fed).await.0, StatusCode::BAD_REQUEST);
+
+    let (status, body) = app.put(&format!("{url}?offset=0&total=14"), &fed, b"the real".to_vec()).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "received": 8, "total": 14, "complete": false })));
+    let (status, body) = app.put(&format!("{url}?offset=3&total=14"), &fed, b" photo".to_vec()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body["error"].as_str().unwrap().contains("byte 8"), "{body}");
+    assert_eq!(app.put(&format!("{url}?offset=8&total=15"), &fed, b" photo".to_vec()).await.0, StatusCode::CONFLICT, "size changed");
+    assert_eq!(app.get(&url, &fed).await.0, StatusCode::NOT_FOUND, "unfinished uploads are not served");
+
+    let (status, body) = app.put(&format!("{url}?offset=8&total=14"), &fed, b" PHOTO".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("SHA-256"), "{body}");
+    assert_eq!(app.get(&format!("{url}/upload"), &fed).await.1, json!({ "received": 0, "total": 0, "complete": false }), "discarded");
+
+    assert_eq!(app.get(&url, &proc_).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("{url}/upload"), &proc_).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.put(&format!("{url}?offset=0&total=14"), &proc_, b"forged".to_vec()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/api/docs/11111111111111114Ki9Gx/blobs/{hash}"), &fed).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.call(Method::GET, &url, None, None).await.0, StatusCode::UNAUTHORIZED);
+}
+
+async fn health_answers_without_a_token(backend: Backend) {
+    let app = App::on(backend.database().await).await;
+    let (status, body) = app.call(Method::GET, "/api/health", None, None).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+}
+
+on_both!(
+    sign_in_me_and_sign_out,
+    orgs_are_listed_to_signed_in_users_only,
+    the_feed_shows_each_organisation_its_own_and_shared_records_once,
+    only_the_owner_shares_and_revokes_and_others_see_not_found,
+    attachment_routes_refuse_what_is_wrong_with_a_message,
+    health_answers_without_a_token,
+);
