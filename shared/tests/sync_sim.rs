@@ -921,8 +921,8 @@ fn ephemeral_messages_during_an_access_check_do_not_close_the_connection() {
     assert!(answered.iter().any(|a| matches!(a, Action::Send { .. })), "the request is answered");
 }
 
-/// A failed access check closes the connection (the peer retries) instead of answering
-/// `doc-unavailable`, which a client would take as "not yours".
+/// A failed access check refuses that document with a reason saying to try again (a plain
+/// `doc-unavailable` a client would take as "not yours"), and keeps the connection.
 #[test]
 fn a_failed_access_check_refuses_that_document_saying_why() {
     let (mut server, conn) = joined_server(1 << 20);
@@ -978,4 +978,66 @@ fn a_released_document_leaves_memory_only_when_stored_and_not_reopened() {
     client.release(id);
     client.handle(0, Event::Persisted { doc: id, generation, ok: false });
     assert!(client.doc(id).is_some(), "an unsaved change is never dropped");
+}
+
+/// Messages waiting for access checks are capped in bytes per connection, over every document
+/// together: the document that would pass the budget is refused alone; answered checks free it.
+#[test]
+fn bytes_waiting_for_access_checks_are_capped_per_connection() {
+    let (mut server, conn) = joined_server(1 << 30);
+    let big = vec![0x42; 1 << 20];
+    let mut refused = None;
+    let mut asked = Vec::new();
+    for i in 0..40u8 {
+        let id = DocumentId::from_random_bytes([i + 100; 16]);
+        let msg = Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: id, data: big.clone() };
+        let actions = server.handle(0, Event::Received { conn, bytes: msg.encode() });
+        assert!(!actions.iter().any(|a| matches!(a, Action::Close { .. })), "the connection stays");
+        if let Some(r) = refusal(&actions) {
+            refused.get_or_insert(r);
+        } else {
+            asked.push(id);
+        }
+    }
+    let (_, reason) = refused.expect("past the budget a document is refused");
+    assert!(reason.contains("too much data waiting"), "{reason}");
+    assert!((28..=32).contains(&asked.len()), "about 32 MiB waited: {} documents", asked.len());
+
+    // One check answered (its data turns out bad: refused, and its bytes freed): room again.
+    server.handle(0, Event::Authorized { conn, doc: asked[0], verdict: Verdict::Created });
+    let id = DocumentId::from_random_bytes([250; 16]);
+    let msg = Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: id, data: big };
+    let actions = server.handle(0, Event::Received { conn, bytes: msg.encode() });
+    assert!(matches!(&actions[..], [Action::Authorize { .. }]), "{actions:?}");
+}
+
+/// A peer cannot grow the server's presence de-duplication table without bound: sessions past
+/// the cap per connection are not relayed.
+#[test]
+fn ephemeral_sessions_per_connection_are_capped() {
+    let mut server = server_node();
+    let id = doc_id(0);
+    for (conn, peer) in [(ConnId(1), "a"), (ConnId(2), "b")] {
+        server.handle(0, Event::Connected { conn, account: "li".into() });
+        let join = Message::Join { sender_id: PeerId(peer.into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
+        server.handle(0, Event::Received { conn, bytes: join.encode() });
+        let request =
+            Message::Request { sender_id: PeerId(peer.into()), target_id: PeerId("server".into()), document_id: id, data: empty_sync_message() };
+        server.handle(0, Event::Received { conn, bytes: request.encode() });
+        server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Created });
+    }
+    let mut relayed = 0;
+    for session in 0..200 {
+        let presence = Message::Ephemeral {
+            sender_id: PeerId("a".into()),
+            target_id: PeerId("server".into()),
+            count: 1,
+            session_id: format!("s{session}"),
+            document_id: id,
+            data: vec![1],
+        };
+        let actions = server.handle(0, Event::Received { conn: ConnId(1), bytes: presence.encode() });
+        relayed += actions.iter().filter(|a| matches!(a, Action::Send { conn: ConnId(2), .. })).count();
+    }
+    assert_eq!(relayed, 64, "64 sessions relayed, the rest dropped");
 }

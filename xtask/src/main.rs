@@ -7,8 +7,10 @@
 //! - `cargo xtask bench` compares our sync server with automerge-repo's JS one and prints figures.
 //! - `cargo xtask bench live` times live edits seen by 199 other clients on three servers.
 //! - `cargo xtask bench app` measures the release app in Chromium against N seeded records.
+//! - `cargo xtask fuzz [--runs N] [--max-seconds S] [TARGET…]` runs the `cargo fuzz` targets.
 
 mod dist;
+mod fuzz;
 mod toolchain;
 
 use std::path::{Path, PathBuf};
@@ -29,13 +31,14 @@ fn main() -> Result<()> {
             Some("live") => bench_live(&root),
             Some(other) => bail!("unknown bench {other:?}: cargo xtask bench [app | live]"),
         },
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("dist") => {
             toolchain::ensure_wasm(&root)?;
             dist::build(&root)?;
             Ok(())
         }
         _ => {
-            eprintln!("usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist | bench [app | live]");
+            eprintln!("usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist | bench [app | live] | fuzz [--runs N] [--max-seconds S] [TARGET…]");
             std::process::exit(2);
         }
     }

@@ -12,18 +12,24 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use automerge::{ChangeHash, ReadDoc};
 use shared::DocumentId;
 use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerId, PeerMetadata, Role, Verdict};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::accounts::User;
 use crate::store::{ChunkWrite, Notice, Opened, Store};
 
 /// Frames to a socket are buffered up to this; a peer that reads slower is disconnected.
 const OUTGOING_BUFFER: usize = 1024;
+/// Access checks running against the store at once; the rest wait their turn (their messages
+/// wait in the node, which caps them in bytes per connection).
+const CONCURRENT_CHECKS: usize = 16;
+/// Bytes of changes waiting for the storage task. Past it a change is refused as a failed
+/// write (its peer offers it again later) rather than held in memory without bound.
+pub const MAX_PERSIST_QUEUE_BYTES: usize = 128 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct Hub {
@@ -96,7 +102,8 @@ impl Hub {
     pub fn start(store: Arc<dyn Store>, notices: Option<mpsc::UnboundedReceiver<Notice>>, config: HubConfig) -> Hub {
         let (tx, rx) = mpsc::channel(4096);
         let (persist_tx, persist_rx) = mpsc::unbounded_channel();
-        tokio::spawn(persist_task(store.clone(), persist_rx, tx.clone()));
+        let persist_queued = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(persist_task(store.clone(), persist_rx, tx.clone(), persist_queued.clone()));
         if let Some(notices) = notices {
             tokio::spawn(notice_task(store.clone(), notices, tx.clone()));
         }
@@ -106,7 +113,7 @@ impl Hub {
             role: Role::Server,
             max_doc_bytes: config.max_doc_bytes,
         });
-        tokio::spawn(hub_task(node, store, rx, tx.clone(), persist_tx));
+        tokio::spawn(hub_task(node, store, rx, tx.clone(), persist_tx, persist_queued));
         Hub { tx, next_conn: Arc::new(AtomicU64::new(1)) }
     }
 
@@ -160,8 +167,10 @@ async fn hub_task(
     mut rx: mpsc::Receiver<HubEvent>,
     tx: mpsc::Sender<HubEvent>,
     persist: mpsc::UnboundedSender<Persist>,
+    persist_queued: Arc<AtomicUsize>,
 ) {
     let mut conns: HashMap<ConnId, Conn> = HashMap::new();
+    let checks = Arc::new(Semaphore::new(CONCURRENT_CHECKS));
     // Documents the node may hold (every one it asked to authorize; pruned at each resync):
     // after lost notices, those still loaded are read again.
     let mut touched: HashSet<DocumentId> = HashSet::new();
@@ -184,12 +193,18 @@ async fn hub_task(
                     _ => None,
                 };
                 // A panic inside Automerge on crafted input must not end sync for everyone:
-                // the connection that caused it is closed and the hub goes on.
+                // the connection that caused it is closed and the hub goes on. The document
+                // it was about may hold changes applied in memory and never persisted: it is
+                // dropped (its sessions refused), so nothing unstored is ever served.
                 match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.handle(now, event))) {
                     Ok(actions) => actions,
                     Err(_) => {
-                        tracing::error!(conn = conn.map(|c| c.0), "the sync node panicked on an event; closing that connection");
+                        let doc = node.interrupted_doc();
+                        tracing::error!(conn = conn.map(|c| c.0), doc = ?doc, "the sync node panicked on an event; closing that connection");
                         let mut actions = Vec::new();
+                        if let Some(doc) = doc {
+                            actions.extend(node.drop_document(doc, "an internal error on the server; try again later"));
+                        }
                         if let Some(conn) = conn {
                             if let Some(c) = conns.remove(&conn) {
                                 let _ = c.out.try_send(Outgoing::Close("internal error".into()));
@@ -288,8 +303,9 @@ async fn hub_task(
                 Action::Authorize { conn, doc, create, load } => {
                     let Some(user) = conns.get(&conn).map(|c| c.user.clone()) else { continue };
                     touched.insert(doc);
-                    let (store, tx) = (store.clone(), tx.clone());
+                    let (store, tx, checks) = (store.clone(), tx.clone(), checks.clone());
                     tokio::spawn(async move {
+                        let Ok(_turn) = checks.acquire().await else { return };
                         let verdict = match store.doc_open(doc, &user, create, load).await {
                             Ok(Opened::Allowed { chunks }) => Verdict::Allowed { chunks },
                             Ok(Opened::Created) => {
@@ -306,6 +322,13 @@ async fn hub_task(
                     });
                 }
                 Action::Persist { doc, chunk, heads, generation } => {
+                    let bytes = chunk.bytes.len();
+                    if persist_queued.fetch_add(bytes, Ordering::Relaxed) + bytes > MAX_PERSIST_QUEUE_BYTES {
+                        persist_queued.fetch_sub(bytes, Ordering::Relaxed);
+                        tracing::warn!(doc = %doc, bytes, "storage is behind; refusing a change for now");
+                        let _ = tx.try_send(HubEvent::Node(Event::Persisted { doc, generation, ok: false }));
+                        continue;
+                    }
                     let heads = heads.iter().map(ToString::to_string).collect();
                     let _ = persist.send(Persist { write: ChunkWrite { doc, chunk, heads }, generation });
                 }
@@ -372,14 +395,21 @@ async fn notice_task(store: Arc<dyn Store>, mut notices: mpsc::UnboundedReceiver
 
 /// Writes persists in arrival order; whatever is waiting when a write starts shares its
 /// transaction, and all of them are reported durable once it commits.
-async fn persist_task(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Persist>, hub: mpsc::Sender<HubEvent>) {
+async fn persist_task(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::UnboundedReceiver<Persist>,
+    hub: mpsc::Sender<HubEvent>,
+    queued: Arc<AtomicUsize>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
         let done: Vec<(DocumentId, u64)> = batch.iter().map(|p| (p.write.doc, p.generation)).collect();
+        let bytes: usize = batch.iter().map(|p| p.write.chunk.bytes.len()).sum();
         let result = store.chunks_write(batch.into_iter().map(|p| p.write).collect()).await;
+        queued.fetch_sub(bytes, Ordering::Relaxed);
         let ok = match result {
             Ok(()) => true,
             Err(e) => {

@@ -241,6 +241,9 @@ pub struct Node {
     generations: u64,
     /// Ticks at every message, to find the least recently used documents.
     clock: u64,
+    /// The document the event being handled is about, once known: if handling it panics,
+    /// the caller drops that document ([`Node::interrupted_doc`]).
+    handling: Option<DocumentId>,
     max_loaded_docs: usize,
 }
 
@@ -300,6 +303,7 @@ impl Node {
             ephemeral_seen: HashMap::new(),
             generations: 0,
             clock: 0,
+            handling: None,
             max_loaded_docs: DEFAULT_MAX_LOADED_DOCS,
         }
     }
@@ -323,6 +327,25 @@ impl Node {
             }
             None => {}
         }
+    }
+
+    /// The document the last [`Node::handle`] was working on, if it was about one. After a
+    /// panic inside `handle`, memory may hold changes of it that were never persisted: drop it
+    /// with [`Node::drop_document`].
+    pub fn interrupted_doc(&self) -> Option<DocumentId> {
+        self.handling
+    }
+
+    /// Forgets a document and refuses it, with `reason`, on every connection that uses it:
+    /// what peers see of it next comes from storage again.
+    pub fn drop_document(&mut self, doc: DocumentId, reason: &str) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.docs.remove(&doc);
+        let affected: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.docs.contains_key(&doc)).map(|(id, _)| *id).collect();
+        for conn in affected {
+            self.refuse(conn, doc, reason, &mut out);
+        }
+        out
     }
 
     /// Documents held in memory (the server forgets those no connection uses).
@@ -392,6 +415,12 @@ impl Node {
 
     pub fn handle(&mut self, _now_ms: u64, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
+        self.handling = match &event {
+            Event::Authorized { doc, .. } | Event::Persisted { doc, .. } | Event::Open { doc, .. } | Event::Changed { doc } => Some(*doc),
+            Event::Create { doc, .. } => Some(*doc),
+            // Set once the message is decoded (see `doc_message`).
+            Event::Received { .. } | Event::Connected { .. } | Event::Disconnected { .. } => None,
+        };
         match event {
             Event::Connected { conn, account } => {
                 self.conns.insert(
@@ -547,6 +576,7 @@ impl Node {
 
     /// Routes a message about one document through its access check.
     fn doc_message(&mut self, conn: ConnId, doc: DocumentId, msg: Message, out: &mut Vec<Action>) {
+        self.handling = Some(doc);
         let role = self.config.role;
         self.clock += 1;
         let loaded = match self.docs.get_mut(&doc) {
@@ -883,11 +913,7 @@ impl Node {
     /// Forgets a document whose memory no longer matches storage, and ends every sync session
     /// on it, so peers resend what storage lacks when they reconnect.
     fn drop_doc(&mut self, doc: DocumentId, out: &mut Vec<Action>) {
-        self.docs.remove(&doc);
-        let affected: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.docs.contains_key(&doc)).map(|(id, _)| *id).collect();
-        for conn in affected {
-            self.refuse(conn, doc, &format!("a change to {doc} could not be stored; try again later"), out);
-        }
+        out.extend(self.drop_document(doc, &format!("a change to {doc} could not be stored; try again later")));
     }
 
     fn forget_conn(&mut self, conn: ConnId) {
