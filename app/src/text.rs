@@ -99,7 +99,12 @@ pub const NEW_RECORD_NOTE: L = L::new(
     "Choose a form. It works without a network and saves on this device as you type.",
 );
 pub const SEARCH: L = L::new("搜索编号或类别", "Search codes and categories");
-pub const SEARCH_PLACEHOLDER: L = L::new("输入编号或类别", "Code or category");
+// The search box has no visible label (the placeholder says what it searches) so that it
+// shares one line with the filters button on a phone; `SEARCH` is its accessible name. The
+// English is short enough to fit beside "Filters (2)" at 360 px.
+pub const SEARCH_PLACEHOLDER: L = L::new("搜索编号或类别", "Code or category");
+/// The button that shows and hides the other filters; the number of those in use follows.
+pub const FILTERS: L = L::new("筛选", "Filters");
 pub const FILTER_KIND: L = L::new("记录类型", "Kind");
 pub const FILTER_STATUS: L = L::new("状态", "Status");
 pub const FILTER_FROM: L = L::new("更新日期起", "Updated from");

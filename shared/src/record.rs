@@ -130,7 +130,7 @@ impl Record {
         doc.put(&me, "user", meta.created_by.as_str()).expect("fresh doc");
         let fields = doc.put_object(ROOT, "fields", ObjType::Map).expect("fresh doc");
         if let Some(form) = form {
-            codec::create_containers(&mut doc, &fields, &form.fields).expect("fresh doc");
+            codec::create_containers(&mut doc, &fields, form.fields).expect("fresh doc");
         }
         doc.commit_with(CommitOptions::default().with_time(meta.created_at / 1000));
         Record { id, doc, author: None }
@@ -212,7 +212,7 @@ impl Record {
     /// Every field of `form` that has a value: what skip logic and [`Form::check`] read.
     pub fn values(&self, form: &Form) -> Values {
         match self.fields_obj() {
-            Some(fields) => codec::read_all(&self.doc, &fields, &form.fields),
+            Some(fields) => codec::read_all(&self.doc, &fields, form.fields),
             None => Values::new(),
         }
     }

@@ -42,7 +42,7 @@ fn a_record_round_trips_through_save_and_load() {
 
     let mut loaded = Record::load(id(), &r.save()).unwrap();
     assert_eq!(loaded.meta().unwrap(), meta("device-a"));
-    for f in &intake_v1().fields {
+    for f in intake_v1().fields {
         assert_eq!(loaded.get(f), r.get(f), "field {}", f.id);
     }
     let summary = loaded.summary().unwrap();

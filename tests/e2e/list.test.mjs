@@ -1,5 +1,6 @@
-// The list: a new-record button for every form, filters by kind, status, updated date and
-// text over codes and categories, empty states in both languages, and never a name.
+// The list: a new-record button for every form, filters by kind, status, updated date (behind
+// a button that counts them) and text over codes and categories, empty states in both
+// languages, and never a name.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
@@ -62,10 +63,36 @@ test("the chooser offers every form, and the list filters by kind, status, date 
     assert.doesNotMatch(await page.innerText("#records"), /王小红/, "lists never show names");
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), "no sideways scrolling at 360 px");
 
+    // On a phone the filters are one line: the text search, and a button that shows the
+    // others and counts those in use.
+    const toggle = page.locator("#filters-toggle");
+    const filtersHeight = (await page.locator("#filters").boundingBox()).height;
+    assert.ok(filtersHeight <= 56, `the folded filters are one line at 360 px, not ${filtersHeight} px`);
+    assert.equal(await toggle.innerText(), "筛选");
+    assert.equal(await toggle.getAttribute("aria-expanded"), "false");
+    assert.equal(await page.isVisible("#filter-kind"), false);
+    await toggle.click();
+    await page.waitForSelector("#filter-kind", { state: "visible" });
+    assert.equal(await toggle.getAttribute("aria-expanded"), "true");
+    assert.ok(await page.isVisible("#filter-status") && await page.isVisible("#filter-from") && await page.isVisible("#filter-to"));
+
     await page.selectOption("#filter-kind", "intake");
     assert.equal(await rows(page).count(), 1);
     assert.match(await rows(page).first().innerText(), /ZX-001/);
+    assert.equal(await toggle.innerText(), "筛选 (1)");
+    // Folded away, a filter in use still narrows the list, and the button still counts it.
+    await toggle.click();
+    await page.waitForSelector("#filter-kind", { state: "hidden" });
+    assert.equal(await toggle.getAttribute("aria-expanded"), "false");
+    assert.equal(await rows(page).count(), 1);
+    assert.equal(await toggle.innerText(), "筛选 (1)");
+    await toggle.click();
+    await page.waitForSelector("#filter-status", { state: "visible" });
+    await page.selectOption("#filter-status", "draft");
+    assert.equal(await toggle.innerText(), "筛选 (2)");
+    assert.equal(await rows(page).count(), 1);
     await page.selectOption("#filter-kind", "");
+    assert.equal(await toggle.innerText(), "筛选 (1)");
 
     await page.selectOption("#filter-status", "complete");
     assert.equal(await rows(page).count(), 1);
@@ -73,11 +100,13 @@ test("the chooser offers every form, and the list filters by kind, status, date 
     await page.selectOption("#filter-status", "draft");
     assert.equal(await rows(page).count(), FORMS.length - 1);
     await page.selectOption("#filter-status", "");
+    assert.equal(await toggle.innerText(), "筛选");
 
     // Text: the code (any case) and the category's label.
     await page.fill("#filter-text", "tj-2026");
     assert.equal(await rows(page).count(), 1);
     assert.match(await rows(page).first().innerText(), /TJ-2026-07/);
+    assert.equal(await toggle.innerText(), "筛选", "the search is in view, so the button does not count it");
     await page.fill("#filter-text", "家庭暴力");
     assert.equal(await rows(page).count(), 1);
     assert.match(await rows(page).first().innerText(), /ZX-001/);
@@ -96,14 +125,19 @@ test("the chooser offers every form, and the list filters by kind, status, date 
     });
     await page.fill("#filter-from", today);
     assert.equal(await rows(page).count(), FORMS.length);
+    await page.fill("#filter-to", today);
+    assert.equal(await rows(page).count(), FORMS.length);
+    assert.equal(await toggle.innerText(), "筛选 (1)", "the updated dates are one filter");
     await page.fill("#filter-from", tomorrow);
     await page.waitForSelector("#no-match");
 
     await page.click("#lang-switch");
     assert.match(await page.innerText("#no-match"), /No records match these filters/);
+    assert.equal(await toggle.innerText(), "Filters (1)");
     for (const [id, , en] of FORMS) assert.match(await page.innerText(`#new-${id}`), new RegExp(en));
     await page.click("#clear-filters");
     assert.equal(await rows(page).count(), FORMS.length);
+    assert.equal(await toggle.innerText(), "Filters");
   } finally {
     await context.close();
     await server.stop();

@@ -40,7 +40,7 @@ pub fn FieldInput(at: Slot, editor: Editor) -> AnyView {
         FieldType::Group(_) => view! { <GroupInput at=slot.clone() editor=editor/> }.into_any(),
         FieldType::SelectMany(choices) => checkboxes(&slot, editor, choices, &described),
         FieldType::Attachment { accept } => view! {
-            <AttachmentInput at=slot.clone() editor=editor message=message accept=accept.as_slice() described=described.clone()/>
+            <AttachmentInput at=slot.clone() editor=editor message=message accept=*accept described=described.clone()/>
         }
         .into_any(),
         FieldType::Signature => view! { <SignatureInput at=slot.clone() editor=editor message=message/> }.into_any(),

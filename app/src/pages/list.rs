@@ -1,7 +1,7 @@
-//! The records on this device, read from the summary store only, with filters (kind, status,
-//! updated date, free text over the code and category), and the buttons that start a new
-//! record of each form. Summaries hold only the title field (a code) and the category, so no
-//! name can appear here.
+//! The records on this device, read from the summary store only, with filters (free text over
+//! the code and category always in view; kind, status and updated date behind a button), and
+//! the buttons that start a new record of each form. Summaries hold only the title field (a
+//! code) and the category, so no name can appear here.
 
 use std::sync::Arc;
 
@@ -28,6 +28,12 @@ struct Filter {
 impl Filter {
     fn is_empty(&self) -> bool {
         *self == Filter::default()
+    }
+
+    /// How many of the filters behind the "filters" button narrow the list: kind, status and
+    /// the updated dates (one range, whichever ends are set). The text search is always shown.
+    fn folded_in_use(&self) -> usize {
+        [!self.kind.is_empty(), !self.status.is_empty(), !self.from.is_empty() || !self.to.is_empty()].into_iter().filter(|&b| b).count()
     }
 
     fn keeps(&self, s: &RecordSummary) -> bool {
@@ -87,6 +93,9 @@ pub fn ListPage() -> impl IntoView {
         limit.set(PAGE);
     });
     let total = move || all.with(|r| r.as_ref().map_or(0, Vec::len));
+    // Only whether there are records: the filters are not drawn again (closing them and
+    // resetting what is being typed) each time a sync changes the list.
+    let any = Memo::new(move |_| total() > 0);
     let page = move || shown.with(|s| s.as_ref().map(|l| l.iter().take(limit.get()).cloned().collect::<Vec<_>>()).unwrap_or_default());
     let more = move || shown.with(|s| s.as_ref().map_or(0, Vec::len)).saturating_sub(limit.get());
     let syncing = move || ctx.engine().is_some_and(|e| matches!(e.status.get(), SyncStatus::Syncing { .. } | SyncStatus::Connecting));
@@ -104,7 +113,7 @@ pub fn ListPage() -> impl IntoView {
             <For each=problems key=|p| p.clone() let:problem>
                 <p class="error" role="alert">{move || ctx.t(text::LIST_DAMAGED)}{problem.clone()}</p>
             </For>
-            {move || (total() > 0).then(|| view! { <Filters filter=filter/> })}
+            {move || any.get().then(|| view! { <Filters filter=filter/> })}
             {move || match (total(), shown.with(|s| s.as_ref().map(Vec::len))) {
                 (_, None) => view! { <p class="muted">{ctx.t(text::LOADING)}</p> }.into_any(),
                 (0, _) if syncing() => view! { <p class="empty" id="empty-list" data-syncing="true">{ctx.t(text::EMPTY_LIST_SYNCING)}</p> }.into_any(),
@@ -175,9 +184,12 @@ fn NewRecord() -> impl IntoView {
     }
 }
 
+/// On a phone the filters take one line: the text search, and a button that shows the others
+/// (kind, status, updated dates) and says how many of them are in use.
 #[component]
 fn Filters(filter: RwSignal<Filter>) -> impl IntoView {
     let ctx = use_ctx();
+    let open = RwSignal::new(false);
     let mut kinds: Vec<(&'static str, shared::i18n::L)> = Vec::new();
     for form in shared::form::forms() {
         if !kinds.iter().any(|(k, _)| *k == form.kind) {
@@ -185,41 +197,52 @@ fn Filters(filter: RwSignal<Filter>) -> impl IntoView {
         }
     }
     let set = move |f: fn(&mut Filter, String)| move |ev: leptos::ev::Event| filter.update(|x| f(x, event_target_value(&ev)));
+    let in_use = Memo::new(move |_| filter.with(Filter::folded_in_use));
     view! {
         <form class="filters" id="filters" role="search" on:submit=|ev| ev.prevent_default()>
-            <div class="filter search">
-                <label for="filter-text">{move || ctx.t(text::SEARCH)}</label>
+            <div class="filter-bar">
+                <label for="filter-text" class="visually-hidden">{move || ctx.t(text::SEARCH)}</label>
                 <input type="search" id="filter-text" autocomplete="off" placeholder=move || ctx.t(text::SEARCH_PLACEHOLDER)
                     prop:value=move || filter.with(|f| f.text.clone()) on:input=set(|f, v| f.text = v)/>
-            </div>
-            <div class="filter">
-                <label for="filter-kind">{move || ctx.t(text::FILTER_KIND)}</label>
-                <select id="filter-kind" prop:value=move || filter.with(|f| f.kind.clone()) on:change=set(|f, v| f.kind = v)>
-                    <option value="">{move || ctx.t(text::ALL)}</option>
-                    {kinds.into_iter().map(|(kind, label)| view! { <option value=kind>{move || ctx.t(label)}</option> }).collect_view()}
-                </select>
-            </div>
-            <div class="filter">
-                <label for="filter-status">{move || ctx.t(text::FILTER_STATUS)}</label>
-                <select id="filter-status" prop:value=move || filter.with(|f| f.status.clone()) on:change=set(|f, v| f.status = v)>
-                    <option value="">{move || ctx.t(text::ALL)}</option>
-                    <option value="draft">{move || ctx.t(text::DRAFT)}</option>
-                    <option value="complete">{move || ctx.t(text::COMPLETE)}</option>
-                </select>
-            </div>
-            <div class="filter">
-                <label for="filter-from">{move || ctx.t(text::FILTER_FROM)}</label>
-                <input type="date" id="filter-from" prop:value=move || filter.with(|f| f.from.clone()) on:input=set(|f, v| f.from = v)/>
-            </div>
-            <div class="filter">
-                <label for="filter-to">{move || ctx.t(text::FILTER_TO)}</label>
-                <input type="date" id="filter-to" prop:value=move || filter.with(|f| f.to.clone()) on:input=set(|f, v| f.to = v)/>
-            </div>
-            {move || (!filter.with(Filter::is_empty)).then(|| view! {
-                <button type="button" class="link clear-filters" id="clear-filters" on:click=move |_| filter.set(Filter::default())>
-                    {ctx.t(text::CLEAR_FILTERS)}
+                <button type="button" class="filters-toggle" id="filters-toggle" aria-controls="filter-more"
+                    aria-expanded=move || open.get().to_string() data-in-use=move || in_use.get()
+                    on:click=move |_| open.update(|o| *o = !*o)>
+                    {move || match in_use.get() {
+                        0 => ctx.t(text::FILTERS).to_string(),
+                        n => format!("{} ({n})", ctx.t(text::FILTERS)),
+                    }}
                 </button>
-            })}
+            </div>
+            <div class="filter-more" id="filter-more" hidden=move || !open.get()>
+                <div class="filter">
+                    <label for="filter-kind">{move || ctx.t(text::FILTER_KIND)}</label>
+                    <select id="filter-kind" prop:value=move || filter.with(|f| f.kind.clone()) on:change=set(|f, v| f.kind = v)>
+                        <option value="">{move || ctx.t(text::ALL)}</option>
+                        {kinds.into_iter().map(|(kind, label)| view! { <option value=kind>{move || ctx.t(label)}</option> }).collect_view()}
+                    </select>
+                </div>
+                <div class="filter">
+                    <label for="filter-status">{move || ctx.t(text::FILTER_STATUS)}</label>
+                    <select id="filter-status" prop:value=move || filter.with(|f| f.status.clone()) on:change=set(|f, v| f.status = v)>
+                        <option value="">{move || ctx.t(text::ALL)}</option>
+                        <option value="draft">{move || ctx.t(text::DRAFT)}</option>
+                        <option value="complete">{move || ctx.t(text::COMPLETE)}</option>
+                    </select>
+                </div>
+                <div class="filter">
+                    <label for="filter-from">{move || ctx.t(text::FILTER_FROM)}</label>
+                    <input type="date" id="filter-from" prop:value=move || filter.with(|f| f.from.clone()) on:input=set(|f, v| f.from = v)/>
+                </div>
+                <div class="filter">
+                    <label for="filter-to">{move || ctx.t(text::FILTER_TO)}</label>
+                    <input type="date" id="filter-to" prop:value=move || filter.with(|f| f.to.clone()) on:input=set(|f, v| f.to = v)/>
+                </div>
+                {move || (!filter.with(Filter::is_empty)).then(|| view! {
+                    <button type="button" class="link clear-filters" id="clear-filters" on:click=move |_| filter.set(Filter::default())>
+                        {ctx.t(text::CLEAR_FILTERS)}
+                    </button>
+                })}
+            </div>
         </form>
     }
 }

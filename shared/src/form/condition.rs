@@ -1,49 +1,11 @@
-//! Conditions: comparisons on fields' values combined with all/any/not. Skip logic
-//! (`show_if`) and constraints both use them, so one evaluator decides both on both sides.
+//! Evaluating conditions ([`Condition`]): skip logic (`show_if`) and constraints both use
+//! them, so one evaluator decides both on both sides.
 
 use std::cmp::Ordering;
 
 use crate::record::{FieldValue, Values};
 
-use super::Field;
-
-#[derive(Debug)]
-pub enum Condition {
-    Compare { field: FieldRef, op: Comparison },
-    All(Vec<Condition>),
-    Any(Vec<Condition>),
-    Not(Box<Condition>),
-}
-
-/// The field a comparison reads: a sibling in the same group item, or a field of the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FieldRef {
-    pub id: &'static str,
-    pub in_item: bool,
-}
-
-#[derive(Debug)]
-pub enum Comparison {
-    /// The field is set and equal to the literal.
-    Equals(Literal),
-    /// The field is unset or different: "not equal to yes" holds for an unanswered question.
-    NotEquals(Literal),
-    /// Numbers by value, dates and date-times by their ISO text (which sorts by time).
-    LessThan(Literal),
-    GreaterThan(Literal),
-    /// `true`: the field has a value (a select-many with at least one choice, a group with
-    /// at least one item); `false`: it has none.
-    IsSet(bool),
-    /// A select-many field includes this choice.
-    Includes(&'static str),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Literal {
-    Bool(bool),
-    Number(f64),
-    Text(&'static str),
-}
+use super::{Comparison, Condition, Field, FieldRef, Literal};
 
 impl Condition {
     /// Whether the condition holds. `value` gives a referenced field's value, `None` for an
@@ -54,21 +16,6 @@ impl Condition {
             Condition::All(cs) => cs.iter().all(|c| c.holds(value)),
             Condition::Any(cs) => cs.iter().any(|c| c.holds(value)),
             Condition::Not(c) => !c.holds(value),
-        }
-    }
-
-    /// Every field the condition reads.
-    pub fn refs(&self) -> Vec<FieldRef> {
-        let mut out = Vec::new();
-        self.collect_refs(&mut out);
-        out
-    }
-
-    fn collect_refs(&self, out: &mut Vec<FieldRef>) {
-        match self {
-            Condition::Compare { field, .. } => out.push(*field),
-            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| c.collect_refs(out)),
-            Condition::Not(c) => c.collect_refs(out),
         }
     }
 }

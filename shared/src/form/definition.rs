@@ -1,14 +1,18 @@
 //! The definition file format, and turning one file into a checked [`Form`].
 //!
+//! This is the code `shared/build/main.rs` runs on every file in `shared/forms/` (it compiles
+//! this module in with `#[path]`), so a definition is checked once, when the crate is built, and
+//! the checked forms become `static` data. The library has it only with the `definitions`
+//! feature, for tests that read definitions of their own.
+//!
 //! The `*Def` types mirror `shared/forms/form.schema.json` key for key (a test keeps them
 //! honest) and refuse unknown keys, so a typo in a definition is an error, not a silently
 //! missing rule. They stay at the edge: [`Form::from_json`] checks everything a type cannot
 //! say (ids, labels in both languages, references in conditions, ranges) and builds the
 //! domain types.
 //!
-//! Strings of a checked form are leaked into `'static`: forms are parsed once per process
-//! into the registry (tests parse a few more), and `'static` lets the app hold
-//! `&'static Field` in components and keep [`L`] `Copy`.
+//! Strings and lists of a checked form are leaked into `'static`, the lifetime of the built-in
+//! forms (see `model`): the build script and tests parse a handful of forms per process.
 
 mod check;
 
@@ -135,8 +139,9 @@ pub enum DefinitionError {
     Unreadable { file: String, message: String },
     #[error("{file}: holds form \"{form}\" v{version}, so it must be named {expected}")]
     FileName { file: String, form: String, version: u32, expected: String },
-    #[error("form \"{form}\" v{version}{}: {problem}", field_part(.field))]
-    Invalid { form: String, version: u32, field: Option<String>, problem: DefinitionProblem },
+    /// The problem is boxed to keep every `Result` that carries this error small.
+    #[error("{file}: form \"{form}\" v{version}{}: {problem}", field_part(.field))]
+    Invalid { file: String, form: String, version: u32, field: Option<String>, problem: Box<DefinitionProblem> },
 }
 
 /// What is wrong with a form or one of its fields.
@@ -199,8 +204,49 @@ pub enum DefinitionProblem {
     TypeChanged { old: FieldKind, version: u32, new: FieldKind },
 }
 
-/// Reads and checks one definition; `file` names it in errors that come before its id.
-pub(crate) fn parse(file: &str, source: &str) -> Result<Form, DefinitionError> {
+impl Form {
+    /// Reads and checks one definition; `file` names it in errors.
+    pub fn from_json(file: &str, source: &str) -> Result<Form, DefinitionError> {
+        parse(file, source)
+    }
+}
+
+/// Reads and checks a set of definition files (`(file name, contents)`), as the build does
+/// with `shared/forms/`: each file on its own, its name against the form it holds, and every
+/// version of a form against every older one. The forms come back sorted by id, then version.
+///
+/// Every error is reported, not just the first, so one build names every broken file.
+pub fn load(sources: &[(&str, &str)]) -> Result<Vec<Form>, Vec<DefinitionError>> {
+    let mut forms = Vec::new();
+    let mut errors = Vec::new();
+    for (file, source) in sources {
+        match Form::from_json(file, source) {
+            Ok(form) => {
+                let expected = file_name(&form);
+                if *file == expected {
+                    forms.push(form);
+                } else {
+                    let (form, version) = (form.id.to_owned(), form.version);
+                    errors.push(DefinitionError::FileName { file: (*file).to_owned(), form, version, expected });
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    forms.sort_by(|a, b| (a.id, a.version).cmp(&(b.id, b.version)));
+    // Every pair, not only neighbours: a field dropped in v2 may come back in v3.
+    for (i, newer) in forms.iter().enumerate() {
+        for older in forms[..i].iter().filter(|o| o.id == newer.id) {
+            if let Err(e) = check_compatible(older, newer) {
+                errors.push(e);
+            }
+        }
+    }
+    if errors.is_empty() { Ok(forms) } else { Err(errors) }
+}
+
+/// Reads and checks one definition; `file` names it in every error.
+fn parse(file: &str, source: &str) -> Result<Form, DefinitionError> {
     let unreadable = |message: String| DefinitionError::Unreadable { file: file.to_owned(), message };
     let raw: Value = serde_json::from_str(source).map_err(|e| unreadable(format!("not valid JSON: {e}")))?;
     let def = FormDef::deserialize(&raw);
@@ -212,7 +258,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<Form, DefinitionError> {
             Ok(_) => "needs a string `id` and a whole-number `version`".into(),
         }));
     };
-    let checker = Checker { form: id, version };
+    let checker = Checker { file, form: id, version };
     match def {
         Ok(def) => checker.form(&def),
         Err(e) => {
@@ -230,12 +276,13 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<Form, DefinitionError> {
 /// the two share keeps its type (a record stores values by field id, so a new meaning needs
 /// a new id).
 pub fn check_compatible(older: &Form, newer: &Form) -> Result<(), DefinitionError> {
-    let checker = Checker { form: newer.id, version: newer.version };
+    let file = file_name(newer);
+    let checker = Checker { file: &file, form: newer.id, version: newer.version };
     if older.kind != newer.kind {
         let problem = DefinitionProblem::KindChanged { old: older.kind.into(), version: older.version };
         return Err(checker.err(None, problem));
     }
-    compare_fields(&checker, older.version, &older.fields, &newer.fields, "")
+    compare_fields(&checker, older.version, older.fields, newer.fields, "")
 }
 
 fn compare_fields(checker: &Checker, version: u32, old: &[Field], new: &[Field], prefix: &str) -> Result<(), DefinitionError> {
@@ -262,6 +309,11 @@ fn locate(fields: &Value, prefix: &str) -> Option<(String, String)> {
         }
     }
     None
+}
+
+/// The file a form must be in: `intake.v2.json`.
+fn file_name(form: &Form) -> String {
+    format!("{}.v{}.json", form.id, form.version)
 }
 
 fn field_part(field: &Option<String>) -> String {

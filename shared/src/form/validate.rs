@@ -50,9 +50,9 @@ impl Form {
     /// Everything that stops `values` from being marked complete with this form; empty when
     /// it may be.
     pub fn check(&self, values: &Values) -> Vec<Problem> {
-        let scope = Scope { fields: &self.fields, values, item: None };
+        let scope = Scope { fields: self.fields, values, item: None };
         let mut problems = Vec::new();
-        for field in &self.fields {
+        for field in self.fields {
             if !scope.shown(field) {
                 continue;
             }
@@ -60,7 +60,7 @@ impl Form {
             check_field(field, values.get(field.id), &scope, &mut |kind| problems.push(at(kind)));
             if let Some(FieldValue::Group(items)) = values.get(field.id) {
                 for item in items {
-                    let scope = Scope { fields: &self.fields, values, item: Some((field.sub_fields(), &item.values)) };
+                    let scope = Scope { fields: self.fields, values, item: Some((field.sub_fields(), &item.values)) };
                     for sub in field.sub_fields() {
                         if !scope.shown(sub) {
                             continue;
@@ -76,12 +76,12 @@ impl Form {
 
     /// Whether skip logic shows this field of the record.
     pub fn is_shown(&self, field: &Field, values: &Values) -> bool {
-        Scope { fields: &self.fields, values, item: None }.shown(field)
+        Scope { fields: self.fields, values, item: None }.shown(field)
     }
 
     /// Whether skip logic shows this field of one group item (the group itself shown or not).
     pub fn is_shown_in_item(&self, group: &Field, sub: &Field, item: &Values, values: &Values) -> bool {
-        Scope { fields: &self.fields, values, item: Some((group.sub_fields(), item)) }.shown(sub)
+        Scope { fields: self.fields, values, item: Some((group.sub_fields(), item)) }.shown(sub)
     }
 }
 
@@ -96,7 +96,7 @@ fn check_field(field: &Field, value: Option<&FieldValue>, scope: &Scope, report:
         report(ProblemKind::Invalid(e));
         return;
     }
-    for c in &field.constraints {
+    for c in field.constraints {
         if !scope.holds(&c.check) {
             report(ProblemKind::Constraint(c.message));
         }

@@ -2,12 +2,13 @@
 
 use serde_json::{Value, json};
 use shared::form::Form;
-use shared::form::definition::check_compatible;
+use shared::form::definition::{self, check_compatible};
 
 use super::support::{form, form_json, l};
 
-/// `expect` is the whole message, or its beginning when it ends with `…` (serde's own
-/// messages go on to list every key it expected).
+/// `expect` is the message after the file name (every error starts with it), or the
+/// message's beginning when it ends with `…` (serde's own messages go on to list every key it
+/// expected).
 fn check(definition: Value, expect: &str) {
     check_source(&definition.to_string(), expect);
 }
@@ -17,6 +18,7 @@ fn check_source(source: &str, expect: &str) {
         Ok(_) => panic!("accepted, expected: {expect}"),
         Err(e) => e.to_string(),
     };
+    let err = err.strip_prefix("training.v1.json: ").unwrap_or_else(|| panic!("does not name the file: {err}"));
     match expect.strip_suffix('…') {
         Some(prefix) => assert!(err.starts_with(prefix), "\n got: {err}\nwant: {expect}"),
         None => assert_eq!(err, expect),
@@ -276,10 +278,10 @@ fn title_and_category_fields() {
 
 #[test]
 fn unreadable_files_are_named_by_file() {
-    check_source("{ not json", "training.v1.json: not valid JSON: key must be a string at line 1 column 3");
+    check_source("{ not json", "not valid JSON: key must be a string at line 1 column 3");
     let mut no_version = training(json!([]));
     no_version.as_object_mut().unwrap().remove("version");
-    check(no_version, "training.v1.json: missing field `version`");
+    check(no_version, "missing field `version`");
 }
 
 #[test]
@@ -293,8 +295,43 @@ fn a_field_keeps_its_type_across_versions() {
     );
     assert_eq!(
         check_compatible(&v1, &v2).unwrap_err().to_string(),
-        r#"form "t" v2, field "minor": type changed from yes_no in v1 to select_one; give the new meaning a new field id"#
+        r#"t.v2.json: form "t" v2, field "minor": type changed from yes_no in v1 to select_one; give the new meaning a new field id"#
     );
     let v3 = form("t", 3, json!([{ "id": "guardian", "type": "phone", "label": l("监护人电话", "Guardian's phone") }]));
     check_compatible(&v1, &v3).unwrap();
+}
+
+/// What the build runs on `shared/forms/`: every file, its name, and every version against
+/// every older one, with every error reported (one build names every broken file).
+#[test]
+fn the_files_of_a_build_are_checked_together() {
+    let t1 = form_json("t", 1, json!([minor()])).to_string();
+    // v2 drops `minor`; v3 brings it back with another type, which v1's records cannot hold.
+    let t2 = form_json("t", 2, json!([])).to_string();
+    let select = json!({ "id": "minor", "type": "select_one", "label": l("未成年", "Minor"),
+                         "choices": [{ "id": "yes", "label": l("是", "Yes") }] });
+    let t3 = form_json("t", 3, json!([select])).to_string();
+    let mut t4 = form_json("t", 4, json!([]));
+    t4["kind"] = json!("other");
+    let t4 = t4.to_string();
+    let a1 = form_json("a", 1, json!([])).to_string();
+    let b1 = form_json("b", 1, json!([{ "id": "x", "type": "text" }])).to_string();
+
+    let forms = definition::load(&[("t.v2.json", &t2), ("a.v1.json", &a1), ("t.v1.json", &t1)]).unwrap();
+    let order: Vec<(&str, u32)> = forms.iter().map(|f| (f.id, f.version)).collect();
+    assert_eq!(order, [("a", 1), ("t", 1), ("t", 2)], "sorted by id, then version");
+
+    let errors = |files: &[(&str, &str)]| -> Vec<String> { definition::load(files).unwrap_err().iter().map(|e| e.to_string()).collect() };
+    assert_eq!(
+        errors(&[("t.v3.json", &t3), ("t.v2.json", &t2), ("t.v1.json", &t1)]),
+        [r#"t.v3.json: form "t" v3, field "minor": type changed from yes_no in v1 to select_one; give the new meaning a new field id"#]
+    );
+    assert_eq!(
+        errors(&[("t.v1.json", &t1), ("t.v5.json", &t2), ("b.v1.json", &b1), ("t.v4.json", &t4)]),
+        [
+            r#"t.v5.json: holds form "t" v2, so it must be named t.v2.json"#,
+            r#"b.v1.json: form "b" v1, field "x": missing field `label`"#,
+            r#"t.v4.json: form "t" v4: kind changed from "t" in v1"#,
+        ]
+    );
 }

@@ -4,15 +4,15 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::form::condition::{Comparison, Condition, FieldRef, Literal};
-use crate::form::input::{canonical_date_time, is_iso_date};
-use crate::form::{Choice, Constraint, Field, FieldKind, FieldType, Form};
+use crate::form::date::{canonical_date_time, is_iso_date};
+use crate::form::{Choice, Comparison, Condition, Constraint, Field, FieldKind, FieldRef, FieldType, Form, Literal};
 use crate::i18n::L;
 
 use super::{ConditionDef, DefinitionError, DefinitionProblem, FieldDef, FormDef, LabelDef};
 
 /// Checks one form, naming it (and the field at fault) in every error.
 pub(super) struct Checker<'d> {
+    pub file: &'d str,
     pub form: &'d str,
     pub version: u32,
 }
@@ -37,7 +37,8 @@ impl<'d> Names<'d> {
 
 impl Checker<'_> {
     pub fn err(&self, field: Option<&str>, problem: DefinitionProblem) -> DefinitionError {
-        DefinitionError::Invalid { form: self.form.to_owned(), version: self.version, field: field.map(str::to_owned), problem }
+        let (file, form, field) = (self.file.to_owned(), self.form.to_owned(), field.map(str::to_owned));
+        DefinitionError::Invalid { file, form, version: self.version, field, problem: Box::new(problem) }
     }
 
     pub fn form(&self, def: &FormDef) -> Result<Form, DefinitionError> {
@@ -53,7 +54,7 @@ impl Checker<'_> {
         let title = self.label(&def.title, "title", None)?;
         let names = Names { top: &def.fields, siblings: None };
         let fields = self.fields(&def.fields, "", names)?;
-        self.no_cycles(&fields, "")?;
+        self.no_cycles(fields, "")?;
         for group in fields.iter().filter(|f| !f.sub_fields().is_empty()) {
             self.no_cycles(group.sub_fields(), &format!("{}.", group.id))?;
         }
@@ -86,7 +87,7 @@ impl Checker<'_> {
         Ok(Form { id: leak(&def.id), version: def.version, kind: leak(&def.kind), kind_label, title, fields, title_field, category_field })
     }
 
-    fn fields(&self, defs: &[FieldDef], prefix: &str, names: Names) -> Result<Vec<Field>, DefinitionError> {
+    fn fields(&self, defs: &[FieldDef], prefix: &str, names: Names) -> Result<&'static [Field], DefinitionError> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         for def in defs {
@@ -96,7 +97,7 @@ impl Checker<'_> {
             }
             out.push(self.field(def, &path, names)?);
         }
-        Ok(out)
+        Ok(out.leak())
     }
 
     fn field(&self, def: &FieldDef, path: &str, names: Names) -> Result<Field, DefinitionError> {
@@ -167,7 +168,7 @@ impl Checker<'_> {
                 if let Some(bad) = accept.iter().find(|a| !is_mime_pattern(a)) {
                     return Err(err(DefinitionProblem::BadAccept(bad.clone())));
                 }
-                FieldType::Attachment { accept: accept.iter().map(|a| leak(a)).collect() }
+                FieldType::Attachment { accept: accept.iter().map(|a| leak(a)).collect::<Vec<_>>().leak() }
             }
             FieldKind::Signature => FieldType::Signature,
         };
@@ -195,11 +196,11 @@ impl Checker<'_> {
             required: def.required,
             personal: def.personal,
             show_if,
-            constraints,
+            constraints: constraints.leak(),
         })
     }
 
-    fn choices(&self, def: &FieldDef, path: &str) -> Result<Vec<Choice>, DefinitionError> {
+    fn choices(&self, def: &FieldDef, path: &str) -> Result<&'static [Choice], DefinitionError> {
         let defs = def.choices.as_deref().unwrap_or_default();
         if defs.is_empty() {
             return Err(self.err(Some(path), DefinitionProblem::NoChoices(def.ty)));
@@ -216,7 +217,7 @@ impl Checker<'_> {
             let label = self.label(&c.label, &format!("choice \"{}\" label", c.id), Some(path))?;
             out.push(Choice { id: leak(&c.id), label });
         }
-        Ok(out)
+        Ok(out.leak())
     }
 
     fn label(&self, def: &LabelDef, what: &str, field: Option<&str>) -> Result<L, DefinitionError> {
@@ -245,16 +246,16 @@ impl Checker<'_> {
             let names: Vec<&str> = ops.iter().map(|(n, _)| *n).collect();
             return Err(bad(format!("give exactly one of {}", names.join(", "))));
         };
-        let list = |cs: &Vec<ConditionDef>| -> Result<Vec<Condition>, DefinitionError> {
+        let list = |cs: &Vec<ConditionDef>| -> Result<&'static [Condition], DefinitionError> {
             if cs.is_empty() {
                 return Err(bad(format!("\"{op}\" needs at least one condition")));
             }
-            cs.iter().map(|c| self.condition(c, at, path, names)).collect()
+            Ok(cs.iter().map(|c| self.condition(c, at, path, names)).collect::<Result<Vec<_>, _>>()?.leak())
         };
         let combined = match (&def.all, &def.any, &def.not) {
             (Some(cs), _, _) => Some(Condition::All(list(cs)?)),
             (_, Some(cs), _) => Some(Condition::Any(list(cs)?)),
-            (_, _, Some(c)) => Some(Condition::Not(Box::new(self.condition(c, at, path, names)?))),
+            (_, _, Some(c)) => Some(Condition::Not(Box::leak(Box::new(self.condition(c, at, path, names)?)))),
             _ => None,
         };
         if let Some(c) = combined {
@@ -385,8 +386,8 @@ fn is_mime_pattern(s: &str) -> bool {
     }
 }
 
-/// Strings of a checked form live as long as the process: see the module comment of
-/// `definition`.
+/// Strings (and, with `Vec::leak`, lists) of a checked form live as long as the process:
+/// see the module comment of `definition`.
 fn leak(s: &str) -> &'static str {
     Box::leak(s.to_owned().into_boxed_str())
 }

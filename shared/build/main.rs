@@ -1,0 +1,70 @@
+//! Compiles the form definitions in `forms/` (files named `<form-id>.v<version>.json`) into
+//! the crate, so adding a form or a version is adding a file.
+//!
+//! Every file is read and checked here by the library's own definition code:
+//! `form::definition`, compiled into this script with `#[path]` together with what it builds
+//! (`form::model`, `form::date`, `i18n`). A broken definition fails the build with the file,
+//! form, field and reason. The checked forms are written to `$OUT_DIR/forms.rs` as `static`
+//! data ([`emit`]), which `form::registry` includes, so neither the JSON nor a parser for it
+//! reaches the app's wasm.
+
+// The script uses only the parts of the library's modules that read and check definitions.
+#![allow(dead_code)]
+
+#[path = "../src/i18n.rs"]
+mod i18n;
+
+#[path = "../src/form"]
+mod form {
+    mod date;
+    pub mod definition;
+    mod model;
+
+    pub use model::*;
+}
+
+mod emit;
+
+use std::path::Path;
+use std::{env, fs};
+
+fn main() {
+    let dir = Path::new(&env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("forms");
+    // Cargo scans a directory given here for any change, including added files. A change to
+    // the included library code rebuilds (and so reruns) this script anyway.
+    println!("cargo::rerun-if-changed=forms");
+    let mut files: Vec<String> = fs::read_dir(&dir)
+        .expect("shared/forms exists")
+        .map(|entry| entry.expect("readable shared/forms").file_name().to_string_lossy().into_owned())
+        .filter(|name| is_definition(name))
+        .collect();
+    // Sorted, so the generated file (and the build) does not depend on directory order.
+    files.sort();
+    let sources: Vec<(String, String)> = files
+        .into_iter()
+        .map(|name| {
+            let source = fs::read_to_string(dir.join(&name)).unwrap_or_else(|e| panic!("shared/forms/{name}: {e}"));
+            (name, source)
+        })
+        .collect();
+    let sources: Vec<(&str, &str)> = sources.iter().map(|(name, source)| (name.as_str(), source.as_str())).collect();
+    match form::definition::load(&sources) {
+        Ok(forms) => {
+            let target = Path::new(&env::var("OUT_DIR").expect("set by cargo")).join("forms.rs");
+            fs::write(target, emit::forms(&forms)).expect("OUT_DIR is writable");
+        }
+        // Each error starts with its file name; Cargo prints these and fails the build.
+        Err(errors) => {
+            for e in errors {
+                println!("cargo::error=shared/forms/{}", e.to_string().replace('\n', " "));
+            }
+        }
+    }
+}
+
+/// `intake.v2.json`, not `form.schema.json`.
+fn is_definition(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".json") else { return false };
+    let Some((_, version)) = stem.rsplit_once(".v") else { return false };
+    !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit())
+}
