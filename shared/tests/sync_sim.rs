@@ -1021,8 +1021,12 @@ fn ephemeral_sessions_per_connection_are_capped() {
         server.handle(0, Event::Connected { conn, account: "li".into() });
         let join = Message::Join { sender_id: PeerId(peer.into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
         server.handle(0, Event::Received { conn, bytes: join.encode() });
-        let request =
-            Message::Request { sender_id: PeerId(peer.into()), target_id: PeerId("server".into()), document_id: id, data: empty_sync_message() };
+        let request = Message::Request {
+            sender_id: PeerId(peer.into()),
+            target_id: PeerId("server".into()),
+            document_id: id,
+            data: empty_sync_message(),
+        };
         server.handle(0, Event::Received { conn, bytes: request.encode() });
         server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Created });
     }
@@ -1040,4 +1044,37 @@ fn ephemeral_sessions_per_connection_are_capped() {
         relayed += actions.iter().filter(|a| matches!(a, Action::Send { conn: ConnId(2), .. })).count();
     }
     assert_eq!(relayed, 64, "64 sessions relayed, the rest dropped");
+}
+
+/// After a panic inside `handle`, the caller learns which document the event was about and
+/// drops it: a change applied in memory but not yet stored is never served afterwards.
+#[test]
+fn the_interrupted_document_is_dropped_with_its_unstored_changes() {
+    let (mut server, conn) = joined_server(1 << 20);
+    let id = doc_id(0);
+    let mut theirs = AutoCommit::new();
+    theirs.put(ROOT, "code", "P-1").unwrap();
+    let change = theirs.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let carrying = automerge::sync::Message {
+        heads: vec![],
+        need: vec![],
+        have: vec![],
+        changes: vec![change].into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    let msg = Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: id, data: carrying.encode() };
+    server.handle(0, Event::Received { conn, bytes: msg.encode() });
+    let actions = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Created });
+    assert!(actions.iter().any(|a| matches!(a, Action::Persist { .. })), "the change is on its way to storage");
+    assert_eq!(server.interrupted_doc(), Some(id), "the node says which document it was working on");
+
+    let dropped = server.drop_document(id, "an internal error");
+    assert!(refusal(&dropped).is_some_and(|(d, r)| d == id && r.contains("internal error")));
+    assert!(server.doc(id).is_none(), "the unstored change is gone from memory");
+    // The next message about it loads it from storage again, after a fresh access check.
+    let again =
+        Message::Request { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: id, data: empty_sync_message() };
+    let asked = server.handle(0, Event::Received { conn, bytes: again.encode() });
+    assert!(matches!(&asked[..], [Action::Authorize { load: true, .. }]), "{asked:?}");
 }

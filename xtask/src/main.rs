@@ -38,7 +38,9 @@ fn main() -> Result<()> {
             Ok(())
         }
         _ => {
-            eprintln!("usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist | bench [app | live] | fuzz [--runs N] [--max-seconds S] [TARGET…]");
+            eprintln!(
+                "usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist | bench [app | live] | fuzz [--runs N] [--max-seconds S] [TARGET…]"
+            );
             std::process::exit(2);
         }
     }
