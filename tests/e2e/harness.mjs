@@ -1,7 +1,8 @@
 // Shared pieces of the end-to-end tests: the real server binary on a free loopback port, and
 // Debian's Chromium driven by playwright-core (which never downloads a browser).
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -20,9 +21,11 @@ export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), `liaison-${prefix}-`));
 }
 
-/** Starts the server on 127.0.0.1 with a free port; resolves once it is listening. */
-export function startServer({ dist = DIST, dataDir = tempDir("data") } = {}) {
-  const child = spawn(SERVER, ["--addr", "127.0.0.1:0", "--data-dir", dataDir, "--dist", dist, "--demo"], {
+/** Starts the server on 127.0.0.1 with a free port; resolves once it is listening. `database`
+ * names a PostgreSQL database instead of SQLite in the data folder. */
+export function startServer({ dist = DIST, dataDir = tempDir("data"), database = null } = {}) {
+  const db = database ? ["--database", database] : [];
+  const child = spawn(SERVER, ["--addr", "127.0.0.1:0", "--data-dir", dataDir, "--dist", dist, "--demo", ...db], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
@@ -126,4 +129,69 @@ export async function login(url, account) {
   });
   if (!r.ok) throw new Error(`login failed: ${r.status} ${await r.text()}`);
   return (await r.json()).token;
+}
+
+/** A free TCP port on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A throwaway PostgreSQL cluster of Debian's packages (installed when missing) in a temp folder,
+ * on a free loopback port, as the `postgres` user when run as root. Resolves to its URL and a
+ * `stop` that shuts it down and deletes the folder.
+ */
+export async function startPostgres() {
+  const root = process.getuid?.() === 0;
+  const binDir = () => {
+    if (!existsSync("/usr/lib/postgresql")) return null;
+    const versions = readdirSync("/usr/lib/postgresql").filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/postgres`));
+    versions.sort((a, b) => Number(a) - Number(b));
+    return versions.length ? `/usr/lib/postgresql/${versions.at(-1)}/bin` : null;
+  };
+  if (!binDir() && root) {
+    execFileSync("apt-get", ["install", "-y", "-qq", "postgresql"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  }
+  const bin = binDir();
+  if (!bin) throw new Error("PostgreSQL is not installed: apt-get install postgresql");
+  const dir = tempDir("pg");
+  const asPostgres = (program, args) => (root ? ["setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", program, ...args]] : [program, args]);
+  if (root) {
+    const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
+    chownSync(dir, uid, gid);
+  }
+  const [initdb, initArgs] = asPostgres(`${bin}/initdb`, ["-D", `${dir}/data`, "-A", "trust", "-U", "liaison", "-E", "UTF8", "--no-sync"]);
+  execFileSync(initdb, initArgs, { stdio: "ignore" });
+  const port = await freePort();
+  const [pg, pgArgs] = asPostgres(`${bin}/postgres`, ["-D", `${dir}/data`, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1"]);
+  const child = spawn(pg, pgArgs, { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  child.stderr.on("data", (d) => { log += d; });
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    try {
+      execFileSync(`${bin}/pg_isready`, ["-q", "-h", "127.0.0.1", "-p", String(port)]);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`PostgreSQL did not start:\n${log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    url: `postgres://liaison@127.0.0.1:${port}/postgres`,
+    stop: () => new Promise((done) => {
+      const finish = () => { rmSync(dir, { recursive: true, force: true }); done(); };
+      if (child.exitCode !== null || child.signalCode !== null) return finish();
+      child.once("exit", finish);
+      child.kill("SIGINT");
+    }),
+  };
 }

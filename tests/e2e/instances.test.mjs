@@ -1,0 +1,60 @@
+// Two server instances on one PostgreSQL serve as one: the federation works through instance A,
+// the procuratorate through instance B; a record shared on A is found on B, and edits on either
+// side show live on the other.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, cleanup, DEMO, signIn, startPostgres, startServer, waitSaved } from "./harness.mjs";
+
+async function waitValue(page, selector, expected) {
+  await page.waitForFunction(([s, v]) => document.querySelector(s)?.value === v, [selector, expected], { timeout: 20000 }).catch(async (e) => {
+    throw new Error(`${selector} is ${JSON.stringify(await page.inputValue(selector))}, expected ${JSON.stringify(expected)}: ${e.message}`);
+  });
+}
+
+test("two instances on one PostgreSQL serve two browsers as one", async () => {
+  const pg = await startPostgres();
+  const a = await startServer({ database: pg.url });
+  const b = await startServer({ database: pg.url });
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  try {
+    const fed = await (await browser.newContext({ viewport: { width: 360, height: 780 }, locale: "zh-CN" })).newPage();
+    const proc = await (await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-GB" })).newPage();
+    for (const p of [fed, proc]) p.on("pageerror", (e) => console.error("page error:", e.message));
+    await signIn(fed, a.url, DEMO.federation);
+    await signIn(proc, b.url, DEMO.procuratorate);
+
+    // The federation records a case through A and shares it with the procuratorate.
+    await fed.click("#new-intake");
+    await fed.fill("#f-survivor_code", "PG-001");
+    await waitSaved(fed);
+    const id = fed.url().split("#/r/")[1];
+    await fed.waitForSelector('#record-sync[data-synced="true"]', { timeout: 20000 });
+    await fed.selectOption("#share-org", DEMO.procuratorate.org);
+    await fed.click("#share-button");
+    await fed.click("#share-confirm-button");
+    await fed.waitForFunction(() => /检察院/.test(document.querySelector("#shared-with")?.textContent || ""));
+
+    // The procuratorate, on B, finds it in its feed and opens it.
+    await proc.reload();
+    const row = proc.locator(`li.record[data-id="${id}"]`);
+    await row.waitFor({ timeout: 20000 });
+    assert.match(await row.innerText(), /PG-001/);
+    await row.locator("a").click();
+    await waitValue(proc, "#f-survivor_code", "PG-001");
+
+    // Edits through either instance show live through the other.
+    await fed.fill("#f-description", "Visited on Monday; the survivor is safe.");
+    await waitSaved(fed);
+    await waitValue(proc, "#f-description", "Visited on Monday; the survivor is safe.");
+    await proc.fill("#f-incident_place", "东关镇");
+    await waitSaved(proc);
+    await waitValue(fed, "#f-incident_place", "东关镇");
+  } finally {
+    await browser.close();
+    await a.stop();
+    await b.stop();
+    await pg.stop();
+    cleanup(a.dataDir, b.dataDir);
+  }
+});
