@@ -176,6 +176,17 @@ pub async fn blob_put(
 ) -> Result<Json<blobs::Progress>, AppError> {
     let id = readable_doc(&state, &authed, &id).await?;
     blobs::check_upload(&hash, q.total)?;
+    if q.offset == 0 {
+        // Only attachments a record refers to: the server is no store for arbitrary files.
+        let chunks = state.store.chunks_load(id).await?;
+        let check = hash.clone();
+        let referenced = tokio::task::spawn_blocking(move || blobs::referenced(&chunks, &check))
+            .await
+            .map_err(|e| AppError::Internal(format!("the reference check failed: {e}")))?;
+        if !referenced {
+            return Err(blobs::BlobError::NotReferenced.into());
+        }
+    }
     let progress = state.store.blob_put_part(id, &hash, q.total, q.offset, &body).await??;
     if progress.complete {
         tracing::info!(doc = %id, user = authed.user.id, bytes = progress.total, "attachment stored");

@@ -35,6 +35,8 @@ pub enum BlobError {
     HashMismatch,
     #[error("not a SHA-256 in hex")]
     BadHash,
+    #[error("the record does not refer to this attachment (yet): sync the record first")]
+    NotReferenced,
 }
 
 /// Checks that `hash` is a lowercase hex SHA-256.
@@ -44,6 +46,16 @@ pub fn check_hash(hash: &str) -> Result<(), BlobError> {
     } else {
         Err(BlobError::BadHash)
     }
+}
+
+/// Whether the document stored as `chunks` refers to the attachment `hash` (chunks that do not
+/// load are skipped: what loads is what peers see).
+pub fn referenced(chunks: &[Vec<u8>], hash: &str) -> bool {
+    let mut doc = automerge::AutoCommit::new();
+    for chunk in chunks {
+        let _ = doc.load_incremental(chunk);
+    }
+    shared::record::references_attachment(&doc, hash)
 }
 
 /// Checks what can be checked of an upload before storage is asked.

@@ -42,7 +42,7 @@ impl From<BlobError> for AppError {
     fn from(e: BlobError) -> Self {
         match e {
             BlobError::TooLarge(_) => AppError::TooLarge(e.to_string()),
-            BlobError::WrongOffset { .. } | BlobError::SizeChanged { .. } => AppError::Conflict(e.to_string()),
+            BlobError::WrongOffset { .. } | BlobError::SizeChanged { .. } | BlobError::NotReferenced => AppError::Conflict(e.to_string()),
             BlobError::PastEnd | BlobError::HashMismatch | BlobError::BadHash => AppError::BadRequest(e.to_string()),
         }
     }

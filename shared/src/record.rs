@@ -99,6 +99,30 @@ pub enum RecordError {
     Incomplete(Vec<Problem>),
 }
 
+/// Whether a document refers to an attachment with this SHA-256 anywhere (a field, a group
+/// item's field): the server takes only attachments some record refers to, so an account cannot
+/// use it as a store for arbitrary files. It reads the references' `sha256` keys and nothing
+/// else of the record.
+pub fn references_attachment(doc: &AutoCommit, sha256: &str) -> bool {
+    fn walk(doc: &AutoCommit, obj: &ObjId, sha256: &str, depth: u32) -> bool {
+        if depth > 32 {
+            return false;
+        }
+        let found = |key: Option<&str>, value: (Value<'_>, ObjId)| match value {
+            (Value::Scalar(s), _) => key == Some("sha256") && matches!(s.as_ref(), ScalarValue::Str(h) if h.as_str() == sha256),
+            (Value::Object(_), child) => walk(doc, &child, sha256, depth + 1),
+        };
+        match doc.object_type(obj) {
+            Ok(ObjType::Map | ObjType::Table) => {
+                doc.keys(obj).any(|k| doc.get(obj, k.as_str()).ok().flatten().is_some_and(|v| found(Some(&k), v)))
+            }
+            Ok(ObjType::List) => (0..doc.length(obj)).any(|i| doc.get(obj, i).ok().flatten().is_some_and(|v| found(None, v))),
+            _ => false,
+        }
+    }
+    walk(doc, &ROOT, sha256, 0)
+}
+
 /// Heads as the sorted hex strings that summaries and the server's feed use.
 pub fn sorted_heads(heads: &[ChangeHash]) -> Vec<String> {
     let mut h: Vec<String> = heads.iter().map(ToString::to_string).collect();

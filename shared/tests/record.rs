@@ -144,3 +144,21 @@ fn a_record_written_with_text_objects_reads_like_ours() {
     assert_eq!(r.get(field("survivor_age")), Some(FieldValue::Int(9)));
     assert_eq!(r.summary().unwrap().title, "JS-001");
 }
+
+/// The server accepts an attachment only if a record refers to it; the check finds references
+/// inside repeat groups and nothing that merely looks like one.
+#[test]
+fn a_record_tells_which_attachments_it_refers_to() {
+    let form = shared::form::latest("intake").unwrap();
+    let mut r = Record::create(id(), &RecordMeta { form_version: form.version, ..meta("device-a") });
+    let photo = shared::record::AttachmentRef { sha256: "ab".repeat(32), name: "p.jpg".into(), mime: "image/jpeg".into(), size: 3 };
+    let mut item = shared::record::GroupItem::new([1; 8]);
+    item.values.insert("file".into(), FieldValue::Attachment(photo));
+    r.set(form.field("evidence").unwrap(), Some(FieldValue::Group(vec![item])), 1_700_000_001_000).unwrap();
+    // The survivor's code happens to be a hash-like string: not a reference.
+    r.set(form.field("survivor_code").unwrap(), Some(FieldValue::Text("cd".repeat(32))), 1_700_000_001_000).unwrap();
+
+    assert!(shared::record::references_attachment(r.doc(), &"ab".repeat(32)));
+    assert!(!shared::record::references_attachment(r.doc(), &"cd".repeat(32)), "only `sha256` keys count");
+    assert!(!shared::record::references_attachment(r.doc(), &"ef".repeat(32)));
+}

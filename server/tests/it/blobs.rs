@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use shared::storage_key::chunk_hash as sha256_hex;
 
 use crate::harness::*;
-use crate::sync::federation_creates;
+use crate::sync::federation_creates_referring;
 
 async fn put(server: &TestServer, token: &str, url: &str, offset: u64, total: u64, body: Vec<u8>) -> reqwest::Response {
     reqwest::Client::new()
@@ -25,9 +25,9 @@ async fn an_attachment_uploads_in_parts_resumes_and_reads_back_only_for_readers(
     let server = TestServer::start(backend).await;
     let fed = server.token("fed-li").await;
     let proc_ = server.token("proc-wang").await;
-    let id = federation_creates(&server, &fed, "有照片").await;
     let photo: Vec<u8> = (0..1_500_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let hash = sha256_hex(&photo);
+    let id = federation_creates_referring(&server, &fed, "有照片", &[&hash]).await;
     let url = format!("/api/docs/{id}/blobs/{hash}");
     let total = photo.len() as u64;
 
@@ -74,7 +74,13 @@ async fn an_attachment_uploads_in_parts_resumes_and_reads_back_only_for_readers(
 async fn bad_uploads_get_clear_errors_and_store_nothing(backend: Backend) {
     let server = TestServer::start(backend).await;
     let fed = server.token("fed-li").await;
-    let id = federation_creates(&server, &fed, "x").await;
+    let claimed = sha256_hex(b"the real photo");
+    let id = federation_creates_referring(&server, &fed, "x", &[&claimed]).await;
+
+    // An attachment the record does not refer to: refused, saying so.
+    let stray = put(&server, &fed, &format!("/api/docs/{id}/blobs/{}", sha256_hex(b"a stray file")), 0, 12, b"a stray file".to_vec()).await;
+    assert_eq!(stray.status(), StatusCode::CONFLICT);
+    assert!(stray.text().await.unwrap().contains("does not refer"));
 
     // Too large: refused up front, with the limit in the message.
     let big = put(&server, &fed, &format!("/api/docs/{id}/blobs/{}", "a".repeat(64)), 0, 50 * 1024 * 1024, vec![1]).await;
@@ -86,7 +92,6 @@ async fn bad_uploads_get_clear_errors_and_store_nothing(backend: Backend) {
     assert_eq!(part.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     // Bytes that do not match their name: refused, and the upload starts over.
-    let claimed = sha256_hex(b"the real photo");
     let url = format!("/api/docs/{id}/blobs/{claimed}");
     let mismatch = put(&server, &fed, &url, 0, 9, b"tampered!".to_vec()).await;
     assert_eq!(mismatch.status(), StatusCode::BAD_REQUEST);
@@ -111,8 +116,8 @@ async fn bad_uploads_get_clear_errors_and_store_nothing(backend: Backend) {
 async fn a_wrong_start_of_an_upload_does_not_block_the_real_one(backend: Backend) {
     let server = TestServer::start(backend).await;
     let fed = server.token("fed-li").await;
-    let id = federation_creates(&server, &fed, "x").await;
     let photo = vec![7u8; 300_000];
+    let id = federation_creates_referring(&server, &fed, "x", &[&sha256_hex(&photo)]).await;
     let url = format!("/api/docs/{id}/blobs/{}", sha256_hex(&photo));
     assert_eq!(put(&server, &fed, &url, 0, 5_000_000, vec![1; 500_000]).await.status(), StatusCode::OK);
 

@@ -77,6 +77,19 @@ impl App {
         assert!(matches!(self.store.doc_open(id, &user, true, false).await.unwrap(), Opened::Created));
         id
     }
+
+    /// A record of the federation's that refers to an attachment, stored as a synced one is.
+    async fn federation_doc_referring(&self, sha256: &str) -> DocumentId {
+        use automerge::transaction::Transactable;
+        let id = self.federation_doc().await;
+        let mut doc = automerge::AutoCommit::new();
+        let photo = doc.put_object(automerge::ROOT, "photo", automerge::ObjType::Map).unwrap();
+        doc.put(&photo, "sha256", sha256).unwrap();
+        let heads = doc.get_heads().iter().map(ToString::to_string).collect();
+        let chunk = shared::sync::node::Chunk::snapshot(doc.save(), Vec::new());
+        self.store.chunks_write(vec![server::store::ChunkWrite { doc: id, chunk, heads }]).await.unwrap();
+        id
+    }
 }
 
 async fn sign_in_me_and_sign_out(backend: Backend) {
@@ -178,9 +191,13 @@ async fn only_the_owner_shares_and_revokes_and_others_see_not_found(backend: Bac
 async fn attachment_routes_refuse_what_is_wrong_with_a_message(backend: Backend) {
     let app = App::on(backend.database().await).await;
     let (fed, proc_) = (app.token("fed-li").await, app.token("proc-wang").await);
-    let id = app.federation_doc().await;
     let hash = shared::storage_key::chunk_hash(b"the real photo");
+    let id = app.federation_doc_referring(&hash).await;
     let url = format!("/api/docs/{id}/blobs/{hash}");
+    let stray = shared::storage_key::chunk_hash(b"stray");
+    let (status, body) = app.put(&format!("/api/docs/{id}/blobs/{stray}?offset=0&total=5"), &fed, b"stray".to_vec()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "only attachments the record refers to");
+    assert!(body["error"].as_str().unwrap().contains("does not refer"), "{body}");
 
     let (status, body) = app.put(&format!("{url}?offset=0&total={}", 50 * 1024 * 1024), &fed, vec![1]).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);

@@ -27,10 +27,21 @@ pub async fn feed(server: &TestServer, token: &str, since: i64) -> serde_json::V
 
 /// The federation makes a record and syncs it; returns its id.
 pub async fn federation_creates(server: &TestServer, token: &str, text: &str) -> DocumentId {
+    federation_creates_referring(server, token, text, &[]).await
+}
+
+/// Like [`federation_creates`], the record referring to attachments with these SHA-256s (as
+/// the app's records do: a map with a `sha256` key), which the server then accepts.
+pub async fn federation_creates_referring(server: &TestServer, token: &str, text: &str, attachments: &[&str]) -> DocumentId {
     let id = new_doc_id();
     let mut fed = Client::connect(server, token, "fed-phone").await;
     fed.open(id, vec![]).await;
-    fed.node.doc_mut(id).unwrap().put(ROOT, "description", text).unwrap();
+    let doc = fed.node.doc_mut(id).unwrap();
+    doc.put(ROOT, "description", text).unwrap();
+    for (i, hash) in attachments.iter().enumerate() {
+        let photo = doc.put_object(ROOT, format!("photo{i}"), automerge::ObjType::Map).unwrap();
+        doc.put(&photo, "sha256", *hash).unwrap();
+    }
     fed.changed(id).await;
     assert!(fed.synced(id).await, "the server acknowledged the new record");
     id
