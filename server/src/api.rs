@@ -176,7 +176,17 @@ pub async fn blob_put(
 ) -> Result<Json<blobs::Progress>, AppError> {
     let id = readable_doc(&state, &authed, &id).await?;
     blobs::check_upload(&hash, q.total)?;
-    if q.offset == 0 {
+    if q.offset == 0 && state.store.blob_progress(id, &hash).await?.is_none_or(|p| !p.complete) {
+        let quota = state.config.quota.blob_bytes_per_org;
+        // Charged to the organisation that owns the record, whoever uploads.
+        let owner = state.store.doc_owner(id).await?.unwrap_or_else(|| authed.user.org_id.clone());
+        let usage = state.store.org_usage(&owner).await?;
+        if usage.blob_bytes + q.total > quota {
+            return Err(AppError::TooLarge(format!(
+                "this organisation's attachments have reached their quota of {} MiB; ask the server's administrator",
+                quota / (1024 * 1024)
+            )));
+        }
         // Only attachments a record refers to: the server is no store for arbitrary files.
         let chunks = state.store.chunks_load(id).await?;
         let check = hash.clone();

@@ -37,11 +37,29 @@ pub struct Config {
     pub database: Database,
     /// A sync message that would take a document past this many stored bytes is refused.
     pub max_doc_bytes: usize,
+    pub quota: Quota,
+}
+
+/// What one organisation may store, so that no account can fill the server: records (a new
+/// one past it is refused alone, with the reason) and attachment bytes (an upload past it gets
+/// 413). Counted per instance from the database at first use, so with several instances the
+/// record count may overshoot by what the others create meanwhile.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    pub docs_per_org: u64,
+    pub blob_bytes_per_org: u64,
+}
+
+impl Default for Quota {
+    /// A county's organisations over many years: a federation records a few thousand a year.
+    fn default() -> Quota {
+        Quota { docs_per_org: 1_000_000, blob_bytes_per_org: 100 * 1024 * 1024 * 1024 }
+    }
 }
 
 impl Config {
     pub fn new(dist_dir: PathBuf, database: Database) -> Config {
-        Config { dist_dir, database, max_doc_bytes: 64 * 1024 * 1024 }
+        Config { dist_dir, database, max_doc_bytes: 64 * 1024 * 1024, quota: Quota::default() }
     }
 }
 
@@ -110,7 +128,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
 pub async fn state(store: Arc<dyn Store>, config: Config) -> Result<AppState, StoreError> {
     let storage_id = store.storage_id().await?;
     let notices = store.listen().await?;
-    let hub = Hub::start(store.clone(), notices, HubConfig { storage_id, max_doc_bytes: config.max_doc_bytes });
+    let hub = Hub::start(
+        store.clone(),
+        notices,
+        HubConfig { storage_id, max_doc_bytes: config.max_doc_bytes, max_docs_per_org: config.quota.docs_per_org },
+    );
     Ok(AppState { config: Arc::new(config), store, hub, logins: Arc::default() })
 }
 

@@ -46,6 +46,13 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// What an organisation stores ([`Store::org_usage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub docs: u64,
+    pub blob_bytes: u64,
+}
+
 /// Whether an organisation may use a document. `Missing` and `Denied` must look the same to
 /// peers; they differ here only so a new document can be created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +138,9 @@ pub trait Store: Send + Sync {
     /// Adds an organisation; `Conflict` if the id is taken.
     fn org_create<'a>(&'a self, id: &'a str, name: &'a str) -> StoreFuture<'a, ()>;
     fn org_exists<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
+    /// What an organisation's records take: how many it owns, and the bytes of their
+    /// attachments (uploads under way counted at their full size), for its quotas.
+    fn org_usage<'a>(&'a self, org: &'a str) -> StoreFuture<'a, Usage>;
     /// Every organisation, by id.
     fn orgs(&self) -> StoreFuture<'_, Vec<Org>>;
     /// Adds a user with an already hashed password; returns the id. `NotFound` without the

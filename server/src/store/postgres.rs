@@ -35,7 +35,7 @@ use shared::sync::node::ChunkKind;
 use tokio::sync::{Semaphore, SemaphorePermit, mpsc, oneshot};
 use tokio_postgres::{AsyncMessage, Client, GenericClient, NoTls};
 
-use super::{Access, ChunkWrite, Notice, Opened, PartPlan, Store, StoreError, StoreFuture, heads_list, heads_text, plan_part};
+use super::{Access, ChunkWrite, Notice, Opened, PartPlan, Store, StoreError, StoreFuture, Usage, heads_list, heads_text, plan_part};
 use crate::blobs::{BlobError, Progress};
 
 /// Connections per instance; PostgreSQL allows 100 in all by default.
@@ -197,6 +197,21 @@ impl Store for PgStore {
 
     fn org_exists<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
         Box::pin(async move { org_exists(&*self.pool.get().await?, id).await })
+    }
+
+    fn org_usage<'a>(&'a self, org: &'a str) -> StoreFuture<'a, Usage> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let docs: i64 = c.query_one("SELECT COUNT(*) FROM docs WHERE owner_org = $1", &[&org]).await?.get(0);
+            let blob_bytes: i64 = c
+                .query_one(
+                    "SELECT COALESCE(SUM(b.total), 0)::BIGINT FROM blobs b JOIN docs d ON d.id = b.doc_id WHERE d.owner_org = $1",
+                    &[&org],
+                )
+                .await?
+                .get(0);
+            Ok(Usage { docs: docs as u64, blob_bytes: blob_bytes as u64 })
+        })
     }
 
     fn orgs(&self) -> StoreFuture<'_, Vec<Org>> {

@@ -19,7 +19,7 @@ use shared::storage_key::verify;
 use shared::sync::node::ChunkKind;
 use tokio::sync::mpsc;
 
-use super::{Access, ChunkWrite, Notice, Opened, PartPlan, Store, StoreError, StoreFuture, heads_list, heads_text, plan_part};
+use super::{Access, ChunkWrite, Notice, Opened, PartPlan, Store, StoreError, StoreFuture, Usage, heads_list, heads_text, plan_part};
 use crate::blobs::{BlobError, Progress};
 
 #[derive(Clone)]
@@ -169,6 +169,19 @@ impl Store for SqliteStore {
     fn org_exists<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
         let id = id.to_owned();
         self.call(move |c| org_exists(c, &id))
+    }
+
+    fn org_usage<'a>(&'a self, org: &'a str) -> StoreFuture<'a, Usage> {
+        let org = org.to_owned();
+        self.call(move |c| {
+            let docs: i64 = c.query_row("SELECT COUNT(*) FROM docs WHERE owner_org = ?1", [&org], |r| r.get(0))?;
+            let blob_bytes: i64 = c.query_row(
+                "SELECT COALESCE(SUM(b.total), 0) FROM blobs b JOIN docs d ON d.id = b.doc_id WHERE d.owner_org = ?1",
+                [&org],
+                |r| r.get(0),
+            )?;
+            Ok(Usage { docs: docs as u64, blob_bytes: blob_bytes as u64 })
+        })
     }
 
     fn orgs(&self) -> StoreFuture<'_, Vec<Org>> {

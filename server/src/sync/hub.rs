@@ -95,6 +95,8 @@ struct Conn {
 pub struct HubConfig {
     pub storage_id: String,
     pub max_doc_bytes: usize,
+    /// Records one organisation may own; a new one past it is refused alone, with the reason.
+    pub max_docs_per_org: u64,
 }
 
 impl Hub {
@@ -113,7 +115,8 @@ impl Hub {
             role: Role::Server,
             max_doc_bytes: config.max_doc_bytes,
         });
-        tokio::spawn(hub_task(node, store, rx, tx.clone(), persist_tx, persist_queued));
+        let quota = Arc::new(DocQuota { limit: config.max_docs_per_org, owned: tokio::sync::Mutex::new(HashMap::new()) });
+        tokio::spawn(hub_task(node, store, rx, tx.clone(), persist_tx, persist_queued, quota));
         Hub { tx, next_conn: Arc::new(AtomicU64::new(1)) }
     }
 
@@ -168,6 +171,7 @@ async fn hub_task(
     tx: mpsc::Sender<HubEvent>,
     persist: mpsc::UnboundedSender<Persist>,
     persist_queued: Arc<AtomicUsize>,
+    quota: Arc<DocQuota>,
 ) {
     let mut conns: HashMap<ConnId, Conn> = HashMap::new();
     let checks = Arc::new(Semaphore::new(CONCURRENT_CHECKS));
@@ -303,15 +307,22 @@ async fn hub_task(
                 Action::Authorize { conn, doc, create, load } => {
                     let Some(user) = conns.get(&conn).map(|c| c.user.clone()) else { continue };
                     touched.insert(doc);
-                    let (store, tx, checks) = (store.clone(), tx.clone(), checks.clone());
+                    let (store, tx, checks, quota) = (store.clone(), tx.clone(), checks.clone(), quota.clone());
                     tokio::spawn(async move {
                         let Ok(_turn) = checks.acquire().await else { return };
-                        let verdict = match store.doc_open(doc, &user, create, load).await {
+                        let may_create = create && quota.may_create(&*store, &user.org_id).await;
+                        let verdict = match store.doc_open(doc, &user, may_create, load).await {
                             Ok(Opened::Allowed { chunks }) => Verdict::Allowed { chunks },
                             Ok(Opened::Created) => {
+                                quota.created(&user.org_id).await;
                                 tracing::info!(doc = %doc, user = user.id, org = %user.org_id, "document created");
                                 Verdict::Created
                             }
+                            // Missing (or another's) and not to be created: the same answer for both.
+                            Ok(Opened::Unavailable) if create && !may_create => Verdict::Refused(format!(
+                                "this organisation has reached its quota of {} records; ask the server's administrator",
+                                quota.limit
+                            )),
                             Ok(Opened::Unavailable) => Verdict::Unavailable,
                             Err(e) => {
                                 tracing::error!(error = %e, doc = %doc, "access check failed");
@@ -341,6 +352,37 @@ async fn hub_task(
                 Action::Updated { .. } | Action::Unavailable { .. } | Action::Acknowledged { .. } => {}
             }
         }
+    }
+}
+
+/// How many records each organisation owns, read from the store at first use and counted up
+/// with each creation here, against [`HubConfig::max_docs_per_org`].
+struct DocQuota {
+    limit: u64,
+    owned: tokio::sync::Mutex<HashMap<String, u64>>,
+}
+
+impl DocQuota {
+    /// Whether `org` may create one more record. A store error allows it: the quota is a guard
+    /// against filling the server, not a reason to refuse work when the count cannot be read.
+    async fn may_create(&self, store: &dyn Store, org: &str) -> bool {
+        let mut owned = self.owned.lock().await;
+        if !owned.contains_key(org) {
+            match store.org_usage(org).await {
+                Ok(usage) => {
+                    owned.insert(org.to_owned(), usage.docs);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, org, "could not count the organisation's records");
+                    return true;
+                }
+            }
+        }
+        owned[org] < self.limit
+    }
+
+    async fn created(&self, org: &str) {
+        *self.owned.lock().await.entry(org.to_owned()).or_default() += 1;
     }
 }
 

@@ -75,6 +75,11 @@ impl TestServer {
 
     /// A server on `database`, seeding the demo accounts (if missing).
     pub async fn start_on(database: Database) -> TestServer {
+        TestServer::start_configured(database, |_| {}).await
+    }
+
+    /// Like [`TestServer::start_on`], with the configuration changed by `configure`.
+    pub async fn start_configured(database: Database, configure: impl FnOnce(&mut server::Config)) -> TestServer {
         let dist = temp_dir("dist");
         std::fs::write(dist.join("index.html"), "<!doctype html><title>test</title>").unwrap();
         let store = server::store::open(&database).await.unwrap();
@@ -85,6 +90,7 @@ impl TestServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let mut config = server::Config::new(dist, database.clone());
         config.max_doc_bytes = 256 * 1024;
+        configure(&mut config);
         let task = tokio::spawn(async move {
             server::run(listener, config, async {
                 let _ = stopped.await;

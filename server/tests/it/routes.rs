@@ -22,11 +22,17 @@ struct App {
 
 impl App {
     async fn on(database: Database) -> App {
+        App::with_quota(database, server::Quota::default()).await
+    }
+
+    async fn with_quota(database: Database, quota: server::Quota) -> App {
         let store = server::store::open(&database).await.unwrap();
         server::demo::seed(&*store).await.unwrap();
         let dist = temp_dir("dist");
         std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
-        let state = server::state(store.clone(), server::Config::new(dist, database)).await.unwrap();
+        let mut config = server::Config::new(dist, database);
+        config.quota = quota;
+        let state = server::state(store.clone(), config).await.unwrap();
         App { router: server::router(state), store }
     }
 
@@ -227,6 +233,21 @@ async fn attachment_routes_refuse_what_is_wrong_with_a_message(backend: Backend)
     assert_eq!(app.call(Method::GET, &url, None, None).await.0, StatusCode::UNAUTHORIZED);
 }
 
+async fn attachments_past_the_organisations_quota_are_refused(backend: Backend) {
+    let app = App::with_quota(backend.database().await, server::Quota { docs_per_org: 10, blob_bytes_per_org: 20 }).await;
+    let fed = app.token("fed-li").await;
+    let small = shared::storage_key::chunk_hash(b"twelve bytes");
+    let id = app.federation_doc_referring(&small).await;
+    let (status, body) = app.put(&format!("/api/docs/{id}/blobs/{small}?offset=0&total=12"), &fed, b"twelve bytes".to_vec()).await;
+    assert_eq!((status, body["complete"].as_bool()), (StatusCode::OK, Some(true)));
+    // 12 of 20 bytes used: another 12 would pass the quota.
+    let more = shared::storage_key::chunk_hash(b"twelve more!");
+    let other = app.federation_doc_referring(&more).await;
+    let (status, body) = app.put(&format!("/api/docs/{other}/blobs/{more}?offset=0&total=12"), &fed, b"twelve more!".to_vec()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body["error"].as_str().unwrap().contains("quota"), "{body}");
+}
+
 async fn health_answers_without_a_token(backend: Backend) {
     let app = App::on(backend.database().await).await;
     let (status, body) = app.call(Method::GET, "/api/health", None, None).await;
@@ -239,5 +260,6 @@ on_both!(
     the_feed_shows_each_organisation_its_own_and_shared_records_once,
     only_the_owner_shares_and_revokes_and_others_see_not_found,
     attachment_routes_refuse_what_is_wrong_with_a_message,
+    attachments_past_the_organisations_quota_are_refused,
     health_answers_without_a_token,
 );

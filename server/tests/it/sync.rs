@@ -311,6 +311,28 @@ async fn a_killed_server_keeps_every_change_it_acknowledged(backend: Backend) {
     }
 }
 
+/// An organisation past its record quota gets the new record refused alone, saying why; the
+/// connection and its existing records go on.
+async fn a_new_record_past_the_quota_is_refused_alone(backend: Backend) {
+    let server = TestServer::start_configured(backend.database().await, |c| c.quota.docs_per_org = 2).await;
+    let token = server.token("fed-li").await;
+    let first = federation_creates(&server, &token, "one").await;
+    federation_creates(&server, &token, "two").await;
+
+    let mut fed = Client::connect(&server, &token, "fed-tablet").await;
+    let third = new_doc_id();
+    fed.open(third, vec![]).await;
+    fed.node.doc_mut(third).unwrap().put(ROOT, "description", "three").unwrap();
+    fed.changed(third).await;
+    assert!(fed.pump_until(|c| !c.refusals.is_empty()).await);
+    assert_eq!(fed.refusals[0].0, third);
+    assert!(fed.refusals[0].1.contains("quota of 2 records"), "{:?}", fed.refusals);
+    assert!(fed.closed.is_none(), "the connection stays");
+    // An existing record still syncs on the same connection.
+    fed.open(first, vec![]).await;
+    assert!(fed.pump_until(|c| c.node.doc(first).is_some_and(|d| d.get(ROOT, "description").ok().flatten().is_some())).await);
+}
+
 on_both!(
     login_tokens_and_logout,
     an_expired_token_is_refused,
@@ -318,4 +340,5 @@ on_both!(
     malformed_and_oversized_input_gets_an_error_and_the_server_lives_on,
     a_rejoin_with_the_same_peer_id_replaces_the_old_socket,
     a_killed_server_keeps_every_change_it_acknowledged,
+    a_new_record_past_the_quota_is_refused_alone,
 );

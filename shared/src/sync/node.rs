@@ -136,9 +136,11 @@ pub enum Verdict {
     Created,
     /// Missing, or not this account's to read: both get the same answer.
     Unavailable,
-    /// The check itself failed (storage error): the connection closes with this reason, so the
-    /// peer retries later instead of taking the document for missing.
+    /// The check itself failed (storage error): the document is refused with this reason (to
+    /// try again later), so the peer does not take it for missing.
     Failed(String),
+    /// Not allowed for a reason the peer should see (a quota reached): refused alone, saying so.
+    Refused(String),
 }
 
 /// What to store of a document.
@@ -656,6 +658,7 @@ impl Node {
         let state = state.unwrap_or_default();
         match verdict {
             Verdict::Failed(reason) => self.refuse(conn, doc, &format!("could not check access to {doc}: {reason}; try again later"), out),
+            Verdict::Refused(reason) => self.refuse(conn, doc, &reason, out),
             Verdict::Unavailable => {
                 for msg in queue {
                     self.unavailable(conn, doc, &msg, out);
