@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use shared::DocumentId;
 
@@ -212,17 +213,23 @@ pub async fn blob_get(
 ) -> Result<impl axum::response::IntoResponse, AppError> {
     let id = readable_doc(&state, &authed, &id).await?;
     blobs::check_hash(&hash)?;
-    let bytes = state.store.blob_get(id, &hash).await?;
-    let bytes = bytes.ok_or_else(|| AppError::NotFound("attachment not found".into()))?;
+    let (total, offsets) = state.store.blob_parts(id, &hash).await?.ok_or_else(|| AppError::NotFound("attachment not found".into()))?;
+    // Streamed part by part: a download holds one part in memory, not the whole attachment.
+    let store = state.store.clone();
+    let parts = futures_util::stream::iter(offsets).then(move |offset| {
+        let (store, hash) = (store.clone(), hash.clone());
+        async move { store.blob_part(id, &hash, offset).await.map(axum::body::Bytes::from).map_err(std::io::Error::other) }
+    });
     // Never in the browser's HTTP cache: the app keeps its own copy in IndexedDB, and a
     // survivor's photo must not outlive it somewhere else on the phone.
     Ok((
         [
-            (axum::http::header::CONTENT_TYPE, "application/octet-stream"),
-            (axum::http::header::CACHE_CONTROL, "no-store"),
-            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (axum::http::header::CONTENT_LENGTH, total.to_string()),
         ],
-        bytes,
+        axum::body::Body::from_stream(parts),
     ))
 }
 

@@ -196,8 +196,12 @@ pub trait Store: Send + Sync {
         offset: u64,
         bytes: &'a [u8],
     ) -> StoreFuture<'a, Result<Progress, BlobError>>;
-    /// A complete blob's bytes; `None` while it is missing or unfinished.
-    fn blob_get<'a>(&'a self, doc: DocumentId, hash: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
+    /// A complete blob's size and the offsets of its stored parts, in order; `None` while it
+    /// is missing or unfinished. Read part by part ([`Store::blob_part`]), a download holds
+    /// one part (at most 1 MiB) in memory at a time, not the whole attachment.
+    fn blob_parts<'a>(&'a self, doc: DocumentId, hash: &'a str) -> StoreFuture<'a, Option<(u64, Vec<u64>)>>;
+    /// One stored part of a blob, by its offset.
+    fn blob_part<'a>(&'a self, doc: DocumentId, hash: &'a str, offset: u64) -> StoreFuture<'a, Vec<u8>>;
 }
 
 /// How a new part continues an upload that stands at `current`, shared by the backends.

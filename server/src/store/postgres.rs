@@ -506,22 +506,32 @@ impl Store for PgStore {
         })
     }
 
-    fn blob_get<'a>(&'a self, doc: DocumentId, hash: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+    fn blob_parts<'a>(&'a self, doc: DocumentId, hash: &'a str) -> StoreFuture<'a, Option<(u64, Vec<u64>)>> {
         Box::pin(async move {
             let c = self.pool.get().await?;
             let id = doc.to_string();
             match progress(&*c, &id, hash, false).await? {
                 Some(p) if p.complete => {
-                    let rows =
-                        c.query("SELECT bytes FROM blob_parts WHERE doc_id = $1 AND hash = $2 ORDER BY part_offset", &[&id, &hash]).await?;
-                    let mut out = Vec::with_capacity(p.total as usize);
-                    for row in rows {
-                        out.extend_from_slice(row.get::<_, &[u8]>(0));
-                    }
-                    Ok(Some(out))
+                    let rows = c
+                        .query("SELECT part_offset FROM blob_parts WHERE doc_id = $1 AND hash = $2 ORDER BY part_offset", &[&id, &hash])
+                        .await?;
+                    Ok(Some((p.total, rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())))
                 }
                 _ => Ok(None),
             }
+        })
+    }
+
+    fn blob_part<'a>(&'a self, doc: DocumentId, hash: &'a str, offset: u64) -> StoreFuture<'a, Vec<u8>> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let row = c
+                .query_one(
+                    "SELECT bytes FROM blob_parts WHERE doc_id = $1 AND hash = $2 AND part_offset = $3",
+                    &[&doc.to_string(), &hash, &(offset as i64)],
+                )
+                .await?;
+            Ok(row.get(0))
         })
     }
 }

@@ -431,18 +431,27 @@ impl Store for SqliteStore {
         })
     }
 
-    fn blob_get<'a>(&'a self, doc: DocumentId, hash: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+    fn blob_parts<'a>(&'a self, doc: DocumentId, hash: &'a str) -> StoreFuture<'a, Option<(u64, Vec<u64>)>> {
         let hash = hash.to_owned();
         self.call(move |c| match progress(c, doc, &hash)? {
             Some(p) if p.complete => {
-                let mut stmt = c.prepare("SELECT bytes FROM blob_parts WHERE doc_id = ?1 AND hash = ?2 ORDER BY offset")?;
-                let mut out = Vec::new();
-                for part in stmt.query_map(params![doc.to_string(), hash], |r| r.get::<_, Vec<u8>>(0))? {
-                    out.extend_from_slice(&part?);
-                }
-                Ok(Some(out))
+                let mut stmt = c.prepare("SELECT offset FROM blob_parts WHERE doc_id = ?1 AND hash = ?2 ORDER BY offset")?;
+                let offsets = stmt.query_map(params![doc.to_string(), hash], |r| r.get::<_, i64>(0))?;
+                let offsets = offsets.map(|o| o.map(|o| o as u64)).collect::<Result<Vec<u64>, _>>()?;
+                Ok(Some((p.total, offsets)))
             }
             _ => Ok(None),
+        })
+    }
+
+    fn blob_part<'a>(&'a self, doc: DocumentId, hash: &'a str, offset: u64) -> StoreFuture<'a, Vec<u8>> {
+        let hash = hash.to_owned();
+        self.call(move |c| {
+            Ok(c.query_row(
+                "SELECT bytes FROM blob_parts WHERE doc_id = ?1 AND hash = ?2 AND offset = ?3",
+                params![doc.to_string(), hash, offset as i64],
+                |r| r.get(0),
+            )?)
         })
     }
 }
