@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { cleanup, launchProfile, startServer, tempDir, waitSaved } from "./harness.mjs";
+import { cleanup, DEMO, launchProfile, signIn, startServer, tempDir, waitSaved } from "./harness.mjs";
 
 const FORMS = [
   ["intake", "案件线索登记", "Case clue intake", "#f-survivor_code", "ZX-001"],
@@ -140,6 +140,29 @@ test("the chooser offers every form, and the list filters by kind, status, date 
     assert.equal(await toggle.innerText(), "Filters");
   } finally {
     await context.close();
+    await server.stop();
+    cleanup(profile, server.dataDir);
+  }
+});
+
+// The status line's English texts are longer: signed out and signed in, the phone's first
+// screen still never scrolls sideways.
+test("in English the phone's first screen does not scroll sideways either", async () => {
+  const server = await startServer();
+  const profile = tempDir("profile");
+  const browser = await launchProfile(profile, { locale: "en-GB" });
+  try {
+    const { page } = browser;
+    const width = () => page.evaluate(() => document.documentElement.scrollWidth);
+    await page.goto(server.url);
+    await page.waitForSelector('#sync-status[data-state="signed-out"]');
+    await page.waitForSelector("#sign-in");
+    assert.ok((await width()) <= 360, `signed out: the page is ${await width()} px wide at 360 px`);
+    assert.ok(await page.locator("#status-toggle").isVisible(), "the details button stays on screen");
+    await signIn(page, server.url, DEMO.federation);
+    assert.ok((await width()) <= 360, `signed in: the page is ${await width()} px wide at 360 px`);
+  } finally {
+    await browser.context.close().catch(() => {});
     await server.stop();
     cleanup(profile, server.dataDir);
   }
