@@ -49,14 +49,14 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         let started = Instant::now();
         eprintln!("xtask: fuzzing {target} for up to {runs} runs or {max_seconds} s");
         // `Form::from_json` builds the `&'static` data the build embeds by leaking it, on
-        // purpose (it runs in the build script and tests only): LeakSanitizer would report
-        // every definition that parses.
-        let leaks: &[&str] = if target == "form_definition" { &["-detect_leaks=0"] } else { &[] };
+        // purpose (it runs in the build script and tests only): LeakSanitizer would report it
+        // for every input and again at exit, where libFuzzer records it as a crash.
+        let leaks = if target == "form_definition" { "detect_leaks=0" } else { "" };
         let out = Command::new("cargo")
             .args(["+nightly", "fuzz", "run", target])
             .arg(&corpus)
             .args(["--", &format!("-runs={runs}"), &format!("-max_total_time={max_seconds}"), "-print_final_stats=1"])
-            .args(leaks)
+            .env("ASAN_OPTIONS", leaks)
             .current_dir(root)
             .stdout(Stdio::inherit())
             .stderr(Stdio::piped())
@@ -66,6 +66,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         let execs = stat(&stderr, "stat::number_of_executed_units:").unwrap_or(0);
         let crashes = count_files(&artifacts) - before;
         let seconds = started.elapsed().as_secs_f64();
+        if crashes > 0 {
+            // What libFuzzer said about it: the sanitizer's report and the input's name.
+            let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim_start().starts_with("at ")).collect();
+            eprintln!("{}", tail[tail.len().saturating_sub(40)..].join("\n"));
+        }
         if !out.status.success() && crashes == 0 {
             eprintln!("{stderr}");
             bail!("cargo fuzz {target} failed without a crash artifact: {}", out.status);
