@@ -7,6 +7,8 @@
 //! - `cargo xtask bench` compares our sync server with automerge-repo's JS one and prints figures.
 //! - `cargo xtask bench live` times live edits seen by 199 other clients on three servers.
 //! - `cargo xtask bench app` measures the release app in Chromium against N seeded records.
+//! - `cargo xtask bench crash` SIGKILLs the server under load, many times, on SQLite and on
+//!   PostgreSQL, and counts acknowledged changes lost (must be none).
 //! - `cargo xtask fuzz [--runs N] [--max-seconds S] [TARGET…]` runs the `cargo fuzz` targets.
 
 mod dist;
@@ -29,7 +31,8 @@ fn main() -> Result<()> {
             None => bench(&root),
             Some("app") => bench_app(&root),
             Some("live") => bench_live(&root),
-            Some(other) => bail!("unknown bench {other:?}: cargo xtask bench [app | live]"),
+            Some("crash") => bench_crash(&root),
+            Some(other) => bail!("unknown bench {other:?}: cargo xtask bench [app | live | crash]"),
         },
         Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("dist") => {
@@ -39,7 +42,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist | bench [app | live] | fuzz [--runs N] [--max-seconds S] [TARGET…]"
+                "usage: cargo xtask run [--addr HOST:PORT] [--data-dir DIR] | test | dist | bench [app | live | crash] | fuzz [--runs N] [--max-seconds S] [TARGET…]"
             );
             std::process::exit(2);
         }
@@ -130,6 +133,24 @@ fn bench_live(root: &Path) -> Result<()> {
     cmd("cargo", &["bench", "--package", "server", "--bench", "live"])
         .env("LIAISON_SERVER_BIN", target.join("release/liaison-server"))
         .env("SAMOD_SERVER_BIN", samod_target.join("release/samod-server"))
+        .run()
+}
+
+/// The crash campaign (`server/benches/crash.rs`): light clients push changes while the release
+/// server is SIGKILLed at random moments and started again, `BENCH_CRASH_KILLS` times (default
+/// 30) per backend in `BENCH_CRASH_BACKENDS` (default `sqlite,postgres`; PostgreSQL is a
+/// throwaway cluster the bench starts, from Debian's package, installed here when missing).
+/// Prints kills, changes made, acknowledged and lost, and fails if any acknowledged change is
+/// missing after a restart. `BENCH_CRASH_CLIENTS`, `BENCH_CRASH_DOCS`, `BENCH_CRASH_INTERVAL_MS`
+/// and `BENCH_CRASH_EDIT_CHARS` shape the load.
+fn bench_crash(root: &Path) -> Result<()> {
+    let backends = std::env::var("BENCH_CRASH_BACKENDS").unwrap_or_default();
+    if backends.is_empty() || backends.contains("postgres") {
+        toolchain::ensure_postgres()?;
+    }
+    cmd("cargo", &["build", "--release", "--package", "server"]).run()?;
+    cmd("cargo", &["bench", "--package", "server", "--bench", "crash"])
+        .env("LIAISON_SERVER_BIN", dist::target_dir(root).join("release/liaison-server"))
         .run()
 }
 

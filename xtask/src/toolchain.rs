@@ -1,7 +1,7 @@
 //! Installs what the build and the tests need, only when it is missing: the wasm32 target,
 //! wasm-bindgen-cli at exactly the version in Cargo.lock, binaryen's wasm-opt (npm), Chromium with
-//! its driver and a CJK font (Debian packages), PostgreSQL for the server's tests (Debian), and the
-//! end-to-end tests' npm packages.
+//! its driver and a CJK font (Debian packages), PostgreSQL for the server's tests and the crash
+//! campaign (Debian), and the end-to-end tests' npm packages.
 
 use std::path::Path;
 use std::process::Command;
@@ -53,8 +53,8 @@ pub fn ensure_browser() -> Result<()> {
     Ok(())
 }
 
-/// Debian's PostgreSQL, which the server's tests start a cluster of their own with (they never
-/// use a running one unless `LIAISON_TEST_POSTGRES` names it).
+/// Debian's PostgreSQL, which the server's tests and the crash campaign start a cluster of their
+/// own with (the tests never use a running one unless `LIAISON_TEST_POSTGRES` names it).
 pub fn ensure_postgres() -> Result<()> {
     let installed = std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|d| d.flatten().any(|v| v.path().join("bin/postgres").is_file()));
     if !installed {

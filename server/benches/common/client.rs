@@ -55,9 +55,7 @@ pub struct Failures {
 impl Client {
     /// Connects, sends `join` and waits for the server's `peer`.
     pub async fn connect(url: &str, peer: &str) -> Result<Client> {
-        // No Nagle, as browsers open their sockets: a small frame goes out at once.
-        let (socket, _) =
-            tokio_tungstenite::connect_async_with_config(url, None, true).await.with_context(|| format!("connecting to {url}"))?;
+        let socket = open(url).await?;
         let node = Node::new(NodeConfig {
             peer_id: PeerId(peer.into()),
             metadata: PeerMetadata { storage_id: None, is_ephemeral: true },
@@ -65,19 +63,38 @@ impl Client {
             max_doc_bytes: 1 << 30,
         });
         let mut client = Client { node, socket, joined: false, unavailable: Vec::new(), updated: Vec::new(), closed: None };
-        let join = client.node.handle(0, Event::Connected { conn: CONN, account: String::new() });
-        client.carry_out(join).await;
-        client.flush().await;
+        client.join(url).await?;
+        Ok(client)
+    }
+
+    /// A new socket to `url` for the same node, as a browser reconnects after the server went
+    /// away: the node hears the old connection end and a new one start, and once the server
+    /// answers `join` it offers every document it holds again.
+    pub async fn reconnect(&mut self, url: &str) -> Result<()> {
+        let socket = open(url).await?;
+        self.node.handle(0, Event::Disconnected { conn: CONN });
+        self.socket = socket;
+        self.joined = false;
+        self.closed = None;
+        self.join(url).await
+    }
+
+    /// Sends `join` and waits for the server's `peer`.
+    async fn join(&mut self, url: &str) -> Result<()> {
+        let join = self.node.handle(0, Event::Connected { conn: CONN, account: String::new() });
+        self.carry_out(join).await;
+        self.flush().await;
         // Documents are started only once the server has answered `join`, so windows hold.
         let deadline = Instant::now() + JOIN_TIMEOUT;
-        while !client.joined {
-            match client.next_frame(deadline).await {
-                Next::Frame(bytes) => client.received(bytes).await,
+        while !self.joined {
+            match self.next_frame(deadline).await {
+                Next::Frame(bytes) => self.received(bytes).await,
                 Next::Timeout => bail!("no answer to join from {url}"),
                 Next::Closed(why) => bail!("{url} closed the connection before answering join: {why}"),
             }
         }
-        Ok(client)
+        self.flush().await;
+        Ok(())
     }
 
     /// The server's next binary frame; other frames are skipped.
@@ -211,6 +228,13 @@ impl Failures {
         let closed = self.closed.as_ref().map(|(n, why)| format!(", {n} left when the connection closed ({why})")).unwrap_or_default();
         Some(format!("{} timeouts, {} doc-unavailable{closed}", self.timeouts, self.unavailable))
     }
+}
+
+async fn open(url: &str) -> Result<Socket> {
+    // No Nagle, as browsers open their sockets: a small frame goes out at once.
+    let (socket, _) =
+        tokio_tungstenite::connect_async_with_config(url, None, true).await.with_context(|| format!("connecting to {url}"))?;
+    Ok(socket)
 }
 
 /// The document a server's frame is about, to check only that one for completion.

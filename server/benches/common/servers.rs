@@ -137,7 +137,12 @@ impl Server {
 
 /// Signs in as the demo federation user and returns the session token.
 async fn login(port: u16) -> Result<String> {
-    let body = serde_json::json!({ "username": USER, "password": PASSWORD });
+    login_as(port, USER, PASSWORD).await
+}
+
+/// Signs in to ours on `port` and returns the session token.
+pub async fn login_as(port: u16, user: &str, password: &str) -> Result<String> {
+    let body = serde_json::json!({ "username": user, "password": password });
     let reply: serde_json::Value = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/api/login"))
         .json(&body)
@@ -151,7 +156,7 @@ async fn login(port: u16) -> Result<String> {
 
 /// Waits for the line `ready` + port on the child's stdout, then keeps draining it (on a
 /// thread) so the child never blocks on a full pipe.
-fn read_port(child: &mut Child, ready: &str) -> Result<u16> {
+pub fn read_port(child: &mut Child, ready: &str) -> Result<u16> {
     let stdout = child.stdout.take().context("no stdout")?;
     let (tx, rx) = mpsc::channel();
     let ready = ready.to_owned();
@@ -165,7 +170,7 @@ fn read_port(child: &mut Child, ready: &str) -> Result<u16> {
     Ok(rx.recv_timeout(START_TIMEOUT)?)
 }
 
-fn temp_dir(name: &str) -> Result<PathBuf> {
+pub fn temp_dir(name: &str) -> Result<PathBuf> {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b)?;
     let suffix: String = b.iter().map(|x| format!("{x:02x}")).collect();
