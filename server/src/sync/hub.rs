@@ -10,7 +10,7 @@
 //! node as if it were a local edit (stored again here, which finds its chunk already there,
 //! then synced to this instance's peers); access changes and sign-outs act as local ones do.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -287,7 +287,10 @@ async fn hub_task(
                 actions
             }
         };
-        for action in actions {
+        // What handling an action makes the node say next is carried out in the same turn:
+        // sending it back through the hub's own channel could be dropped when that is full.
+        let mut actions = VecDeque::from(actions);
+        while let Some(action) = actions.pop_front() {
             match action {
                 Action::Send { conn, bytes } => {
                     let full = conns.get(&conn).is_some_and(|c| c.out.try_send(Outgoing::Frame(bytes)).is_err());
@@ -295,7 +298,7 @@ async fn hub_task(
                         tracing::warn!(conn = conn.0, "peer reads too slowly; disconnecting");
                         conns.remove(&conn);
                         // The socket task sees its channel close and ends; the node forgets it.
-                        let _ = tx.try_send(HubEvent::Node(Event::Disconnected { conn }));
+                        actions.extend(node.handle(now, Event::Disconnected { conn }));
                     }
                 }
                 Action::Close { conn, reason } => {
@@ -337,7 +340,7 @@ async fn hub_task(
                     if persist_queued.fetch_add(bytes, Ordering::Relaxed) + bytes > MAX_PERSIST_QUEUE_BYTES {
                         persist_queued.fetch_sub(bytes, Ordering::Relaxed);
                         tracing::warn!(doc = %doc, bytes, "storage is behind; refusing a change for now");
-                        let _ = tx.try_send(HubEvent::Node(Event::Persisted { doc, generation, ok: false }));
+                        actions.extend(node.handle(now, Event::Persisted { doc, generation, ok: false }));
                         continue;
                     }
                     let heads = heads.iter().map(ToString::to_string).collect();
