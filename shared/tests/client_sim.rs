@@ -4,12 +4,14 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+mod common;
+
+use common::Chunks;
 use proptest::prelude::*;
 use shared::api::{Feed, FeedEntry};
 use shared::form::RecordKind;
-use shared::record::sorted_heads;
 use shared::sync::client::{Client, ClientConfig, Effect, FeedError, Input, SyncStatus, WINDOW, tab_peer_id};
-use shared::sync::node::{Chunk, ChunkKind};
+use shared::sync::node::Chunk;
 use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerId, PeerMetadata, Role, Verdict};
 use shared::{DocumentId, FieldValue, Record, RecordMeta, RecordSummary};
 
@@ -41,34 +43,6 @@ fn code_of(r: &Record) -> Option<String> {
     match r.get(field)? {
         FieldValue::Text(s) => Some(s),
         _ => None,
-    }
-}
-
-/// Chunks under their hashes: a snapshot deletes exactly what it names.
-#[derive(Default, Clone)]
-struct Chunks(HashMap<DocumentId, Vec<(String, Vec<u8>)>>);
-
-impl Chunks {
-    fn write(&mut self, doc: DocumentId, chunk: Chunk) {
-        let chunks = self.0.entry(doc).or_default();
-        if chunk.kind == ChunkKind::Snapshot {
-            chunks.retain(|(h, _)| !chunk.replaces.contains(h));
-        }
-        if !chunks.iter().any(|(h, _)| *h == chunk.hash) {
-            chunks.push((chunk.hash, chunk.bytes));
-        }
-    }
-
-    fn get(&self, doc: DocumentId) -> Vec<Vec<u8>> {
-        self.0.get(&doc).into_iter().flatten().map(|(_, b)| b.clone()).collect()
-    }
-
-    fn heads(&self, doc: DocumentId) -> Vec<String> {
-        let mut d = automerge::AutoCommit::new();
-        for c in self.get(doc) {
-            d.load_incremental(&c).expect("stored chunks load");
-        }
-        sorted_heads(&d.get_heads())
     }
 }
 
@@ -188,7 +162,7 @@ impl Sim {
         let mut summaries = HashMap::new();
         for id in store.0.keys() {
             let mut doc = automerge::AutoCommit::new();
-            for c in store.get(*id) {
+            for c in store.chunks(*id) {
                 doc.load_incremental(&c).unwrap();
             }
             let mut r = Record::from_doc(*id, doc).unwrap();
@@ -305,15 +279,15 @@ impl Sim {
                     d.acked.insert(doc, heads);
                 }
                 Effect::Load { doc } => {
-                    let result = if d.unreadable.contains(&doc) { Err("unreadable".to_owned()) } else { Ok(d.store.get(doc)) };
+                    let result = if d.unreadable.contains(&doc) { Err("unreadable".to_owned()) } else { Ok(d.store.chunks(doc)) };
                     self.queue.push_back(Ev::Client(i, Input::Loaded { doc, result }));
                 }
                 Effect::LoadForPeer { conn, doc } => {
-                    let result = if d.unreadable.contains(&doc) { Err("unreadable".to_owned()) } else { Ok(d.store.get(doc)) };
+                    let result = if d.unreadable.contains(&doc) { Err("unreadable".to_owned()) } else { Ok(d.store.chunks(doc)) };
                     self.queue.push_back(Ev::Client(i, Input::LoadedForPeer { conn, doc, result }));
                 }
                 Effect::LoadForMerge { doc } => {
-                    let chunks = d.store.get(doc);
+                    let chunks = d.store.chunks(doc);
                     self.queue.push_back(Ev::Client(i, Input::LoadedForMerge { doc, chunks }));
                 }
                 Effect::LoadFailed { doc, .. } => d.load_failures.push(doc),
@@ -356,7 +330,7 @@ impl Sim {
                     let verdict = if self.server.forbidden.contains(&doc) {
                         Verdict::Unavailable
                     } else if self.server.store.0.contains_key(&doc) {
-                        Verdict::Allowed { chunks: if load { self.server.store.get(doc) } else { Vec::new() } }
+                        Verdict::Allowed { chunks: if load { self.server.store.chunks(doc) } else { Vec::new() } }
                     } else {
                         Verdict::Created
                     };
@@ -440,7 +414,7 @@ fn a_record_that_cannot_be_read_keeps_the_checkpoint_and_is_offered_again() {
     let mut store = Chunks::default();
     store.0.insert(stale, sim.server.store.0[&stale].clone());
     let acked = HashMap::from([(stale, sim.server.store.heads(stale))]);
-    let mut newer = Record::load(stale, &sim.server.store.get(stale)[0]).unwrap();
+    let mut newer = Record::load(stale, &sim.server.store.chunks(stale)[0]).unwrap();
     set_code(&mut newer, "NEW").unwrap();
     sim.server.store.write(stale, Chunk::incremental(newer.save_incremental()));
     sim.server.bump(stale);
@@ -487,7 +461,7 @@ fn a_reload_waits_for_every_write_in_flight() {
     sim.input(dev, second);
     assert!(sim.devices[dev].reloaded, "reloads once the last write is answered");
     let mut doc = automerge::AutoCommit::new();
-    for c in sim.devices[dev].store.get(id) {
+    for c in sim.devices[dev].store.chunks(id) {
         doc.load_incremental(&c).unwrap();
     }
     assert_eq!(code_of(&Record::from_doc(id, doc).unwrap()).as_deref(), Some("TYPED"), "what was typed is stored");
@@ -584,12 +558,12 @@ fn another_tabs_change_reaches_an_open_record_without_the_network() {
     let mut store = Chunks::default();
     store.0.insert(id, sim.server.store.0[&id].clone());
     let dev = sim.add_device(false, store, HashMap::new());
-    let chunks = sim.devices[dev].store.get(id);
+    let chunks = sim.devices[dev].store.chunks(id);
     let effects = sim.devices[dev].client.open(sim.now, id, chunks);
     sim.carry_out(dev, effects);
 
     // The other tab writes a change to the shared storage and announces it.
-    let mut other = Record::load(id, &sim.devices[dev].store.get(id)[0]).unwrap();
+    let mut other = Record::load(id, &sim.devices[dev].store.chunks(id)[0]).unwrap();
     set_code(&mut other, "SECOND").unwrap();
     sim.devices[dev].store.write(id, Chunk::incremental(other.save_incremental()));
     let summary = RecordSummary { org: Some("fed".into()), ..other.summary().unwrap() };
@@ -629,7 +603,7 @@ fn a_record_the_server_refuses_alone_says_why_and_the_rest_sync_on_the_same_conn
     assert!(sim.in_step(dev, small), "the other record synced");
     assert_eq!(d.connects, 1, "on the same connection");
     assert!(sim.up_to_date(dev), "the round ended: {:?}", d.statuses.last());
-    assert!(!d.store.get(big).is_empty(), "the refused record stays on the device");
+    assert!(!d.store.chunks(big).is_empty(), "the refused record stays on the device");
     assert!(!sim.server.store.0.contains_key(&big) || sim.server.store.heads(big) != d.store.heads(big));
 }
 
@@ -695,7 +669,7 @@ proptest! {
                         let effects = c.create(sim.now, id, &meta());
                         sim.carry_out(device, effects);
                     }
-                    let chunks = sim.devices[device].store.get(id);
+                    let chunks = sim.devices[device].store.chunks(id);
                     let effects = sim.devices[device].client.open(sim.now, id, chunks);
                     sim.carry_out(device, effects);
                     let effects = sim.devices[device].client.update(sim.now, id, &mut |r| set_code(r, &format!("E{}", r.id()))).unwrap();

@@ -1,10 +1,13 @@
 //! The sync state machine on a simulated network: one server, several clients, random
 //! schedules of offline edits, disconnects, slow storage and server crashes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use automerge::{AutoCommit, ROOT, ReadDoc, transaction::Transactable};
 use proptest::prelude::*;
+mod common;
+
+use common::Chunks as Store;
 use shared::DocumentId;
 use shared::sync::node::{Chunk, ChunkKind};
 use shared::sync::{Action, ConnId, Event, Message, Node, NodeConfig, PeerId, PeerMetadata, Role, Verdict};
@@ -35,35 +38,6 @@ fn client_node(i: usize) -> Node {
         role: Role::Client,
         max_doc_bytes: 1 << 20,
     })
-}
-
-/// Stored chunks per document under their hashes, as either side's storage keeps them: a
-/// snapshot deletes exactly the chunks it names.
-#[derive(Default, Clone)]
-struct Store(HashMap<DocumentId, Vec<(String, Vec<u8>)>>);
-
-impl Store {
-    fn write(&mut self, doc: DocumentId, chunk: Chunk) {
-        let chunks = self.0.entry(doc).or_default();
-        if chunk.kind == ChunkKind::Snapshot {
-            chunks.retain(|(h, _)| !chunk.replaces.contains(h));
-        }
-        if !chunks.iter().any(|(h, _)| *h == chunk.hash) {
-            chunks.push((chunk.hash, chunk.bytes));
-        }
-    }
-
-    fn chunks(&self, doc: DocumentId) -> Vec<Vec<u8>> {
-        self.0.get(&doc).into_iter().flatten().map(|(_, b)| b.clone()).collect()
-    }
-
-    fn load(&self, doc: DocumentId) -> AutoCommit {
-        let mut d = AutoCommit::new();
-        for c in self.chunks(doc) {
-            d.load_incremental(&c).unwrap();
-        }
-        d
-    }
 }
 
 struct Link {
@@ -837,6 +811,18 @@ fn joined_server(max_doc_bytes: usize) -> (Node, ConnId) {
     (server, conn)
 }
 
+/// A sync message that carries these raw changes and claims nothing else.
+fn carrying(changes: Vec<Vec<u8>>) -> automerge::sync::Message {
+    automerge::sync::Message {
+        heads: vec![],
+        need: vec![],
+        have: vec![],
+        changes: changes.into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+}
+
 fn sync_bytes(doc: DocumentId, message: automerge::sync::Message) -> Vec<u8> {
     Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: doc, data: message.encode() }.encode()
 }
@@ -847,14 +833,7 @@ fn sync_bytes(doc: DocumentId, message: automerge::sync::Message) -> Vec<u8> {
 fn changes_waiting_for_missing_dependencies_count_towards_the_size_limit() {
     let (mut server, conn) = joined_server(300_000);
     let id = doc_id(0);
-    let hello = automerge::sync::Message {
-        heads: vec![],
-        need: vec![],
-        have: vec![],
-        changes: automerge::sync::ChunkList::empty(),
-        flags: None,
-        version: automerge::sync::MessageVersion::V1,
-    };
+    let hello = carrying(vec![]);
     server.handle(0, Event::Received { conn, bytes: sync_bytes(id, hello) });
     server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Created });
 
@@ -867,28 +846,14 @@ fn changes_waiting_for_missing_dependencies_count_towards_the_size_limit() {
         let mut orphan = author.fork();
         orphan.put(ROOT, "big", "x".repeat(100_000)).unwrap();
         let change = orphan.get_last_local_change().unwrap().raw_bytes().to_vec();
-        let waiting = automerge::sync::Message {
-            heads: vec![],
-            need: vec![],
-            have: vec![],
-            changes: vec![change].into(),
-            flags: None,
-            version: automerge::sync::MessageVersion::V1,
-        };
+        let waiting = carrying(vec![change]);
         refused |=
             refusal(&server.handle(0, Event::Received { conn, bytes: sync_bytes(id, waiting) })).is_some_and(|(_, r)| r.contains("exceed"));
         // And a small change that applies.
         let mut small = AutoCommit::new();
         small.put(ROOT, format!("small{round}"), round).unwrap();
         let change = small.get_last_local_change().unwrap().raw_bytes().to_vec();
-        let applies = automerge::sync::Message {
-            heads: vec![],
-            need: vec![],
-            have: vec![],
-            changes: vec![change].into(),
-            flags: None,
-            version: automerge::sync::MessageVersion::V1,
-        };
+        let applies = carrying(vec![change]);
         refused |=
             refusal(&server.handle(0, Event::Received { conn, bytes: sync_bytes(id, applies) })).is_some_and(|(_, r)| r.contains("exceed"));
     }
@@ -1055,14 +1020,7 @@ fn the_interrupted_document_is_dropped_with_its_unstored_changes() {
     let mut theirs = AutoCommit::new();
     theirs.put(ROOT, "code", "P-1").unwrap();
     let change = theirs.get_last_local_change().unwrap().raw_bytes().to_vec();
-    let carrying = automerge::sync::Message {
-        heads: vec![],
-        need: vec![],
-        have: vec![],
-        changes: vec![change].into(),
-        flags: None,
-        version: automerge::sync::MessageVersion::V1,
-    };
+    let carrying = carrying(vec![change]);
     let msg = Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: id, data: carrying.encode() };
     server.handle(0, Event::Received { conn, bytes: msg.encode() });
     let actions = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Created });

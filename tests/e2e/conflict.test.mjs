@@ -4,11 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, cleanup, DEMO, startServer, waitSaved, signIn } from "./harness.mjs";
+import { CHROMIUM_ARGS, cleanup, DEMO, signIn, startServer, waitSaved, waitValue } from "./harness.mjs";
 
-async function waitValue(page, selector, expected) {
-  await page.waitForFunction(([s, v]) => document.querySelector(s)?.value === v, [selector, expected], { timeout: 20000 });
-}
 
 test("concurrent values of one field are both shown, and the one picked wins on both devices", async () => {
   const server = await startServer();

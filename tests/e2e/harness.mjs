@@ -83,6 +83,13 @@ export async function clearHttpCache(context, page) {
   await cdp.detach();
 }
 
+/** Waits until the field `selector` holds `expected`; says what it held if it never does. */
+export async function waitValue(page, selector, expected, timeout = 20000) {
+  await page.waitForFunction(([s, v]) => document.querySelector(s)?.value === v, [selector, expected], { timeout }).catch(async (e) => {
+    throw new Error(`${selector} is ${JSON.stringify(await page.inputValue(selector))}, expected ${JSON.stringify(expected)}: ${e.message}`);
+  });
+}
+
 export async function waitSaved(page) {
   await page.waitForSelector('#save-status[data-state="saved"]', { timeout: 10000 });
 }

@@ -4,13 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, cleanup, DEMO, signIn, startPostgres, startServer, waitSaved } from "./harness.mjs";
+import { CHROMIUM_ARGS, cleanup, DEMO, signIn, startPostgres, startServer, waitSaved, waitValue } from "./harness.mjs";
 
-async function waitValue(page, selector, expected) {
-  await page.waitForFunction(([s, v]) => document.querySelector(s)?.value === v, [selector, expected], { timeout: 20000 }).catch(async (e) => {
-    throw new Error(`${selector} is ${JSON.stringify(await page.inputValue(selector))}, expected ${JSON.stringify(expected)}: ${e.message}`);
-  });
-}
 
 test("two instances on one PostgreSQL serve two browsers as one", async () => {
   const pg = await startPostgres();

@@ -4,18 +4,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, cleanup, DEMO, startServer, waitSaved, signIn } from "./harness.mjs";
+import { CHROMIUM_ARGS, cleanup, DEMO, signIn, startServer, waitSaved, waitValue } from "./harness.mjs";
 
 
-async function waitValue(page, selector, expected) {
-  await page.waitForFunction(
-    ([s, v]) => document.querySelector(s)?.value === v,
-    [selector, expected],
-    { timeout: 20000 },
-  ).catch(async (e) => {
-    throw new Error(`${selector} is ${JSON.stringify(await page.inputValue(selector))}, expected ${JSON.stringify(expected)}: ${e.message}`);
-  });
-}
 
 test("offline edits by two organisations merge, and only after sharing", async () => {
   const server = await startServer();

@@ -3,13 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, cleanup, DEMO, startServer, waitSaved, signIn } from "./harness.mjs";
+import { CHROMIUM_ARGS, cleanup, DEMO, signIn, startServer, waitSaved, waitValue } from "./harness.mjs";
 
-async function waitValue(page, selector, expected) {
-  await page.waitForFunction(([s, v]) => document.querySelector(s)?.value === v, [selector, expected], { timeout: 15000 }).catch(async (e) => {
-    throw new Error(`${selector} is ${JSON.stringify(await page.inputValue(selector))}, expected ${JSON.stringify(expected)}: ${e.message}`);
-  });
-}
 
 /** Records every state the sync status line goes through from now on. */
 async function watchStates(page) {
