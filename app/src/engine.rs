@@ -451,8 +451,8 @@ impl Engine {
     }
 
     /// Whether the server has acknowledged this record's latest changes.
-    pub fn on_server(&self, summary: &RecordSummary) -> bool {
-        self.acked.borrow().get(&summary.id).is_some_and(|h| *h == summary.heads)
+    pub fn on_server(&self, id: DocumentId, heads: &[String]) -> bool {
+        self.acked.borrow().get(&id).is_some_and(|h| *h == heads)
     }
 
     /// Whether the server refused this record in the last round: `Some(None)` when it does not

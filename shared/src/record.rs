@@ -177,6 +177,12 @@ impl Record {
         }
     }
 
+    /// Wraps a document already known to be a record at its current heads (its caller
+    /// checked it with [`Record::try_wrap`] and nothing merged into it since).
+    pub(crate) fn wrap_checked(id: DocumentId, doc: AutoCommit) -> Record {
+        Record { id, doc, author: None }
+    }
+
     /// Loads a document saved whole or in incremental chunks concatenated.
     pub fn load(id: DocumentId, bytes: &[u8]) -> Result<Record, RecordError> {
         Record::from_doc(id, AutoCommit::load(bytes)?)
@@ -290,8 +296,13 @@ impl Record {
 
     /// The list-view summary of this record, with the title and category of the newest
     /// version of its form.
+    /// The document's heads as a summary names them (sorted hex).
+    pub fn heads(&mut self) -> Vec<String> {
+        sorted_heads(&self.doc.get_heads())
+    }
+
     pub fn summary(&mut self) -> Result<RecordSummary, RecordError> {
-        let heads = sorted_heads(&self.doc.get_heads());
+        let heads = self.heads();
         let meta = self.meta()?;
         let form = form::latest(&meta.form_id).ok_or_else(|| RecordError::UnknownForm(meta.form_id.clone(), meta.form_version))?;
         let m = self.meta_obj()?;

@@ -577,6 +577,39 @@ fn another_tabs_change_reaches_an_open_record_without_the_network() {
 }
 
 #[test]
+fn a_merge_that_breaks_a_record_is_noticed_on_the_next_look_though_looks_are_cached() {
+    let mut sim = Sim::new();
+    let id = doc_id(31);
+    sim.server.seed(id, "FIRST");
+    let mut store = Chunks::default();
+    store.0.insert(id, sim.server.store.0[&id].clone());
+    let dev = sim.add_device(false, store, HashMap::new());
+    let chunks = sim.devices[dev].store.chunks(id);
+    let effects = sim.devices[dev].client.open(sim.now, id, chunks);
+    sim.carry_out(dev, effects);
+    // Looked at (and checked) twice at the same heads, edited, looked at again.
+    for _ in 0..2 {
+        sim.devices[dev].client.with_record(id, &mut |_| {}).unwrap();
+    }
+    let effects = sim.devices[dev].client.update(sim.now, id, &mut |r| set_code(r, "EDITED")).unwrap();
+    sim.carry_out(dev, effects);
+    let mut code = None;
+    sim.devices[dev].client.with_record(id, &mut |r| code = code_of(r)).unwrap();
+    assert_eq!(code.as_deref(), Some("EDITED"));
+
+    // Another tab (or a buggy peer) removes what makes it a record; the change merges in.
+    let mut other = Record::load(id, &sim.devices[dev].store.chunks(id).concat()).unwrap();
+    automerge::transaction::Transactable::delete(other.doc_mut(), automerge::ROOT, "meta").unwrap();
+    other.doc_mut().commit();
+    sim.devices[dev].store.write(id, Chunk::incremental(other.save_incremental()));
+    let summary = RecordSummary { org: Some("fed".into()), ..sim.devices[dev].summaries[&id].clone() };
+    sim.input(dev, Input::StoredElsewhere { summary });
+
+    let err = sim.devices[dev].client.with_record(id, &mut |_| panic!("a broken record must not be lent out")).unwrap_err();
+    assert!(err.contains("meta"), "{err}");
+}
+
+#[test]
 fn a_record_the_server_refuses_alone_says_why_and_the_rest_sync_on_the_same_connection() {
     let mut sim = Sim::new();
     sim.server = Server::with_limit(8 * 1024);

@@ -34,6 +34,8 @@ function parseArgs(argv) {
     else if (a === "--timeout-s") out.timeoutS = Number(v);
     else if (a === "--seed-report") out.seedReport = v;
     else if (a === "--json") out.json = v;
+    else if (a === "--trace") out.trace = v;
+    else if (a === "--cpuprofile") out.cpuprofile = v;
     else throw new Error(`unknown argument ${a}`);
   }
   return out;
@@ -49,6 +51,7 @@ function instrument(expected) {
     marks: {},
     inputs: [],
     commits: [],
+    begins: [],
     wasmMemory: null,
   });
 
@@ -58,7 +61,12 @@ function instrument(expected) {
   IDBDatabase.prototype.transaction = function (...args) {
     const tx = transaction.apply(this, args);
     const stores = [].concat(args[0] instanceof DOMStringList ? Array.from(args[0]) : args[0]);
-    if (args[1] === "readwrite" && stores.includes("chunks")) tx.addEventListener("complete", () => B.commits.push(performance.now()));
+    if (args[1] === "readwrite" && stores.includes("chunks")) {
+      // When the transaction began too: input → begin is the app's share, begin → complete
+      // IndexedDB's (its writes and the disk flush).
+      const begun = performance.now();
+      tx.addEventListener("complete", () => { B.commits.push(performance.now()); B.begins.push(begun); });
+    }
     return tx;
   };
   document.addEventListener("beforeinput", () => B.inputs.push(performance.now()), true);
@@ -366,19 +374,41 @@ async function measure({ url, count: n, timeoutS }) {
       await box.waitFor({ timeout: 60000 });
       await box.click();
       await page.keyboard.press("End");
-      await page.evaluate(() => { window.__bench.inputs = []; window.__bench.commits = []; });
+      await page.evaluate(() => { window.__bench.inputs = []; window.__bench.commits = []; window.__bench.begins = []; });
       const text = " 当事人再次来电，称对方仍在纠缠。Called again on 3 May, visit planned.";
+      // `--trace F`: a Chrome trace of the typing (open it in the browser's performance panel).
+      if (args.trace) await cdp.send("Tracing.start", { traceConfig: { includedCategories: TRACE_CATEGORIES }, transferMode: "ReturnAsStream" });
+      // `--cpuprofile F`: a sampled CPU profile of the page while typing (wasm names need a
+      // dist built with names kept).
+      if (args.cpuprofile) {
+        await cdp.send("Profiler.enable");
+        await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+        await cdp.send("Profiler.start");
+      }
       await page.keyboard.type(text, { delay: 120 });
       await sleep(3000);
-      const { inputs, commits } = await page.evaluate(() => ({ inputs: window.__bench.inputs, commits: window.__bench.commits }));
-      const lat = [];
+      if (args.trace) writeFileSync(args.trace, await endTrace(cdp));
+      if (args.cpuprofile) writeFileSync(args.cpuprofile, JSON.stringify((await cdp.send("Profiler.stop")).profile));
+      const { inputs, commits, begins } = await page.evaluate(() => ({ inputs: window.__bench.inputs, commits: window.__bench.commits, begins: window.__bench.begins }));
+      const lat = [], app = [], idb = [], each = [];
       let missed = 0;
       for (const t of inputs) {
-        const c = commits.find((x) => x >= t);
-        if (c === undefined) missed++; else lat.push(c - t);
+        const i = commits.findIndex((x) => x >= t);
+        if (i < 0) { missed++; continue; }
+        lat.push(commits[i] - t);
+        // A keystroke that arrived while an earlier transaction was already open waits for the next one's commit; its app share is then 0.
+        app.push(Math.max(0, begins[i] - t));
+        idb.push(commits[i] - Math.max(begins[i], t));
+        each.push([lat.at(-1), app.at(-1), idb.at(-1)].map((x) => Math.round(x)));
       }
-      lat.sort((a, b) => a - b);
-      return { typed: [...text].length, inputs: inputs.length, commits: commits.length, missed, p50: percentile(lat, 50), p95: percentile(lat, 95), max: lat.at(-1) ?? null };
+      // The slowest five, as [total, app, IndexedDB] (in the --json report).
+      const worst = each.sort((a, b) => b[0] - a[0]).slice(0, 5);
+      for (const a of [lat, app, idb]) a.sort((x, y) => x - y);
+      return {
+        typed: [...text].length, inputs: inputs.length, commits: commits.length, missed,
+        p50: percentile(lat, 50), p95: percentile(lat, 95), max: lat.at(-1) ?? null,
+        worst, appP50: percentile(app, 50), appP95: percentile(app, 95), idbP50: percentile(idb, 50), idbP95: percentile(idb, 95),
+      };
     });
   } catch (e) {
     r.errors.push(e.message.split("\n")[0]);
@@ -389,6 +419,22 @@ async function measure({ url, count: n, timeoutS }) {
     rmSync(profileDir, { recursive: true, force: true });
   }
   return r;
+}
+
+const TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8.execute", "toplevel", "IndexedDB", "blink", "loading"];
+
+async function endTrace(cdp) {
+  const complete = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+  await cdp.send("Tracing.end");
+  const { stream } = await complete;
+  let out = "";
+  for (;;) {
+    const { data, eof, base64Encoded } = await cdp.send("IO.read", { handle: stream, size: 1 << 20 });
+    out += base64Encoded ? Buffer.from(data, "base64").toString("utf8") : data;
+    if (eof) break;
+  }
+  await cdp.send("IO.close", { handle: stream });
+  return out;
 }
 
 // ---------- printing ----------
@@ -440,6 +486,7 @@ function table(r) {
   if (off) add("reload offline → first row", err(off) ?? (off.firstRow == null ? `none in ${r.timeoutS} s` : s(off.firstRow)));
   const k = r.steps.keystrokes;
   if (k) add("keystroke → IndexedDB commit p50 / p95", err(k) ?? `${msf(k.p50)} / ${msf(k.p95)} (max ${msf(k.max)}; ${k.inputs} inputs, ${k.commits} commits, ${k.missed} without)`);
+  if (k && !err(k)) add("  of which: input → transaction begun / begun → committed, p50 / p95", `${msf(k.appP50)} / ${msf(k.appP95)}; ${msf(k.idbP50)} / ${msf(k.idbP95)}`);
   const w = Math.max(...rows.map(([a]) => a.length));
   console.log(`\n== app with ${r.n} records ==`);
   for (const [a, b] of rows) console.log(`${a.padEnd(w)}  ${b}`);
@@ -509,7 +556,7 @@ const args = parseArgs(process.argv.slice(2));
 if (args.summary) {
   summary(args.summary.map((f) => JSON.parse(readFileSync(f, "utf8"))));
 } else {
-  if (!args.url || !args.count) throw new Error("usage: node tests/bench/app.mjs --url http://127.0.0.1:PORT --count N [--timeout-s S] [--seed-report F] [--json F]");
+  if (!args.url || !args.count) throw new Error("usage: node tests/bench/app.mjs --url http://127.0.0.1:PORT --count N [--timeout-s S] [--seed-report F] [--json F] [--trace F] [--cpuprofile F]");
   if (!args.url.startsWith("http://127.0.0.1:")) throw new Error("--url must be http://127.0.0.1:PORT");
   args.timeoutS ||= 120 + Math.ceil(args.count * 0.048);
   const r = await measure(args);

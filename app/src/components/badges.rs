@@ -1,7 +1,7 @@
 //! The two facts every record shows in the list and on its page: draft or complete, and
 //! whether the server has it.
 
-use shared::RecordSummary;
+use shared::DocumentId;
 use shared::i18n::L;
 use shared::record::Status;
 
@@ -23,13 +23,14 @@ pub enum SyncState {
 }
 
 impl SyncState {
-    pub fn of(engine: &Engine, summary: &RecordSummary) -> SyncState {
-        match engine.refusal(summary.id) {
+    /// Of record `id` with `heads` (sorted hex, as in its summary).
+    pub fn of(engine: &Engine, id: DocumentId, heads: &[String]) -> SyncState {
+        match engine.refusal(id) {
             Some(None) => return SyncState::Refused,
             Some(Some(_)) => return SyncState::Rejected,
             None => {}
         }
-        if engine.on_server(summary) { SyncState::OnServer } else { SyncState::Pending }
+        if engine.on_server(id, heads) { SyncState::OnServer } else { SyncState::Pending }
     }
 
     /// For tests and styles: `on-server`, `pending`, `refused`, `rejected`.

@@ -17,9 +17,14 @@ pub fn ConflictChooser(at: Slot, editor: Editor) -> impl IntoView {
     let id = format!("c-{}", slot.key());
     let conflicts = {
         let slot = slot.clone();
-        Memo::new(move |_| {
-            editor.tick.track();
+        // Concurrent values appear only through a merge, which bumps `epoch`; an edit made
+        // here can only settle them. So edits (`tick`) are watched only while there are some:
+        // every keystroke in one field would otherwise re-read every field's values.
+        Memo::new(move |prev: Option<&Vec<Conflict>>| {
             editor.epoch.track();
+            if prev.is_none_or(|p| !p.is_empty()) {
+                editor.tick.track();
+            }
             editor.conflicts(&slot)
         })
     };

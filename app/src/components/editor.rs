@@ -149,7 +149,9 @@ impl Editor {
     pub fn set(&self, slot: &Slot, value: Option<FieldValue>) -> Result<(), String> {
         let now = platform::now_ms();
         let result = match &slot.item {
-            None => self.update(|r| r.set(slot.field, value, now).map_err(|e| e.to_string())),
+            // A field of the record changes only that field: it alone is read back (a keystroke
+            // must not re-read every value).
+            None => self.apply(|r| r.set(slot.field, value, now).map_err(|e| e.to_string()), Some(slot.field)),
             Some(i) => self.update(|r| r.set_item(i.group, &i.id, slot.field, value, now).map_err(|e| e.to_string())),
         };
         if let Err(e) = &result {
@@ -160,10 +162,19 @@ impl Editor {
 
     /// Any change to the record, stored like an edit.
     pub fn update(&self, change: impl FnOnce(&mut Record) -> Result<(), String>) -> Result<(), String> {
+        self.apply(change, None)
+    }
+
+    /// Stores a change, then reads back `changed` (the one field it touched) or, if `None`,
+    /// every value.
+    fn apply(&self, change: impl FnOnce(&mut Record) -> Result<(), String>, changed: Option<&'static Field>) -> Result<(), String> {
         let engine = self.engine().ok_or_else(|| "not ready".to_owned())?;
         engine.update(self.id, change)?;
         self.error.set(None);
-        self.refresh();
+        match changed {
+            Some(field) => self.refresh_field(field),
+            None => self.refresh(),
+        }
         self.tick.update(|t| *t += 1);
         Ok(())
     }
@@ -208,6 +219,21 @@ impl Editor {
             && self.values.with_untracked(|v| *v != values)
         {
             self.values.set(values);
+        }
+    }
+
+    /// Re-reads one field of the record into `values`.
+    fn refresh_field(&self, field: &'static Field) {
+        let Some(value) = self.read(|r| r.get(field)) else { return };
+        if self.values.with_untracked(|v| v.get(field.id) != value.as_ref()) {
+            self.values.update(|v| match value {
+                Some(value) => {
+                    v.insert(field.id.to_owned(), value);
+                }
+                None => {
+                    v.remove(field.id);
+                }
+            });
         }
     }
 

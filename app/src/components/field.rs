@@ -69,20 +69,22 @@ pub fn FieldInput(at: Slot, editor: Editor) -> AnyView {
             </ul>
         }
     };
+    // Memos: skip logic re-runs on every change of any value, and the DOM is touched only
+    // when the answer changes.
     let shown = {
         let slot = slot.clone();
-        move || editor.shown(&slot)
+        Memo::new(move |_| editor.shown(&slot))
     };
     let failing = {
         let slot = slot.clone();
-        move || message.get().is_some() || !editor.problems_for(&slot).is_empty()
+        Memo::new(move |_| message.get().is_some() || !editor.problems_for(&slot).is_empty())
     };
     let wrap_id = format!("w-{key}");
     let kind = field.ty.kind().as_str();
 
     if grouped {
         view! {
-            <fieldset class="field" class:invalid=failing id=wrap_id data-field=field.id data-type=kind hidden=move || !shown()
+            <fieldset class="field" class:invalid=failing id=wrap_id data-field=field.id data-type=kind hidden=move || !shown.get()
                 aria-describedby=described>
                 <legend>{label}{required}</legend>
                 {hint}
@@ -93,7 +95,7 @@ pub fn FieldInput(at: Slot, editor: Editor) -> AnyView {
         .into_any()
     } else {
         view! {
-            <div class="field" class:invalid=failing id=wrap_id data-field=field.id data-type=kind hidden=move || !shown()>
+            <div class="field" class:invalid=failing id=wrap_id data-field=field.id data-type=kind hidden=move || !shown.get()>
                 <label for=input_id>{label}{required}</label>
                 {hint}
                 {control}

@@ -260,7 +260,7 @@ fn RecordRow(summary: Arc<RecordSummary>) -> impl IntoView {
     let sync = Memo::new(move |_| {
         ctx.engine().map_or(SyncState::Pending, |e| {
             e.list_changed.track();
-            SyncState::of(&e, &summary)
+            SyncState::of(&e, summary.id, &summary.heads)
         })
     });
     view! {

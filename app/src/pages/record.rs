@@ -98,6 +98,28 @@ fn RecordPage(id: DocumentId) -> impl IntoView {
     }
 }
 
+/// How long a write runs before the save line says "saving".
+const SLOW_SAVE_MS: u64 = 400;
+
+/// What the save line shows.
+#[derive(Clone, PartialEq)]
+enum SaveState {
+    Saving,
+    Saved,
+    Failed(String),
+}
+
+impl SaveState {
+    /// For tests and styles: `saving`, `saved`, `error`.
+    fn code(&self) -> &'static str {
+        match self {
+            SaveState::Saving => "saving",
+            SaveState::Saved => "saved",
+            SaveState::Failed(_) => "error",
+        }
+    }
+}
+
 #[component]
 fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl IntoView {
     let ctx = use_ctx();
@@ -105,25 +127,59 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
     let editor = Editor::new(ctx, id, form);
     let result = RwSignal::new(None::<Result<(), String>>);
 
-    let status = move || {
+    // A memo: several places show it, and it changes far less often than the record.
+    let status = Memo::new(move |_| {
         editor.tick.track();
         editor.epoch.track();
         if let Some(e) = ctx.engine() {
             e.revision.track();
         }
         editor.read(|r| r.status()).unwrap_or(Status::Draft)
-    };
+    });
+    let status = move || status.get();
 
-    let save_status = move || {
+    let save_state = Memo::new(move |_| {
         let engine = ctx.engine()?;
         Some(if let Some(e) = editor.error.get().or_else(|| engine.write_error.get()) {
-            view! { <span class="error" id="save-status" data-state="error">{ctx.t(text::SAVE_FAILED)}{e}</span> }.into_any()
+            SaveState::Failed(e)
         } else if engine.writes_pending.get() > 0 {
-            view! { <span class="muted" id="save-status" data-state="saving">{ctx.t(text::SAVING)}</span> }.into_any()
+            SaveState::Saving
         } else {
-            view! { <span class="ok" id="save-status" data-state="saved">{ctx.t(text::SAVED)}</span> }.into_any()
+            SaveState::Saved
         })
-    };
+    });
+    // `data-state` says at once what is going on; the words say "saving" only once a write has
+    // taken a while. Each keystroke's write takes milliseconds: "saving"/"saved" in turn at
+    // every keystroke would redraw the line and be read out by screen readers every time.
+    let slow = RwSignal::new(false);
+    let saving_since = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        if save_state.get() == Some(SaveState::Saving) {
+            let at = saving_since.get_value() + 1;
+            saving_since.set_value(at);
+            set_timeout(
+                move || {
+                    if saving_since.try_get_value() == Some(at) && save_state.get_untracked() == Some(SaveState::Saving) {
+                        slow.set(true);
+                    }
+                },
+                std::time::Duration::from_millis(SLOW_SAVE_MS),
+            );
+        } else {
+            saving_since.update_value(|n| *n += 1);
+            slow.set(false);
+        }
+    });
+    let save_status = Memo::new(move |_| {
+        let state = save_state.get()?;
+        let (class, words) = match &state {
+            SaveState::Failed(e) => ("error", format!("{}{e}", ctx.t(text::SAVE_FAILED))),
+            SaveState::Saving if slow.get() => ("muted", ctx.t(text::SAVING).to_string()),
+            _ => ("ok", ctx.t(text::SAVED).to_string()),
+        };
+        Some((class, state.code(), words))
+    });
+    let save_status = move || save_status.get();
 
     let mark_complete = move |_| {
         editor.refresh();
@@ -186,7 +242,11 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
         {(damaged > 0).then(|| view! {
             <p class="warn" role="alert" id="damaged-warning">{move || ctx.t(text::DAMAGED_CHUNKS)}</p>
         })}
-        <p class="save-line" aria-live="polite">{save_status}" · "{move || ctx.t(text::AUTOSAVE_NOTE)}</p>
+        <p class="save-line" aria-live="polite">
+            <span id="save-status" class=move || save_status().map(|s| s.0) data-state=move || save_status().map(|s| s.1)>
+                {move || save_status().map(|s| s.2)}
+            </span>
+            " · "{move || ctx.t(text::AUTOSAVE_NOTE)}</p>
         <SharePanel id=id/>
         <CheckSummary editor=editor/>
         {move || {
@@ -300,12 +360,15 @@ fn SharePanel(id: DocumentId) -> impl IntoView {
     // Sharing survivor data is not undone by the other side forgetting it: it is confirmed first.
     let confirming = RwSignal::new(None::<String>);
 
-    let sync_state = move || {
+    // A memo: five places show it, and each change to the record would otherwise read the
+    // record five times over.
+    let sync_state = Memo::new(move |_| {
         let engine = ctx.engine()?;
         engine.revision.track();
-        let summary = engine.with_record(id, |r| r.summary().ok()).ok().flatten()?;
-        Some(SyncState::of(&engine, &summary))
-    };
+        let heads = engine.with_record(id, |r| r.heads()).ok()?;
+        Some(SyncState::of(&engine, id, &heads))
+    });
+    let sync_state = move || sync_state.get();
     let on_server = move || sync_state().map(|s| s == SyncState::OnServer);
     let refresh = move || {
         let Some(session) = ctx.engine().and_then(|e| e.session()) else { return };

@@ -22,6 +22,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use automerge::{AutoCommit, ChangeHash};
+
 use super::node::{Action, Chunk, ConnId, Event, Node, NodeConfig, Role, Verdict};
 use super::wire::{PeerId, PeerMetadata};
 use crate::api::Feed;
@@ -271,6 +273,12 @@ pub struct Client {
     refused: HashSet<DocumentId>,
     /// Records a page has open (with how many holders): kept in memory.
     held: HashMap<DocumentId, u32>,
+    /// Heads at which each document in memory last read as a record (its meta checked): read
+    /// again only after they moved under it (a merge), not on every look at an open record.
+    checked: HashMap<DocumentId, Vec<ChangeHash>>,
+    /// What the node's slot holds while a [`Record`] view has the document: kept, because a
+    /// new `AutoCommit` draws a random actor id and allocates, several times per keystroke.
+    spare: Option<AutoCommit>,
     round: Round,
     discovery: Discovery,
     checkpoint: i64,
@@ -342,6 +350,8 @@ impl Client {
             acked: config.acked,
             refused: HashSet::new(),
             held: HashMap::new(),
+            checked: HashMap::new(),
+            spare: None,
             round: Round::default(),
             discovery: Discovery::default(),
             checkpoint: config.checkpoint,
@@ -508,16 +518,23 @@ impl Client {
     /// Runs `f` on a record in memory.
     pub fn with_record(&mut self, id: DocumentId, f: &mut dyn FnMut(&mut Record)) -> Result<(), String> {
         let slot = self.node.doc_mut(id).ok_or_else(|| "not open".to_owned())?;
+        let heads = slot.get_heads();
+        let checked = self.checked.get(&id) == Some(&heads);
         // The node owns the document; lend it to a `Record` view and put it back.
-        let doc = std::mem::replace(slot, automerge::AutoCommit::new());
-        match Record::try_wrap(id, doc) {
+        let doc = std::mem::replace(slot, self.spare.take().unwrap_or_default());
+        let wrapped = if checked { Ok(Record::wrap_checked(id, doc)) } else { Record::try_wrap(id, doc) };
+        match wrapped {
             Ok(mut record) => {
                 f(&mut record);
-                *slot = record.into_doc();
+                self.spare = Some(std::mem::replace(slot, record.into_doc()));
+                // Changes made through a `Record` keep it a record: the heads after them
+                // count as checked.
+                self.checked.insert(id, slot.get_heads());
                 Ok(())
             }
             Err((e, doc)) => {
-                *slot = doc;
+                self.spare = Some(std::mem::replace(slot, doc));
+                self.checked.remove(&id);
                 Err(e.to_string())
             }
         }
@@ -875,6 +892,7 @@ impl Client {
     fn release_if_idle(&mut self, doc: DocumentId) {
         if !self.held.contains_key(&doc) && !self.round.in_flight.contains(&doc) {
             self.node.release(doc);
+            self.checked.remove(&doc);
         }
     }
 
