@@ -4,6 +4,7 @@
 //! clock and no random source; callers pass time and random bytes in. That keeps every rule
 //! here testable on a simulated network and identical on both sides.
 
+pub mod agreement;
 pub mod api;
 pub mod doc_id;
 pub mod form;
