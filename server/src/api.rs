@@ -6,11 +6,11 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use shared::DocumentId;
 
-use shared::api::{DocAccess, Feed, LoginRequest, Org, Session, ShareRequest, User};
+use shared::api::{DeviceKey, DocAccess, Feed, KeyRequest, LoginRequest, Org, Session, ShareRequest, User};
 
 use crate::auth::Authed;
 use crate::error::AppError;
-use crate::store::Access;
+use crate::store::{Access, NewKey};
 use crate::{AppState, now_ms};
 use crate::{accounts, blobs};
 
@@ -67,6 +67,8 @@ pub async fn session_delete(State(state): State<AppState>, authed: Authed) -> Re
     // Sockets opened with the token end too: signing out stops sync at once.
     together(async move {
         accounts::revoke_token(&*state.store, &token).await?;
+        // The device's signing key stops speaking for its user with the session.
+        state.store.keys_revoke_for_token(&accounts::token_hash(&token), now_ms()).await?;
         state.hub.logout(&authed.token).await;
         Ok(())
     })
@@ -143,6 +145,34 @@ pub async fn doc_access_get(State(state): State<AppState>, authed: Authed, Path(
     }
     let owner = state.store.doc_owner(id).await?.as_deref() == Some(org.as_str());
     Ok(Json(DocAccess { owner, shared_with: state.store.doc_shared_with(id).await? }))
+}
+
+/// Registers this device's public signing key for the signed-in user; signing out of this
+/// session revokes it.
+pub async fn key_create(
+    State(state): State<AppState>,
+    authed: Authed,
+    AppJson(req): AppJson<KeyRequest>,
+) -> Result<Json<DeviceKey>, AppError> {
+    let public = shared::agreement::parse_public_key(&req.public_key)
+        .ok_or_else(|| AppError::BadRequest("public_key must be an Ed25519 public key: 32 bytes in hex".into()))?;
+    let key = NewKey {
+        key_id: shared::agreement::key_id(&public),
+        public_key: req.public_key.to_ascii_lowercase(),
+        user_id: authed.user.id,
+        token_hash: accounts::token_hash(&authed.token),
+        added_at: now_ms(),
+    };
+    state.store.key_add(&key).await?;
+    let entry = state.store.keys().await?.into_iter().find(|k| k.key_id == key.key_id);
+    let entry = entry.ok_or_else(|| AppError::Internal("a key just registered is not listed".into()))?;
+    tracing::info!(user = authed.user.id, key = %entry.key_id, "device key registered");
+    Ok(Json(entry))
+}
+
+/// The directory of device keys, revoked ones included, for verifying signatures offline.
+pub async fn keys_list(State(state): State<AppState>, _authed: Authed) -> Result<Json<Vec<DeviceKey>>, AppError> {
+    Ok(Json(state.store.keys().await?))
 }
 
 pub async fn orgs_list(State(state): State<AppState>, _authed: Authed) -> Result<Json<Vec<Org>>, AppError> {

@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/logout", post(api::session_delete))
         .route("/api/me", get(api::me_get))
         .route("/api/orgs", get(api::orgs_list))
+        .route("/api/keys", get(api::keys_list).post(api::key_create))
         .route("/api/docs", get(api::docs_feed))
         .route("/api/docs/{id}/access", get(api::doc_access_get))
         .route("/api/docs/{id}/share", post(api::doc_share_create))

@@ -43,6 +43,19 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Device signing keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// List every registered key: id, user, organisation, added, revoked.
+    List,
+    /// Revoke a key (a lost phone): signatures the server receives with it from now on do not count.
+    Revoke { key_id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -94,6 +107,22 @@ async fn serve_or_run_command() -> anyhow::Result<()> {
             let store = server::store::open(&database).await?;
             server::accounts::create_user(&*store, &username, &name, &org, &password).await?;
             println!("user {username} added to {org}");
+            return Ok(());
+        }
+        Some(Command::Key { command: KeyCommand::List }) => {
+            let store = server::store::open(&database).await?;
+            for k in store.keys().await? {
+                let revoked = k.revoked_at.map_or("-".to_owned(), |t| t.to_string());
+                println!("{}\t{}\t{}\tadded {}\trevoked {revoked}", k.key_id, k.username, k.org_id, k.added_at);
+            }
+            return Ok(());
+        }
+        Some(Command::Key { command: KeyCommand::Revoke { key_id } }) => {
+            let store = server::store::open(&database).await?;
+            if !store.key_revoke(&key_id, server::now_ms()).await? {
+                anyhow::bail!("no live key {key_id}");
+            }
+            println!("key {key_id} revoked");
             return Ok(());
         }
         None => {}

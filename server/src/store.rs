@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use shared::DocumentId;
-use shared::api::{FeedEntry, Org, User};
+use shared::api::{DeviceKey, FeedEntry, Org, User};
 use shared::sync::node::Chunk;
 use tokio::sync::mpsc;
 
@@ -202,6 +202,30 @@ pub trait Store: Send + Sync {
     fn blob_parts<'a>(&'a self, doc: DocumentId, hash: &'a str) -> StoreFuture<'a, Option<(u64, Vec<u64>)>>;
     /// One stored part of a blob, by its offset.
     fn blob_part<'a>(&'a self, doc: DocumentId, hash: &'a str, offset: u64) -> StoreFuture<'a, Vec<u8>>;
+
+    // ----- device keys -----
+
+    /// Binds a device key to `user_id` from `added_at`, registered by the session `token_hash`
+    /// (its sign-out revokes it). Registering one's own key again changes nothing; a key
+    /// another user registered is a [`StoreError::Conflict`].
+    fn key_add<'a>(&'a self, key: &'a NewKey) -> StoreFuture<'a, ()>;
+    /// Revokes a key from `at` (a revoked key stays revoked at its first time); whether it was live.
+    fn key_revoke<'a>(&'a self, key_id: &'a str, at: i64) -> StoreFuture<'a, bool>;
+    /// Revokes every live key the session `token_hash` registered, from `at`.
+    fn keys_revoke_for_token<'a>(&'a self, token_hash: &'a str, at: i64) -> StoreFuture<'a, ()>;
+    /// Every key ever registered, revoked ones too (old signatures are checked against them).
+    fn keys(&self) -> StoreFuture<'_, Vec<DeviceKey>>;
+}
+
+/// A key to register, for [`Store::key_add`].
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub key_id: String,
+    /// 32 bytes, hex.
+    pub public_key: String,
+    pub user_id: i64,
+    pub token_hash: String,
+    pub added_at: i64,
 }
 
 /// How a new part continues an upload that stands at `current`, shared by the backends.

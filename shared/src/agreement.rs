@@ -33,8 +33,8 @@ pub use draft::{
 };
 pub use order::between;
 pub use signing::{
-    AgreementSignature, KeyBinding, KeyDirectory, PROPOSAL_TAG, Proposal, SIGNATURE_TAG, SignatureFault, key_id, proposal_id, statement,
-    verify, verify_bytes,
+    AgreementSignature, KeyBinding, KeyDirectory, PROPOSAL_TAG, Proposal, SIGNATURE_TAG, SignatureFault, key_id, parse_public_key,
+    proposal_id, statement, verify, verify_bytes,
 };
 pub use status::{AgreementStatus, Invalid, PartyState, State, status};
 

@@ -61,6 +61,31 @@ pub struct DocAccess {
     pub shared_with: Vec<String>,
 }
 
+/// `POST /api/keys`: a device registers the public half of its signing key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyRequest {
+    /// The 32 bytes of an Ed25519 public key, in hex.
+    pub public_key: String,
+}
+
+/// One entry of `GET /api/keys`, the directory signatures are verified against: which user of
+/// which organisation a device key speaks for, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKey {
+    /// [`crate::agreement::key_id`] of the public key.
+    pub key_id: String,
+    /// 32 bytes, hex.
+    pub public_key: String,
+    pub user_id: i64,
+    pub username: String,
+    pub org_id: String,
+    /// Milliseconds since the epoch.
+    pub added_at: i64,
+    /// When it stopped speaking for the user (its device signed out, or an administrator
+    /// revoked it); signatures the server receives from then on do not count.
+    pub revoked_at: Option<i64>,
+}
+
 /// `GET /api/orgs`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Org {

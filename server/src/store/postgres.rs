@@ -29,13 +29,15 @@
 use std::sync::Mutex;
 
 use shared::DocumentId;
-use shared::api::{FeedEntry, Org, User};
+use shared::api::{DeviceKey, FeedEntry, Org, User};
 use shared::storage_key::verify;
 use shared::sync::node::ChunkKind;
 use tokio::sync::{Semaphore, SemaphorePermit, mpsc, oneshot};
 use tokio_postgres::{AsyncMessage, Client, GenericClient, NoTls};
 
-use super::{Access, ChunkWrite, Notice, Opened, PartPlan, Store, StoreError, StoreFuture, Usage, heads_list, heads_text, plan_part};
+use super::{
+    Access, ChunkWrite, NewKey, Notice, Opened, PartPlan, Store, StoreError, StoreFuture, Usage, heads_list, heads_text, plan_part,
+};
 use crate::blobs::{BlobError, Progress};
 
 /// Connections per instance; PostgreSQL allows 100 in all by default.
@@ -129,6 +131,18 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (doc_id, hash, part_offset),
         FOREIGN KEY (doc_id, hash) REFERENCES blobs(doc_id, hash)
     );
+    "#,
+    // Version 2: as SQLite's version 3 (device signing keys).
+    r#"
+    CREATE TABLE device_keys (
+        key_id TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        user_id BIGINT NOT NULL REFERENCES users(id),
+        token_hash TEXT NOT NULL,
+        added_at BIGINT NOT NULL,
+        revoked_at BIGINT
+    );
+    CREATE INDEX device_keys_token ON device_keys(token_hash);
     "#,
 ];
 
@@ -532,6 +546,66 @@ impl Store for PgStore {
                 )
                 .await?;
             Ok(row.get(0))
+        })
+    }
+
+    fn key_add<'a>(&'a self, key: &'a NewKey) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.pool.get().await?;
+            let tx = c.transaction().await?;
+            // Two instances registering one key at once: the primary key decides, then the owner is read.
+            tx.execute(
+                "INSERT INTO device_keys (key_id, public_key, user_id, token_hash, added_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (key_id) DO NOTHING",
+                &[&key.key_id, &key.public_key, &key.user_id, &key.token_hash, &key.added_at],
+            )
+            .await?;
+            let owner: i64 = tx.query_one("SELECT user_id FROM device_keys WHERE key_id = $1", &[&key.key_id]).await?.get(0);
+            if owner != key.user_id {
+                return Err(StoreError::Conflict("this key is registered to another user".into()));
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn key_revoke<'a>(&'a self, key_id: &'a str, at: i64) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            Ok(c.execute("UPDATE device_keys SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL", &[&key_id, &at]).await? > 0)
+        })
+    }
+
+    fn keys_revoke_for_token<'a>(&'a self, token_hash: &'a str, at: i64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            c.execute("UPDATE device_keys SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL", &[&token_hash, &at]).await?;
+            Ok(())
+        })
+    }
+
+    fn keys(&self) -> StoreFuture<'_, Vec<DeviceKey>> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let rows = c
+                .query(
+                    "SELECT k.key_id, k.public_key, k.user_id, u.username, u.org_id, k.added_at, k.revoked_at
+                     FROM device_keys k JOIN users u ON u.id = k.user_id ORDER BY k.added_at, k.key_id",
+                    &[],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| DeviceKey {
+                    key_id: r.get(0),
+                    public_key: r.get(1),
+                    user_id: r.get(2),
+                    username: r.get(3),
+                    org_id: r.get(4),
+                    added_at: r.get(5),
+                    revoked_at: r.get(6),
+                })
+                .collect())
         })
     }
 }

@@ -14,12 +14,14 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 use shared::DocumentId;
-use shared::api::{FeedEntry, Org, User};
+use shared::api::{DeviceKey, FeedEntry, Org, User};
 use shared::storage_key::verify;
 use shared::sync::node::ChunkKind;
 use tokio::sync::mpsc;
 
-use super::{Access, ChunkWrite, Notice, Opened, PartPlan, Store, StoreError, StoreFuture, Usage, heads_list, heads_text, plan_part};
+use super::{
+    Access, ChunkWrite, NewKey, Notice, Opened, PartPlan, Store, StoreError, StoreFuture, Usage, heads_list, heads_text, plan_part,
+};
 use crate::blobs::{BlobError, Progress};
 
 #[derive(Clone)]
@@ -105,6 +107,18 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (doc_id, hash, offset),
         FOREIGN KEY (doc_id, hash) REFERENCES blobs(doc_id, hash)
     );
+    "#,
+    // Version 3: device signing keys (agreements).
+    r#"
+    CREATE TABLE device_keys (
+        key_id TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        token_hash TEXT NOT NULL,
+        added_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    CREATE INDEX device_keys_token ON device_keys(token_hash);
     "#,
 ];
 
@@ -452,6 +466,66 @@ impl Store for SqliteStore {
                 params![doc.to_string(), hash, offset as i64],
                 |r| r.get(0),
             )?)
+        })
+    }
+
+    fn key_add<'a>(&'a self, key: &'a NewKey) -> StoreFuture<'a, ()> {
+        let key = key.clone();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let owner: Option<i64> =
+                tx.query_row("SELECT user_id FROM device_keys WHERE key_id = ?1", [&key.key_id], |r| r.get(0)).optional()?;
+            match owner {
+                Some(user) if user == key.user_id => return Ok(()),
+                Some(_) => return Err(StoreError::Conflict("this key is registered to another user".into())),
+                None => {}
+            }
+            tx.execute(
+                "INSERT INTO device_keys (key_id, public_key, user_id, token_hash, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![key.key_id, key.public_key, key.user_id, key.token_hash, key.added_at],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn key_revoke<'a>(&'a self, key_id: &'a str, at: i64) -> StoreFuture<'a, bool> {
+        let key_id = key_id.to_owned();
+        self.call(move |c| {
+            Ok(c.execute("UPDATE device_keys SET revoked_at = ?2 WHERE key_id = ?1 AND revoked_at IS NULL", rusqlite::params![key_id, at])?
+                > 0)
+        })
+    }
+
+    fn keys_revoke_for_token<'a>(&'a self, token_hash: &'a str, at: i64) -> StoreFuture<'a, ()> {
+        let token_hash = token_hash.to_owned();
+        self.call(move |c| {
+            c.execute(
+                "UPDATE device_keys SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
+                rusqlite::params![token_hash, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn keys(&self) -> StoreFuture<'_, Vec<DeviceKey>> {
+        self.call(|c| {
+            let mut stmt = c.prepare(
+                "SELECT k.key_id, k.public_key, k.user_id, u.username, u.org_id, k.added_at, k.revoked_at
+                 FROM device_keys k JOIN users u ON u.id = k.user_id ORDER BY k.added_at, k.key_id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(DeviceKey {
+                    key_id: r.get(0)?,
+                    public_key: r.get(1)?,
+                    user_id: r.get(2)?,
+                    username: r.get(3)?,
+                    org_id: r.get(4)?,
+                    added_at: r.get(5)?,
+                    revoked_at: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 }

@@ -254,7 +254,60 @@ async fn health_answers_without_a_token(backend: Backend) {
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
 }
 
+async fn device_keys_are_registered_listed_and_revoked_with_their_session(backend: Backend) {
+    let app = App::on(backend.database().await).await;
+    let hexed = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let public = hexed(&ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key().to_bytes());
+    let fed = app.token("fed-li").await;
+    let app = &app;
+    let register = |token: String, key: Value| async move {
+        app.call(Method::POST, "/api/keys", Some(&token), Some(json!({ "public_key": key }))).await
+    };
+
+    assert_eq!(app.call(Method::POST, "/api/keys", None, Some(json!({ "public_key": public }))).await.0, StatusCode::UNAUTHORIZED);
+    for bad in [json!("zz"), json!("00".repeat(31)), json!(42), json!("00".repeat(32)) /* the identity: a weak key */] {
+        let (status, body) = register(fed.clone(), bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body["error"].is_string());
+    }
+    let (status, key) = register(fed.clone(), json!(public)).await;
+    assert_eq!(status, StatusCode::OK, "{key}");
+    let key_id = key["key_id"].as_str().unwrap().to_owned();
+    assert_eq!(key_id, shared::agreement::key_id(&shared::agreement::parse_public_key(&public).unwrap()));
+    assert_eq!((key["username"].as_str(), key["org_id"].as_str()), (Some("fed-li"), Some("county-federation")));
+    assert!(key["revoked_at"].is_null());
+    assert_eq!(register(fed.clone(), json!(public)).await.0, StatusCode::OK, "registering one's own key again is fine");
+    let court = app.token("court-zhao").await;
+    let (status, body) = register(court.clone(), json!(public)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nobody takes over another user's key: {body}");
+
+    // Every signed-in user reads the directory (signatures are checked across organisations).
+    let (status, keys) = app.get("/api/keys", &court).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    assert_eq!(keys[0]["key_id"], key_id.as_str());
+
+    // Signing out of the session that registered it ends the key; it stays listed, revoked.
+    assert_eq!(app.call(Method::POST, "/api/logout", Some(&fed), None).await.0, StatusCode::OK);
+    let (_, keys) = app.get("/api/keys", &court).await;
+    let revoked_at = keys[0]["revoked_at"].as_i64().expect("revoked");
+    assert!(revoked_at >= keys[0]["added_at"].as_i64().unwrap());
+    assert!(!app.store.key_revoke(&key_id, revoked_at + 5).await.unwrap(), "already revoked: the first time stands");
+    let (_, keys) = app.get("/api/keys", &court).await;
+    assert_eq!(keys[0]["revoked_at"].as_i64(), Some(revoked_at));
+
+    // An administrator revokes a live key (`liaison-server key revoke`).
+    let other = hexed(&ed25519_dalek::SigningKey::from_bytes(&[10; 32]).verifying_key().to_bytes());
+    let (_, key) = register(court.clone(), json!(other)).await;
+    let other_id = key["key_id"].as_str().unwrap();
+    assert!(app.store.key_revoke(other_id, 123).await.unwrap());
+    let (_, keys) = app.get("/api/keys", &court).await;
+    let entry = keys.as_array().unwrap().iter().find(|k| k["key_id"] == other_id).unwrap();
+    assert_eq!(entry["revoked_at"].as_i64(), Some(123));
+}
+
 on_both!(
+    device_keys_are_registered_listed_and_revoked_with_their_session,
     sign_in_me_and_sign_out,
     orgs_are_listed_to_signed_in_users_only,
     the_feed_shows_each_organisation_its_own_and_shared_records_once,

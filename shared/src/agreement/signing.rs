@@ -87,6 +87,14 @@ impl KeyDirectory {
     }
 }
 
+/// Reads a public key from hex, refusing what is not a usable Ed25519 key (wrong length, not
+/// a curve point, or of small order: a "weak" key that would verify forged signatures).
+pub fn parse_public_key(hex: &str) -> Option<[u8; 32]> {
+    let bytes: [u8; 32] = unhex(hex)?.try_into().ok()?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?;
+    (!key.is_weak()).then_some(bytes)
+}
+
 /// A key's id: the first 16 bytes of the SHA-256 of its 32 public bytes, in hex. People
 /// compare it (as the key's fingerprint) between a print-out and the directory.
 pub fn key_id(public_key: &[u8; 32]) -> String {
