@@ -6,13 +6,15 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use shared::DocumentId;
 
-use shared::api::{DeviceKey, DocAccess, Feed, KeyRequest, LoginRequest, Org, Session, ShareRequest, User};
+use shared::api::{
+    DeviceKey, DocAccess, Feed, KeyRequest, LoginRequest, Org, ReceivedSignature, Session, ShareRequest, SignatureRequest, User,
+};
 
 use crate::auth::Authed;
 use crate::error::AppError;
 use crate::store::{Access, NewKey};
 use crate::{AppState, now_ms};
-use crate::{accounts, blobs};
+use crate::{accounts, blobs, signatures};
 
 /// JSON bodies whose rejection is an [`AppError`] like every other failure.
 pub struct AppJson<T>(pub T);
@@ -173,6 +175,27 @@ pub async fn key_create(
 /// The directory of device keys, revoked ones included, for verifying signatures offline.
 pub async fn keys_list(State(state): State<AppState>, _authed: Authed) -> Result<Json<Vec<DeviceKey>>, AppError> {
     Ok(Json(state.store.keys().await?))
+}
+
+/// One party's signature on an agreement, checked and kept by the server.
+pub async fn signature_create(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    AppJson(req): AppJson<SignatureRequest>,
+) -> Result<Json<ReceivedSignature>, AppError> {
+    let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
+    Ok(Json(signatures::accept(&*state.store, id, &authed.user, req, now_ms()).await?))
+}
+
+/// The signatures the server keeps for an agreement.
+pub async fn signatures_list(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ReceivedSignature>>, AppError> {
+    let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
+    Ok(Json(signatures::list(&*state.store, id, &authed.user).await?))
 }
 
 pub async fn orgs_list(State(state): State<AppState>, _authed: Authed) -> Result<Json<Vec<Org>>, AppError> {

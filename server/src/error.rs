@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::blobs::BlobError;
+use crate::signatures::SignatureError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +17,8 @@ pub enum AppError {
     BadLogin,
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -34,6 +37,20 @@ impl From<StoreError> for AppError {
             StoreError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
             StoreError::Conflict(why) => AppError::Conflict(why),
             other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<SignatureError> for AppError {
+    fn from(e: SignatureError) -> Self {
+        match e {
+            SignatureError::NotFound => AppError::NotFound(e.to_string()),
+            SignatureError::NotYours | SignatureError::NotAParty(_) => AppError::Forbidden(e.to_string()),
+            SignatureError::UnknownVersion => AppError::Conflict(e.to_string()),
+            SignatureError::NotAnAgreement | SignatureError::AlteredProposal | SignatureError::Invalid(_) => {
+                AppError::BadRequest(e.to_string())
+            }
+            SignatureError::Store(s) => s.into(),
         }
     }
 }
@@ -59,6 +76,7 @@ impl IntoResponse for AppError {
         let status = match &self {
             AppError::Unauthenticated | AppError::BadLogin => StatusCode::UNAUTHORIZED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -215,6 +215,14 @@ pub trait Store: Send + Sync {
     fn keys_revoke_for_token<'a>(&'a self, token_hash: &'a str, at: i64) -> StoreFuture<'a, ()>;
     /// Every key ever registered, revoked ones too (old signatures are checked against them).
     fn keys(&self) -> StoreFuture<'_, Vec<DeviceKey>>;
+
+    // ----- agreement signatures (append-only) -----
+
+    /// Keeps an accepted signature of `doc` (`body`: its JSON) received at `received_at`. A
+    /// signature id already kept stays as it was: `false`.
+    fn signature_add<'a>(&'a self, doc: DocumentId, id: &'a str, body: &'a str, received_at: i64) -> StoreFuture<'a, bool>;
+    /// Every kept signature of `doc`: its JSON and when it was received, oldest first.
+    fn signatures(&self, doc: DocumentId) -> StoreFuture<'_, Vec<(String, i64)>>;
 }
 
 /// A key to register, for [`Store::key_add`].

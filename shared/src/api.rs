@@ -86,6 +86,22 @@ pub struct DeviceKey {
     pub revoked_at: Option<i64>,
 }
 
+/// `POST /api/docs/{id}/signatures`: one party's signature over a proposal of an agreement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignatureRequest {
+    pub proposal: crate::agreement::Proposal,
+    pub signature: crate::agreement::AgreementSignature,
+}
+
+/// One entry of `GET /api/docs/{id}/signatures`: a signature the server accepted and keeps
+/// (append-only), with the time it received it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedSignature {
+    pub proposal: crate::agreement::Proposal,
+    pub signature: crate::agreement::AgreementSignature,
+    pub received_at: i64,
+}
+
 /// `GET /api/orgs`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Org {

@@ -143,6 +143,13 @@ const SCHEMA: &[&str] = &[
         revoked_at BIGINT
     );
     CREATE INDEX device_keys_token ON device_keys(token_hash);
+    CREATE TABLE agreement_signatures (
+        doc_id TEXT NOT NULL REFERENCES docs(id),
+        signature_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        received_at BIGINT NOT NULL,
+        PRIMARY KEY (doc_id, signature_id)
+    );
     "#,
 ];
 
@@ -606,6 +613,33 @@ impl Store for PgStore {
                     revoked_at: r.get(6),
                 })
                 .collect())
+        })
+    }
+
+    fn signature_add<'a>(&'a self, doc: DocumentId, id: &'a str, body: &'a str, received_at: i64) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let n = c
+                .execute(
+                    "INSERT INTO agreement_signatures (doc_id, signature_id, body, received_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING",
+                    &[&doc.to_string(), &id, &body, &received_at],
+                )
+                .await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn signatures(&self, doc: DocumentId) -> StoreFuture<'_, Vec<(String, i64)>> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let rows = c
+                .query(
+                    "SELECT body, received_at FROM agreement_signatures WHERE doc_id = $1 ORDER BY received_at, signature_id",
+                    &[&doc.to_string()],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }
 }

@@ -119,6 +119,13 @@ const SCHEMA: &[&str] = &[
         revoked_at INTEGER
     );
     CREATE INDEX device_keys_token ON device_keys(token_hash);
+    CREATE TABLE agreement_signatures (
+        doc_id TEXT NOT NULL REFERENCES docs(id),
+        signature_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (doc_id, signature_id)
+    );
     "#,
 ];
 
@@ -525,6 +532,26 @@ impl Store for SqliteStore {
                     revoked_at: r.get(6)?,
                 })
             })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn signature_add<'a>(&'a self, doc: DocumentId, id: &'a str, body: &'a str, received_at: i64) -> StoreFuture<'a, bool> {
+        let (doc, id, body) = (doc.to_string(), id.to_owned(), body.to_owned());
+        self.call(move |c| {
+            Ok(c.execute(
+                "INSERT OR IGNORE INTO agreement_signatures (doc_id, signature_id, body, received_at) VALUES (?1, ?2, ?3, ?4)",
+                params![doc, id, body, received_at],
+            )? > 0)
+        })
+    }
+
+    fn signatures(&self, doc: DocumentId) -> StoreFuture<'_, Vec<(String, i64)>> {
+        let doc = doc.to_string();
+        self.call(move |c| {
+            let mut stmt =
+                c.prepare("SELECT body, received_at FROM agreement_signatures WHERE doc_id = ?1 ORDER BY received_at, signature_id")?;
+            let rows = stmt.query_map([doc], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }

@@ -306,7 +306,113 @@ async fn device_keys_are_registered_listed_and_revoked_with_their_session(backen
     assert_eq!(entry["revoked_at"].as_i64(), Some(123));
 }
 
+async fn the_server_checks_and_keeps_agreement_signatures(backend: Backend) {
+    use ed25519_dalek::Signer;
+    use shared::agreement::{self, AgreementSignature, Proposal, State};
+    let app = App::on(backend.database().await).await;
+    let app = &app;
+    let hexed = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let (fed_key, court_key) = (ed25519_dalek::SigningKey::from_bytes(&[21; 32]), ed25519_dalek::SigningKey::from_bytes(&[22; 32]));
+    let (fed, court, proc_) = (app.token("fed-li").await, app.token("court-zhao").await, app.token("proc-wang").await);
+    for (token, key) in [(&fed, &fed_key), (&court, &court_key)] {
+        let body = json!({ "public_key": hexed(&key.verifying_key().to_bytes()) });
+        assert_eq!(app.call(Method::POST, "/api/keys", Some(token), Some(body)).await.0, StatusCode::OK);
+    }
+
+    // The federation's agreement with the court, shared with both the court and (not a party)
+    // the procuratorate, stored as a synced one is.
+    let id = app.federation_doc().await;
+    let mut doc = automerge::AutoCommit::new();
+    agreement::init(&mut doc, "家事审判协作机制", &["county-federation", "county-court"]).unwrap();
+    agreement::add_clause(&mut doc, "c1", None, "联络", "双方各确定一名联络员。").unwrap();
+    doc.commit();
+    let heads = shared::record::sorted_heads(&doc.get_heads());
+    let chunk = shared::sync::node::Chunk::snapshot(doc.save(), Vec::new());
+    app.store.chunks_write(vec![server::store::ChunkWrite { doc: id, chunk, heads: heads.clone() }]).await.unwrap();
+    for org in ["county-court", "county-procuratorate"] {
+        app.store.doc_share(id, "county-federation", org).await.unwrap();
+    }
+    let content = agreement::content(&doc).unwrap().hash();
+    let proposal = Proposal {
+        id: agreement::proposal_id(id, &heads, &content),
+        heads,
+        content,
+        by_user: "fed-li".into(),
+        by_org: "county-federation".into(),
+        at: 1,
+    };
+    let sign = |key: &ed25519_dalek::SigningKey, p: &Proposal, user: &str, org: &str, at: i64| {
+        let key_id = agreement::key_id(&key.verifying_key().to_bytes());
+        let bytes = agreement::statement(id, p, user, org, &key_id, at);
+        AgreementSignature {
+            id: format!("{user}-{at}"),
+            proposal: p.id.clone(),
+            user: user.into(),
+            org: org.into(),
+            key: key_id,
+            at,
+            signature: key.sign(&bytes).to_bytes().to_vec(),
+        }
+    };
+    let url = format!("/api/docs/{id}/signatures");
+    let post = |token: String, p: Proposal, s: AgreementSignature| {
+        let url = url.clone();
+        async move { app.call(Method::POST, &url, Some(&token), Some(json!({ "proposal": p, "signature": s }))).await }
+    };
+
+    // What is refused, and why.
+    let mut tampered = sign(&fed_key, &proposal, "fed-li", "county-federation", 10);
+    tampered.at = 11;
+    let (status, body) = post(fed.clone(), proposal.clone(), tampered).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("altered"), "{body}");
+    let (status, _) = post(court.clone(), proposal.clone(), sign(&court_key, &proposal, "court-zhao", "county-federation", 12)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a party does not sign for another");
+    let proc_key = ed25519_dalek::SigningKey::from_bytes(&[23; 32]);
+    app.call(Method::POST, "/api/keys", Some(&proc_), Some(json!({ "public_key": hexed(&proc_key.verifying_key().to_bytes()) }))).await;
+    let (status, body) = post(proc_.clone(), proposal.clone(), sign(&proc_key, &proposal, "proc-wang", "county-procuratorate", 13)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "reading is not being a party: {body}");
+    let mut wrong = proposal.clone();
+    wrong.content = agreement::ContentHash([1; 32]);
+    wrong.id = agreement::proposal_id(id, &wrong.heads, &wrong.content);
+    let (status, _) = post(fed.clone(), wrong.clone(), sign(&fed_key, &wrong, "fed-li", "county-federation", 14)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a content hash the server's copy does not give");
+    let mut unknown = proposal.clone();
+    unknown.heads = vec!["ab".repeat(32)];
+    unknown.id = agreement::proposal_id(id, &unknown.heads, &unknown.content);
+    let (status, _) = post(fed.clone(), unknown.clone(), sign(&fed_key, &unknown, "fed-li", "county-federation", 15)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a version the server has not got yet");
+    let stranger = DocumentId::from_random_bytes([99; 16]);
+    assert_eq!(app.call(Method::GET, &format!("/api/docs/{stranger}/signatures"), Some(&fed), None).await.0, StatusCode::NOT_FOUND);
+
+    // Both parties sign; both see the server's copy; nobody else does.
+    let fed_sig = sign(&fed_key, &proposal, "fed-li", "county-federation", 20);
+    let (status, kept) = post(fed.clone(), proposal.clone(), fed_sig.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    assert_eq!(post(fed.clone(), proposal.clone(), fed_sig.clone()).await.0, StatusCode::OK, "sent again: the same");
+    let (status, body) = post(court.clone(), proposal.clone(), sign(&court_key, &proposal, "court-zhao", "county-court", 21)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, list) = app.get(&url, &court).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let received: Vec<shared::api::ReceivedSignature> = serde_json::from_value(list).unwrap();
+    let (_, keys) = app.get("/api/keys", &fed).await;
+    let keys = server::signatures::directory(&serde_json::from_value::<Vec<shared::api::DeviceKey>>(keys).unwrap());
+    let received: Vec<_> = received.into_iter().map(|r| (r.proposal, r.signature, r.received_at)).collect();
+    // Neither signature is in this copy of the document: the server's copy alone makes it in force.
+    assert_eq!(agreement::status(&doc, id, &keys, &received).unwrap().state, State::InForce);
+    assert_eq!(agreement::status(&doc, id, &keys, &[]).unwrap().state, State::Drafting);
+
+    // A revoked key signs no more (the court signs out of the device that held it).
+    assert_eq!(app.call(Method::POST, "/api/logout", Some(&court), None).await.0, StatusCode::OK);
+    let court_again = app.token("court-zhao").await;
+    let (status, body) = post(court_again, proposal.clone(), sign(&court_key, &proposal, "court-zhao", "county-court", 30)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("revoked"), "{body}");
+}
+
 on_both!(
+    the_server_checks_and_keeps_agreement_signatures,
     device_keys_are_registered_listed_and_revoked_with_their_session,
     sign_in_me_and_sign_out,
     orgs_are_listed_to_signed_in_users_only,

@@ -49,6 +49,20 @@ pub struct Content {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ContentHash(pub [u8; 32]);
 
+/// As hex, in JSON.
+impl serde::Serialize for ContentHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ContentHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ContentHash::from_hex(&s).ok_or_else(|| serde::de::Error::custom("a content hash is 32 bytes in hex"))
+    }
+}
+
 impl ContentHash {
     pub fn to_hex(&self) -> String {
         hex(&self.0)

@@ -23,7 +23,7 @@ pub const PROPOSAL_TAG: &str = "liaison.agreement.proposal/1";
 pub const SIGNATURE_TAG: &str = "liaison.agreement.signature/1";
 
 /// One version put forward for signature.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Proposal {
     pub id: String,
     /// Sorted hex change hashes.
@@ -36,7 +36,7 @@ pub struct Proposal {
 
 /// One party's signature over one proposal, as stored in the document (and, once the server
 /// accepted it, in the server's own append-only copy).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgreementSignature {
     pub id: String,
     pub proposal: String,
@@ -44,7 +44,8 @@ pub struct AgreementSignature {
     pub org: String,
     pub key: String,
     pub at: i64,
-    /// 64 bytes of Ed25519.
+    /// 64 bytes of Ed25519 (hex in JSON).
+    #[serde(with = "hex_bytes")]
     pub signature: Vec<u8>,
 }
 
@@ -160,4 +161,15 @@ fn strings<W: minicbor::encode::Write>(e: &mut minicbor::Encoder<W>, items: &[St
 /// A signature's bytes from hex (as the document stores them).
 pub(crate) fn signature_bytes(s: &str) -> Option<Vec<u8>> {
     unhex(s).filter(|b| b.len() == 64)
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::hex(bytes))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        super::unhex(&s).ok_or_else(|| serde::de::Error::custom("expected hex"))
+    }
 }
