@@ -68,9 +68,10 @@ pub async fn session_delete(State(state): State<AppState>, authed: Authed) -> Re
     let token = authed.token.clone();
     // Sockets opened with the token end too: signing out stops sync at once.
     together(async move {
-        accounts::revoke_token(&*state.store, &token).await?;
-        // The device's signing key stops speaking for its user with the session.
+        // The device's signing key stops speaking for its user with the session: first, so
+        // that a failure here leaves the token to sign out with again.
         state.store.keys_revoke_for_token(&accounts::token_hash(&token), now_ms()).await?;
+        accounts::revoke_token(&*state.store, &token).await?;
         state.hub.logout(&authed.token).await;
         Ok(())
     })
@@ -164,6 +165,7 @@ pub async fn key_create(
         user_id: authed.user.id,
         token_hash: accounts::token_hash(&authed.token),
         added_at: now_ms(),
+        expires_at: authed.expires_at,
     };
     state.store.key_add(&key).await?;
     let entry = state.store.keys().await?.into_iter().find(|k| k.key_id == key.key_id);

@@ -46,7 +46,7 @@ impl From<SignatureError> for AppError {
         match e {
             SignatureError::NotFound => AppError::NotFound(e.to_string()),
             SignatureError::NotYours | SignatureError::NotAParty(_) => AppError::Forbidden(e.to_string()),
-            SignatureError::UnknownVersion => AppError::Conflict(e.to_string()),
+            SignatureError::UnknownVersion | SignatureError::IdTaken => AppError::Conflict(e.to_string()),
             SignatureError::NotAnAgreement | SignatureError::AlteredProposal | SignatureError::Invalid(_) => {
                 AppError::BadRequest(e.to_string())
             }

@@ -25,6 +25,8 @@ pub enum SignatureError {
     UnknownVersion,
     #[error("the proposal does not match the version it names")]
     AlteredProposal,
+    #[error("another signature has this id: make a new id and send it again")]
+    IdTaken,
     #[error("the signature does not verify: {0}")]
     Invalid(&'static str),
     #[error(transparent)]
@@ -70,8 +72,13 @@ pub async fn accept(
     let received = ReceivedSignature { proposal, signature, received_at: now };
     let body = serde_json::to_string(&received).map_err(|e| StoreError::Backend(e.to_string()))?;
     if !store.signature_add(doc, &received.signature.id, &body, now).await? {
-        // Sent again (a retry after a lost reply): what was kept first stands.
-        return kept(store, doc).await?.into_iter().find(|r| r.signature.id == received.signature.id).ok_or(SignatureError::NotFound);
+        // Sent again (a retry after a lost reply): what was kept first stands. Another
+        // signature under a kept id is refused, never answered with the one kept.
+        let first = kept(store, doc).await?.into_iter().find(|r| r.signature.id == received.signature.id);
+        return match first {
+            Some(first) if first.signature == received.signature => Ok(first),
+            _ => Err(SignatureError::IdTaken),
+        };
     }
     tracing::info!(%doc, user = user.id, org = %user.org_id, proposal = %received.proposal.id, "agreement signed");
     Ok(received)

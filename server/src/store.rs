@@ -205,13 +205,14 @@ pub trait Store: Send + Sync {
 
     // ----- device keys -----
 
-    /// Binds a device key to `user_id` from `added_at`, registered by the session `token_hash`
-    /// (its sign-out revokes it). Registering one's own key again changes nothing; a key
-    /// another user registered is a [`StoreError::Conflict`].
+    /// Binds a device key to `user_id` from `added_at` until the session `token_hash` that
+    /// registers it expires (its sign-out revokes it sooner). Registering one's own live key
+    /// again changes nothing; a key another user registered, or a revoked one, is a
+    /// [`StoreError::Conflict`].
     fn key_add<'a>(&'a self, key: &'a NewKey) -> StoreFuture<'a, ()>;
-    /// Revokes a key from `at` (a revoked key stays revoked at its first time); whether it was live.
+    /// Revokes a key from `at` unless it stopped earlier; whether it was live at `at`.
     fn key_revoke<'a>(&'a self, key_id: &'a str, at: i64) -> StoreFuture<'a, bool>;
-    /// Revokes every live key the session `token_hash` registered, from `at`.
+    /// Revokes every key the session `token_hash` registered that is live at `at`, from `at`.
     fn keys_revoke_for_token<'a>(&'a self, token_hash: &'a str, at: i64) -> StoreFuture<'a, ()>;
     /// Every key ever registered, revoked ones too (old signatures are checked against them).
     fn keys(&self) -> StoreFuture<'_, Vec<DeviceKey>>;
@@ -234,6 +235,20 @@ pub struct NewKey {
     pub user_id: i64,
     pub token_hash: String,
     pub added_at: i64,
+    /// The session's expiry: the key stops with it unless revoked sooner.
+    pub expires_at: i64,
+}
+
+/// What registering `key` again means when it is stored for `user` until `until`: nothing for
+/// its own live key, a conflict otherwise. Shared by the backends.
+pub(crate) fn existing_key(user: i64, until: Option<i64>, key: &NewKey) -> Result<(), StoreError> {
+    if user != key.user_id {
+        return Err(StoreError::Conflict("this key is registered to another user".into()));
+    }
+    if until.is_some_and(|t| t <= key.added_at) {
+        return Err(StoreError::Conflict("this key was revoked: the device makes a new one".into()));
+    }
+    Ok(())
 }
 
 /// How a new part continues an upload that stands at `current`, shared by the backends.

@@ -31,7 +31,7 @@ pub use draft::{
     TextField, add_clause, add_party, clauses, content, content_at, edit_clause, init, move_clause, proposals, remove_clause, remove_party,
     set_text, signatures, write_proposal, write_signature,
 };
-pub use order::between;
+pub use order::{between, sort_key};
 pub use signing::{
     AgreementSignature, KeyBinding, KeyDirectory, PROPOSAL_TAG, Proposal, SIGNATURE_TAG, SignatureFault, key_id, parse_public_key,
     proposal_id, statement, verify, verify_bytes,

@@ -81,8 +81,9 @@ pub struct DeviceKey {
     pub org_id: String,
     /// Milliseconds since the epoch.
     pub added_at: i64,
-    /// When it stopped speaking for the user (its device signed out, or an administrator
-    /// revoked it); signatures the server receives from then on do not count.
+    /// When it stops (or stopped) speaking for the user: its session's expiry, or sooner when
+    /// its device signed out or an administrator revoked it. Signatures the server receives
+    /// from then on do not count.
     pub revoked_at: Option<i64>,
 }
 

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use shared::DocumentId;
 use shared::agreement::{
     self, AgreementSignature, Invalid, KeyBinding, KeyDirectory, Proposal, SignatureFault, State, TextField, between, key_id, proposal_id,
-    statement, verify_bytes,
+    sort_key, statement, verify_bytes,
 };
 
 fn hex(s: &str) -> Vec<u8> {
@@ -121,8 +121,19 @@ fn put(doc: &mut AutoCommit, s: &AgreementSignature) {
     doc.commit();
 }
 
+/// As the server would have it had it accepted every signature in `doc` when it was made.
+fn accepted(doc: &AutoCommit) -> Vec<(Proposal, AgreementSignature, i64)> {
+    let proposals = agreement::proposals(doc).unwrap();
+    agreement::signatures(doc)
+        .unwrap()
+        .into_iter()
+        .filter_map(|s| Some((proposals.iter().find(|p| p.id == s.proposal)?.clone(), s.clone(), s.at)))
+        .collect()
+}
+
+/// The status once the server has every signature of `doc`.
 fn status_of(doc: &AutoCommit, keys: &KeyDirectory) -> agreement::AgreementStatus {
-    agreement::status(doc, doc_id(), keys, &[]).unwrap()
+    agreement::status(doc, doc_id(), keys, &accepted(doc)).unwrap()
 }
 
 #[test]
@@ -203,7 +214,7 @@ fn forged_altered_revoked_and_misattributed_signatures_do_not_count_and_are_show
     for s in [&altered, &flipped, &for_other, &non_party, &late] {
         put(&mut doc, s);
     }
-    let s = agreement::status(&doc, doc_id(), &keys, &[]).unwrap();
+    let s = status_of(&doc, &keys);
     assert_eq!(s.state, State::AwaitingSignatures, "only forged and misattributed court signatures: not in force");
     let why = |id: &str| s.invalid.iter().find(|(sig, _)| sig.id == id).map(|(_, w)| w.clone());
     assert_eq!(why(&altered.id), Some(Invalid::Signature(SignatureFault::BadSignature)));
@@ -219,7 +230,7 @@ fn forged_altered_revoked_and_misattributed_signatures_do_not_count_and_are_show
         agreement::write_proposal(&mut doc2, &bad).unwrap();
         put(&mut doc2, &li.sign(&bad, 20));
     }
-    let s = agreement::status(&doc2, doc_id(), &keys, &[]).unwrap();
+    let s = status_of(&doc2, &keys);
     let reasons: Vec<_> = s.invalid.iter().map(|(_, w)| w.clone()).collect();
     assert!(reasons.contains(&Invalid::AlteredProposal), "{reasons:?}");
     assert!(reasons.contains(&Invalid::UnknownVersion), "{reasons:?}");
@@ -236,14 +247,51 @@ fn a_signature_deleted_from_the_document_still_counts_from_the_servers_copy() {
     put(&mut doc, &a);
     // The court's signature reached the server (received at 500, while its key was valid),
     // but a misbehaving device deleted it from the document.
-    let received = vec![(p.clone(), b.clone(), 500)];
+    let received = vec![(p.clone(), a.clone(), 11), (p.clone(), b.clone(), 500)];
     assert_eq!(agreement::status(&doc, doc_id(), &keys, &received).unwrap().state, State::InForce);
     assert_eq!(agreement::status(&doc, doc_id(), &keys, &[]).unwrap().state, State::AwaitingSignatures);
     // The server's receipt time is what counts: received after the key was revoked, it does not.
-    let late = vec![(p, b, 2_000)];
+    let late = vec![(p.clone(), a, 11), (p, b, 2_000)];
     let s = agreement::status(&doc, doc_id(), &keys, &late).unwrap();
     assert_eq!(s.state, State::AwaitingSignatures);
     assert_eq!(s.invalid.len(), 1);
+}
+
+#[test]
+fn a_signature_only_in_the_document_does_not_count_even_dated_before_its_keys_revocation() {
+    let (li, wang) = (signer(1, "li", "fed"), signer(2, "wang", "court"));
+    // The court's key was revoked at 100 (a stolen phone); the thief signs "at 50".
+    let keys = KeyDirectory { keys: vec![li.binding(0, None), wang.binding(0, Some(100))] };
+    let mut doc = draft();
+    let p = propose(&mut doc, &li, 10);
+    let fed_sig = li.sign(&p, 11);
+    put(&mut doc, &fed_sig);
+    let backdated = wang.sign(&p, 50);
+    put(&mut doc, &backdated);
+    let received = vec![(p.clone(), fed_sig, 11)];
+    let s = agreement::status(&doc, doc_id(), &keys, &received).unwrap();
+    assert_eq!(s.state, State::AwaitingSignatures);
+    assert_eq!(s.pending, vec![backdated], "verifies at its own time, but the server never took it");
+}
+
+#[test]
+fn a_proposal_rewritten_in_the_document_does_not_void_what_the_server_accepted() {
+    let (li, wang) = (signer(1, "li", "fed"), signer(2, "wang", "court"));
+    let keys = KeyDirectory { keys: vec![li.binding(0, None), wang.binding(0, None)] };
+    let mut doc = draft();
+    let p = propose(&mut doc, &li, 10);
+    let (a, b) = (li.sign(&p, 11), wang.sign(&p, 12));
+    put(&mut doc, &a);
+    put(&mut doc, &b);
+    let received = accepted(&doc);
+    assert_eq!(agreement::status(&doc, doc_id(), &keys, &received).unwrap().state, State::InForce);
+    // A hostile peer writes other heads under the proposal's id.
+    let mut forged = p.clone();
+    forged.heads = vec!["00".repeat(32)];
+    agreement::write_proposal(&mut doc, &forged).unwrap();
+    doc.commit();
+    let s = agreement::status(&doc, doc_id(), &keys, &received).unwrap();
+    assert_eq!(s.state, State::InForce, "{s:?}");
 }
 
 #[test]
@@ -257,8 +305,11 @@ fn an_edit_made_offline_while_the_other_party_signs_offline_outdates_the_signatu
     // Offline: A edits clause 3, B signs what it has.
     agreement::edit_clause(&mut a, "c3", None, Some("法院受理后七日内反馈结果。")).unwrap();
     a.commit();
-    put(&mut b, &wang.sign(&p, 12));
-    assert_eq!(status_of(&b, &keys).state, State::InForce, "B, offline, sees it in force");
+    let b_sig = wang.sign(&p, 12);
+    put(&mut b, &b_sig);
+    let offline = agreement::status(&b, doc_id(), &keys, &[(p.clone(), li.sign(&p, 11), 11)]).unwrap();
+    assert_eq!(offline.state, State::AwaitingSignatures, "B, offline: its own signature is pending until the server has it");
+    assert_eq!(offline.pending, vec![b_sig]);
     a.merge(&mut b).unwrap();
     b.merge(&mut a).unwrap();
     for doc in [&a, &b] {
@@ -384,6 +435,7 @@ proptest! {
     #[test]
     fn a_position_between_two_sorts_between_them(a in "[0-9a-z]{0,6}", b in "[0-9a-z]{0,6}") {
         let lo = between(None, Some(&a));
+        let first = sort_key(&a);
         let (a, b) = if a <= b { (a, b) } else { (b, a) };
         let m = between(Some(&a), Some(&b));
         let trim = |s: &str| s.trim_end_matches('0').to_owned();
@@ -393,8 +445,22 @@ proptest! {
             prop_assert!(m < tb, "{} !< {}", m, tb);
         }
         prop_assert!(!m.ends_with('0'));
-        if !trim(&lo).is_empty() || !trim(&a).is_empty() {
-            prop_assert!(lo.as_str() > "");
+        if !first.is_empty() {
+            prop_assert!(sort_key(&lo) < first, "{} !< {:?}", lo, first);
+        }
+    }
+
+    /// Positions from a hostile peer (any characters, any length) still give one that sorts
+    /// after the first and, where the second sorts after it, before the second.
+    #[test]
+    fn positions_from_anywhere_still_order(a in ".{0,80}", b in ".{0,80}", zs in 0usize..5000) {
+        let long = "z".repeat(zs);
+        for (a, b) in [(a.as_str(), b.as_str()), (long.as_str(), b.as_str())] {
+            let m = between(Some(a), Some(b));
+            prop_assert!(sort_key(&m) > sort_key(a));
+            if sort_key(a) < sort_key(b) && !sort_key(b).is_empty() {
+                prop_assert!(sort_key(&m) < sort_key(b));
+            }
         }
     }
 }

@@ -561,15 +561,16 @@ impl Store for PgStore {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
             // Two instances registering one key at once: the primary key decides, then the owner is read.
-            tx.execute(
-                "INSERT INTO device_keys (key_id, public_key, user_id, token_hash, added_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (key_id) DO NOTHING",
-                &[&key.key_id, &key.public_key, &key.user_id, &key.token_hash, &key.added_at],
-            )
-            .await?;
-            let owner: i64 = tx.query_one("SELECT user_id FROM device_keys WHERE key_id = $1", &[&key.key_id]).await?.get(0);
-            if owner != key.user_id {
-                return Err(StoreError::Conflict("this key is registered to another user".into()));
+            let inserted = tx
+                .execute(
+                    "INSERT INTO device_keys (key_id, public_key, user_id, token_hash, added_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (key_id) DO NOTHING",
+                    &[&key.key_id, &key.public_key, &key.user_id, &key.token_hash, &key.added_at, &key.expires_at],
+                )
+                .await?;
+            if inserted == 0 {
+                let row = tx.query_one("SELECT user_id, revoked_at FROM device_keys WHERE key_id = $1", &[&key.key_id]).await?;
+                return super::existing_key(row.get(0), row.get(1), key);
             }
             tx.commit().await?;
             Ok(())
@@ -579,14 +580,23 @@ impl Store for PgStore {
     fn key_revoke<'a>(&'a self, key_id: &'a str, at: i64) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let c = self.pool.get().await?;
-            Ok(c.execute("UPDATE device_keys SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL", &[&key_id, &at]).await? > 0)
+            Ok(c.execute(
+                "UPDATE device_keys SET revoked_at = $2 WHERE key_id = $1 AND (revoked_at IS NULL OR revoked_at > $2)",
+                &[&key_id, &at],
+            )
+            .await?
+                > 0)
         })
     }
 
     fn keys_revoke_for_token<'a>(&'a self, token_hash: &'a str, at: i64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let c = self.pool.get().await?;
-            c.execute("UPDATE device_keys SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL", &[&token_hash, &at]).await?;
+            c.execute(
+                "UPDATE device_keys SET revoked_at = $2 WHERE token_hash = $1 AND (revoked_at IS NULL OR revoked_at > $2)",
+                &[&token_hash, &at],
+            )
+            .await?;
             Ok(())
         })
     }
@@ -597,7 +607,7 @@ impl Store for PgStore {
             let rows = c
                 .query(
                     "SELECT k.key_id, k.public_key, k.user_id, u.username, u.org_id, k.added_at, k.revoked_at
-                     FROM device_keys k JOIN users u ON u.id = k.user_id ORDER BY k.added_at, k.key_id",
+                     FROM device_keys k JOIN users u ON u.id = k.user_id ORDER BY k.added_at, k.key_id COLLATE \"C\"",
                     &[],
                 )
                 .await?;
@@ -635,7 +645,7 @@ impl Store for PgStore {
             let c = self.pool.get().await?;
             let rows = c
                 .query(
-                    "SELECT body, received_at FROM agreement_signatures WHERE doc_id = $1 ORDER BY received_at, signature_id",
+                    "SELECT body, received_at FROM agreement_signatures WHERE doc_id = $1 ORDER BY received_at, signature_id COLLATE \"C\"",
                     &[&doc.to_string()],
                 )
                 .await?;

@@ -480,16 +480,15 @@ impl Store for SqliteStore {
         let key = key.clone();
         self.call(move |c| {
             let tx = c.transaction()?;
-            let owner: Option<i64> =
-                tx.query_row("SELECT user_id FROM device_keys WHERE key_id = ?1", [&key.key_id], |r| r.get(0)).optional()?;
-            match owner {
-                Some(user) if user == key.user_id => return Ok(()),
-                Some(_) => return Err(StoreError::Conflict("this key is registered to another user".into())),
-                None => {}
+            let owner: Option<(i64, Option<i64>)> = tx
+                .query_row("SELECT user_id, revoked_at FROM device_keys WHERE key_id = ?1", [&key.key_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((user, until)) = owner {
+                return super::existing_key(user, until, &key);
             }
             tx.execute(
-                "INSERT INTO device_keys (key_id, public_key, user_id, token_hash, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                rusqlite::params![key.key_id, key.public_key, key.user_id, key.token_hash, key.added_at],
+                "INSERT INTO device_keys (key_id, public_key, user_id, token_hash, added_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![key.key_id, key.public_key, key.user_id, key.token_hash, key.added_at, key.expires_at],
             )?;
             tx.commit()?;
             Ok(())
@@ -499,8 +498,10 @@ impl Store for SqliteStore {
     fn key_revoke<'a>(&'a self, key_id: &'a str, at: i64) -> StoreFuture<'a, bool> {
         let key_id = key_id.to_owned();
         self.call(move |c| {
-            Ok(c.execute("UPDATE device_keys SET revoked_at = ?2 WHERE key_id = ?1 AND revoked_at IS NULL", rusqlite::params![key_id, at])?
-                > 0)
+            Ok(c.execute(
+                "UPDATE device_keys SET revoked_at = ?2 WHERE key_id = ?1 AND (revoked_at IS NULL OR revoked_at > ?2)",
+                rusqlite::params![key_id, at],
+            )? > 0)
         })
     }
 
@@ -508,7 +509,7 @@ impl Store for SqliteStore {
         let token_hash = token_hash.to_owned();
         self.call(move |c| {
             c.execute(
-                "UPDATE device_keys SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
+                "UPDATE device_keys SET revoked_at = ?2 WHERE token_hash = ?1 AND (revoked_at IS NULL OR revoked_at > ?2)",
                 rusqlite::params![token_hash, at],
             )?;
             Ok(())

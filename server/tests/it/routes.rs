@@ -275,7 +275,7 @@ async fn device_keys_are_registered_listed_and_revoked_with_their_session(backen
     let key_id = key["key_id"].as_str().unwrap().to_owned();
     assert_eq!(key_id, shared::agreement::key_id(&shared::agreement::parse_public_key(&public).unwrap()));
     assert_eq!((key["username"].as_str(), key["org_id"].as_str()), (Some("fed-li"), Some("county-federation")));
-    assert!(key["revoked_at"].is_null());
+    assert!(key["revoked_at"].as_i64().unwrap() > key["added_at"].as_i64().unwrap(), "it stops when its session expires: {key}");
     assert_eq!(register(fed.clone(), json!(public)).await.0, StatusCode::OK, "registering one's own key again is fine");
     let court = app.token("court-zhao").await;
     let (status, body) = register(court.clone(), json!(public)).await;
@@ -295,6 +295,9 @@ async fn device_keys_are_registered_listed_and_revoked_with_their_session(backen
     assert!(!app.store.key_revoke(&key_id, revoked_at + 5).await.unwrap(), "already revoked: the first time stands");
     let (_, keys) = app.get("/api/keys", &court).await;
     assert_eq!(keys[0]["revoked_at"].as_i64(), Some(revoked_at));
+    let fed_again = app.token("fed-li").await;
+    let (status, body) = register(fed_again, json!(public)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a revoked key is not brought back: {body}");
 
     // An administrator revokes a live key (`liaison-server key revoke`).
     let other = hexed(&ed25519_dalek::SigningKey::from_bytes(&[10; 32]).verifying_key().to_bytes());
@@ -389,7 +392,12 @@ async fn the_server_checks_and_keeps_agreement_signatures(backend: Backend) {
     let fed_sig = sign(&fed_key, &proposal, "fed-li", "county-federation", 20);
     let (status, kept) = post(fed.clone(), proposal.clone(), fed_sig.clone()).await;
     assert_eq!(status, StatusCode::OK, "{kept}");
-    assert_eq!(post(fed.clone(), proposal.clone(), fed_sig.clone()).await.0, StatusCode::OK, "sent again: the same");
+    let (status, again) = post(fed.clone(), proposal.clone(), fed_sig.clone()).await;
+    assert_eq!((status, &again), (StatusCode::OK, &kept), "sent again: what was kept first");
+    let mut other = sign(&fed_key, &proposal, "fed-li", "county-federation", 25);
+    other.id = fed_sig.id.clone();
+    let (status, body) = post(fed.clone(), proposal.clone(), other).await;
+    assert_eq!(status, StatusCode::CONFLICT, "another signature under a kept id: {body}");
     let (status, body) = post(court.clone(), proposal.clone(), sign(&court_key, &proposal, "court-zhao", "county-court", 21)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, list) = app.get(&url, &court).await;

@@ -13,8 +13,8 @@
 //! ]
 //! ```
 //!
-//! with every string in Unicode NFC (a party typing "é" as one code point and another as "e"
-//! plus an accent sign the same text). Not in it: clause ids and positions (only the order
+//! with every text in Unicode NFC (a party typing "é" as one code point and another as "e"
+//! plus an accent sign the same text); organisation ids as they are. Not in it: clause ids and positions (only the order
 //! counts), contacts, who wrote what, proposals and signatures themselves.
 
 use sha2::{Digest, Sha256};
@@ -82,7 +82,9 @@ impl ContentHash {
 impl Content {
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let nfc = |s: &str| s.nfc().collect::<String>();
-        let mut parties: Vec<String> = self.parties.iter().map(|p| nfc(p)).collect();
+        // Organisation ids byte for byte: they are compared as they are everywhere else, so two
+        // spellings of one id must not hash alike.
+        let mut parties = self.parties.clone();
         parties.sort();
         parties.dedup();
         let mut out = Vec::new();
@@ -113,8 +115,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Lowercase hex only: one spelling per value.
 pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()

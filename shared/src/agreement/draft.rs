@@ -9,7 +9,7 @@ use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarVal
 
 use super::AgreementError;
 use super::content::{Clause, Content, ContentHash};
-use super::order::between;
+use super::order::{between, sort_key};
 use super::signing::{AgreementSignature, Proposal, signature_bytes};
 
 /// The agreement's own fields.
@@ -253,7 +253,7 @@ fn read(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Result<Content, Agree
             clauses.push((position, Clause { id, heading: part("heading"), body: part("body") }));
         }
     }
-    clauses.sort_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| a.id.cmp(&b.id)));
+    clauses.sort_by_cached_key(|(p, c)| (sort_key(p), c.id.clone()));
     Ok(Content {
         title: text("title"),
         preamble: text("preamble"),
@@ -267,18 +267,21 @@ fn read(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Result<Content, Agree
 /// The position for a clause right after `after` (skipping `moving`, the clause being moved).
 fn position_after(doc: &AutoCommit, after: Option<&str>, moving: Option<&str>) -> Result<String, AgreementError> {
     let cs = child_read(doc, "clauses")?;
-    let mut order: Vec<(String, String)> = keys(doc, &cs, None)
+    let mut order: Vec<(Vec<u8>, String, String)> = keys(doc, &cs, None)
         .into_iter()
         .filter(|id| Some(id.as_str()) != moving)
-        .filter_map(|id| Some((str_at(doc, &obj(doc, &cs, &id, None)?, "position", None).unwrap_or_default(), id)))
+        .filter_map(|id| {
+            let position = str_at(doc, &obj(doc, &cs, &id, None)?, "position", None).unwrap_or_default();
+            Some((sort_key(&position), id, position))
+        })
         .collect();
     order.sort();
     let index = match after {
         None => 0,
-        Some(after) => order.iter().position(|(_, id)| id == after).ok_or_else(|| AgreementError::NoSuchClause(after.into()))? + 1,
+        Some(after) => order.iter().position(|(_, id, _)| id == after).ok_or_else(|| AgreementError::NoSuchClause(after.into()))? + 1,
     };
-    let before = index.checked_sub(1).map(|i| order[i].0.as_str());
-    Ok(between(before, order.get(index).map(|(p, _)| p.as_str())))
+    let before = index.checked_sub(1).map(|i| order[i].2.as_str());
+    Ok(between(before, order.get(index).map(|(_, _, p)| p.as_str())))
 }
 
 fn root(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Result<ObjId, AgreementError> {

@@ -61,14 +61,20 @@ pub struct AgreementStatus {
     /// When outdated: the proposal of the text last signed, to show what changed since.
     pub signed_before: Option<Proposal>,
     pub invalid: Vec<(AgreementSignature, Invalid)>,
+    /// Signatures in the document that verify but that the server has not accepted yet
+    /// (made offline, or never sent): shown as pending, never counted. Counting them would let
+    /// a device holding a revoked key sign "before" its revocation by writing an earlier time.
+    pub pending: Vec<AgreementSignature>,
 }
 
 /// Derives the status of agreement `id` from `doc`, the key directory, and `received`: the
 /// proposals and signatures the server accepted, with the time it received each (it keeps
-/// its own copy, so a signature deleted from the document still counts). A signature counts
-/// if its key was valid for its signer at the time the server received it (or, for one the
-/// server has not seen yet, at its own time), its organisation is a party to the text it
-/// signs, and that text is what its proposal says it is.
+/// its own copy, so a signature deleted from the document still counts). Only those count:
+/// a signature counts if its key was valid for its signer when the server received it, its
+/// organisation is a party to the text it signs, and that text is what the proposal it came
+/// with says it is (checked against this document's history, so a peer writing a different
+/// proposal under the same id changes nothing). Signatures only in the document are checked
+/// the same way at their own time and listed as pending or invalid.
 pub fn status(
     doc: &AutoCommit,
     id: DocumentId,
@@ -77,37 +83,42 @@ pub fn status(
 ) -> Result<AgreementStatus, AgreementError> {
     let now = content(doc)?;
     let current = now.hash();
-    let mut known: HashMap<String, Proposal> = proposals(doc)?.into_iter().map(|p| (p.id.clone(), p)).collect();
-    let mut candidates: Vec<(AgreementSignature, Option<i64>)> = signatures(doc)?.into_iter().map(|s| (s, None)).collect();
-    for (p, s, at) in received {
-        known.entry(p.id.clone()).or_insert_with(|| p.clone());
-        match candidates.iter_mut().find(|(c, _)| c == s) {
-            Some(c) => c.1 = Some(*at),
-            None => candidates.push((s.clone(), Some(*at))),
+    let in_doc: HashMap<String, Proposal> = proposals(doc)?.into_iter().map(|p| (p.id.clone(), p)).collect();
+    // The server's copies first, each with the proposal it was accepted with; then what only
+    // the document has.
+    let mut candidates: Vec<(AgreementSignature, Option<Proposal>, Option<i64>)> =
+        received.iter().map(|(p, s, at)| (s.clone(), Some(p.clone()), Some(*at))).collect();
+    for s in signatures(doc)? {
+        if !received.iter().any(|(_, r, _)| *r == s) {
+            let p = in_doc.get(&s.proposal).cloned();
+            candidates.push((s, p, None));
         }
     }
 
     // Each proposal checked once: is it what it claims to be, and whom does its text bind?
-    let mut checked: HashMap<String, Result<Vec<String>, Invalid>> = HashMap::new();
+    let mut checked: HashMap<ProposalKey, Result<Vec<String>, Invalid>> = HashMap::new();
     let mut valid: Vec<(AgreementSignature, Proposal)> = Vec::new();
-    let mut invalid = Vec::new();
-    for (sig, received_at) in candidates {
-        let Some(proposal) = known.get(&sig.proposal) else {
+    let (mut invalid, mut pending) = (Vec::new(), Vec::new());
+    for (sig, proposal, received_at) in candidates {
+        let Some(proposal) = proposal.filter(|p| p.id == sig.proposal) else {
             invalid.push((sig, Invalid::NoSuchProposal));
             continue;
         };
-        let parties = checked.entry(proposal.id.clone()).or_insert_with(|| check_proposal(doc, id, proposal)).clone();
+        let key = (proposal.id.clone(), proposal.heads.clone(), proposal.content);
+        let parties = checked.entry(key).or_insert_with(|| check_proposal(doc, id, &proposal)).clone();
         let verdict = parties.and_then(|parties| {
             if !parties.contains(&sig.org) {
                 return Err(Invalid::NotAParty);
             }
-            verify(id, proposal, &sig, keys, received_at.unwrap_or(sig.at)).map_err(Invalid::Signature)
+            verify(id, &proposal, &sig, keys, received_at.unwrap_or(sig.at)).map_err(Invalid::Signature)
         });
-        match verdict {
-            Ok(()) => valid.push((sig, proposal.clone())),
-            Err(why) => invalid.push((sig, why)),
+        match (verdict, received_at) {
+            (Ok(()), Some(_)) => valid.push((sig, proposal)),
+            (Ok(()), None) => pending.push(sig),
+            (Err(why), _) => invalid.push((sig, why)),
         }
     }
+    let known: HashMap<String, Proposal> = in_doc.into_iter().chain(received.iter().map(|(p, _, _)| (p.id.clone(), p.clone()))).collect();
 
     let parties: Vec<PartyState> = now
         .parties
@@ -123,7 +134,7 @@ pub fn status(
             PartyState { org: org.clone(), current: latest(true), earlier: latest(false) }
         })
         .collect();
-    let mut of_current: Vec<&Proposal> = known.values().filter(|p| p.content == current).collect();
+    let mut of_current: Vec<&Proposal> = known.values().filter(|p| p.content == current && check_proposal(doc, id, p).is_ok()).collect();
     of_current.sort_by_key(|p| (p.at, p.id.clone()));
     let proposal = of_current.last().map(|p| (*p).clone());
     let signed_before =
@@ -139,8 +150,11 @@ pub fn status(
         State::Drafting
     };
     let signed_before = if state == State::Outdated { signed_before } else { None };
-    Ok(AgreementStatus { state, content: current, parties, proposal, signed_before, invalid })
+    Ok(AgreementStatus { state, content: current, parties, proposal, signed_before, invalid, pending })
 }
+
+/// A proposal as checked: its id, heads and content hash.
+type ProposalKey = (String, Vec<String>, ContentHash);
 
 /// Whether `proposal` is what it claims (its id and content hash match the version it names);
 /// if so, the parties of its text.
