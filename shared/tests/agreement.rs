@@ -365,9 +365,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     /// Three parties adding, editing, moving and removing clauses offline in any order, syncing
-    /// now and then: after everyone syncs, all show the same clauses in the same order, every
-    /// clause added and not removed is there exactly once, and every party's last words in a
-    /// clause nobody else touched are kept.
+    /// now and then: after everyone syncs, all show the same clauses in the same order, and
+    /// every clause added and not removed is there exactly once.
     #[test]
     fn parties_drafting_offline_merge_with_nothing_lost(schedule in prop::collection::vec((0usize..3, op()), 1..40)) {
         let mut peers: Vec<AutoCommit> = Vec::new();
