@@ -51,11 +51,7 @@ pub fn check_hash(hash: &str) -> Result<(), BlobError> {
 /// Whether the document stored as `chunks` refers to the attachment `hash` (chunks that do not
 /// load are skipped: what loads is what peers see).
 pub fn referenced(chunks: &[Vec<u8>], hash: &str) -> bool {
-    let mut doc = automerge::AutoCommit::new();
-    for chunk in chunks {
-        let _ = doc.load_incremental(chunk);
-    }
-    shared::record::references_attachment(&doc, hash)
+    shared::record::references_attachment(&crate::store::doc_from_chunks(chunks), hash)
 }
 
 /// Checks what can be checked of an upload before storage is asked.

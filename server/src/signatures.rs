@@ -4,7 +4,6 @@
 //! directory at the time it receives it, and keeps an append-only copy, so a signature later
 //! deleted from the document still counts and one altered there shows as invalid.
 
-use automerge::AutoCommit;
 use shared::DocumentId;
 use shared::agreement::{self, AgreementError, KeyBinding, KeyDirectory, SignatureFault};
 use shared::api::{DeviceKey, ReceivedSignature, SignatureRequest, User};
@@ -48,7 +47,7 @@ pub async fn accept(
     if signature.user != user.username || signature.org != user.org_id || signature.proposal != proposal.id {
         return Err(SignatureError::NotYours);
     }
-    let copy = load(store, doc).await?;
+    let copy = crate::store::doc_from_chunks(&store.chunks_load(doc).await?);
     let content = match agreement::content_at(&copy, &proposal.heads) {
         Ok(c) => c,
         Err(AgreementError::UnknownVersion(_)) => return Err(SignatureError::UnknownVersion),
@@ -113,13 +112,4 @@ pub fn directory(keys: &[DeviceKey]) -> KeyDirectory {
             })
             .collect(),
     }
-}
-
-async fn load(store: &dyn Store, doc: DocumentId) -> Result<AutoCommit, SignatureError> {
-    let mut copy = AutoCommit::new();
-    for chunk in store.chunks_load(doc).await? {
-        // A chunk that does not load was reported when stored; what loads is what we have.
-        let _ = copy.load_incremental(&chunk);
-    }
-    Ok(copy)
 }

@@ -239,6 +239,16 @@ pub struct NewKey {
     pub expires_at: i64,
 }
 
+/// A document as stored: its chunks loaded into one Automerge document. Chunks that do not
+/// load are skipped (they were reported when stored): what loads is what peers see.
+pub fn doc_from_chunks(chunks: &[Vec<u8>]) -> automerge::AutoCommit {
+    let mut doc = automerge::AutoCommit::new();
+    for chunk in chunks {
+        let _ = doc.load_incremental(chunk);
+    }
+    doc
+}
+
 /// What registering `key` again means when it is stored for `user` until `until`: nothing for
 /// its own live key, a conflict otherwise. Shared by the backends.
 pub(crate) fn existing_key(user: i64, until: Option<i64>, key: &NewKey) -> Result<(), StoreError> {

@@ -96,6 +96,18 @@ impl Signer_ {
     }
 }
 
+/// Li of the federation and Wang of the court.
+fn parties() -> (Signer_, Signer_) {
+    (signer(1, "li", "fed"), signer(2, "wang", "court"))
+}
+
+/// The same two, with keys valid from the start and never revoked.
+fn two_parties() -> (Signer_, Signer_, KeyDirectory) {
+    let (li, wang) = parties();
+    let keys = KeyDirectory { keys: vec![li.binding(0, None), wang.binding(0, None)] };
+    (li, wang, keys)
+}
+
 fn draft() -> AutoCommit {
     let mut doc = AutoCommit::new();
     agreement::init(&mut doc, "妇联与法院关于家事审判协作的工作机制", &["fed", "court"]).unwrap();
@@ -138,8 +150,7 @@ fn status_of(doc: &AutoCommit, keys: &KeyDirectory) -> agreement::AgreementStatu
 
 #[test]
 fn an_agreement_is_in_force_when_every_party_signed_the_text_and_outdated_after_an_edit() {
-    let (li, wang) = (signer(1, "li", "fed"), signer(2, "wang", "court"));
-    let keys = KeyDirectory { keys: vec![li.binding(0, None), wang.binding(0, None)] };
+    let (li, wang, keys) = two_parties();
     let mut doc = draft();
     assert_eq!(status_of(&doc, &keys).state, State::Drafting);
 
@@ -174,8 +185,7 @@ fn an_agreement_is_in_force_when_every_party_signed_the_text_and_outdated_after_
 
 #[test]
 fn signatures_over_different_texts_do_not_make_it_in_force() {
-    let (li, wang) = (signer(1, "li", "fed"), signer(2, "wang", "court"));
-    let keys = KeyDirectory { keys: vec![li.binding(0, None), wang.binding(0, None)] };
+    let (li, wang, keys) = two_parties();
     let mut doc = draft();
     let p1 = propose(&mut doc, &li, 10);
     put(&mut doc, &li.sign(&p1, 11));
@@ -190,7 +200,7 @@ fn signatures_over_different_texts_do_not_make_it_in_force() {
 
 #[test]
 fn forged_altered_revoked_and_misattributed_signatures_do_not_count_and_are_shown_as_invalid() {
-    let (li, wang) = (signer(1, "li", "fed"), signer(2, "wang", "court"));
+    let (li, wang) = parties();
     let zhao = signer(3, "zhao", "police");
     let revoked = signer(4, "wang", "court");
     let keys = KeyDirectory { keys: vec![li.binding(0, None), wang.binding(0, None), zhao.binding(0, None), revoked.binding(0, Some(5))] };
@@ -239,7 +249,7 @@ fn forged_altered_revoked_and_misattributed_signatures_do_not_count_and_are_show
 
 #[test]
 fn a_signature_deleted_from_the_document_still_counts_from_the_servers_copy() {
-    let (li, wang) = (signer(1, "li", "fed"), signer(2, "wang", "court"));
+    let (li, wang) = parties();
     let keys = KeyDirectory { keys: vec![li.binding(0, None), wang.binding(0, Some(1_000))] };
     let mut doc = draft();
     let p = propose(&mut doc, &li, 10);
@@ -259,7 +269,7 @@ fn a_signature_deleted_from_the_document_still_counts_from_the_servers_copy() {
 
 #[test]
 fn a_signature_only_in_the_document_does_not_count_even_dated_before_its_keys_revocation() {
-    let (li, wang) = (signer(1, "li", "fed"), signer(2, "wang", "court"));
+    let (li, wang) = parties();
     // The court's key was revoked at 100 (a stolen phone); the thief signs "at 50".
     let keys = KeyDirectory { keys: vec![li.binding(0, None), wang.binding(0, Some(100))] };
     let mut doc = draft();
@@ -276,8 +286,7 @@ fn a_signature_only_in_the_document_does_not_count_even_dated_before_its_keys_re
 
 #[test]
 fn a_proposal_rewritten_in_the_document_does_not_void_what_the_server_accepted() {
-    let (li, wang) = (signer(1, "li", "fed"), signer(2, "wang", "court"));
-    let keys = KeyDirectory { keys: vec![li.binding(0, None), wang.binding(0, None)] };
+    let (li, wang, keys) = two_parties();
     let mut doc = draft();
     let p = propose(&mut doc, &li, 10);
     let (a, b) = (li.sign(&p, 11), wang.sign(&p, 12));
@@ -296,8 +305,7 @@ fn a_proposal_rewritten_in_the_document_does_not_void_what_the_server_accepted()
 
 #[test]
 fn an_edit_made_offline_while_the_other_party_signs_offline_outdates_the_signature_on_both_sides() {
-    let (li, wang) = (signer(1, "li", "fed"), signer(2, "wang", "court"));
-    let keys = KeyDirectory { keys: vec![li.binding(0, None), wang.binding(0, None)] };
+    let (li, wang, keys) = two_parties();
     let mut a = draft();
     let p = propose(&mut a, &li, 10);
     put(&mut a, &li.sign(&p, 11));

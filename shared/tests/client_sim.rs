@@ -550,10 +550,9 @@ fn a_refused_record_is_marked_and_does_not_hold_up_the_round() {
     assert!(!sim.devices[dev].acked.contains_key(&theirs));
 }
 
-#[test]
-fn another_tabs_change_reaches_an_open_record_without_the_network() {
+/// An offline device that stores record `id` (as the server has it, "FIRST") and has it open.
+fn opened_offline(id: DocumentId) -> (Sim, usize, DocumentId) {
     let mut sim = Sim::new();
-    let id = doc_id(30);
     sim.server.seed(id, "FIRST");
     let mut store = Chunks::default();
     store.0.insert(id, sim.server.store.0[&id].clone());
@@ -561,6 +560,12 @@ fn another_tabs_change_reaches_an_open_record_without_the_network() {
     let chunks = sim.devices[dev].store.chunks(id);
     let effects = sim.devices[dev].client.open(sim.now, id, chunks);
     sim.carry_out(dev, effects);
+    (sim, dev, id)
+}
+
+#[test]
+fn another_tabs_change_reaches_an_open_record_without_the_network() {
+    let (mut sim, dev, id) = opened_offline(doc_id(30));
 
     // The other tab writes a change to the shared storage and announces it.
     let mut other = Record::load(id, &sim.devices[dev].store.chunks(id)[0]).unwrap();
@@ -578,15 +583,7 @@ fn another_tabs_change_reaches_an_open_record_without_the_network() {
 
 #[test]
 fn a_merge_that_breaks_a_record_is_noticed_on_the_next_look_though_looks_are_cached() {
-    let mut sim = Sim::new();
-    let id = doc_id(31);
-    sim.server.seed(id, "FIRST");
-    let mut store = Chunks::default();
-    store.0.insert(id, sim.server.store.0[&id].clone());
-    let dev = sim.add_device(false, store, HashMap::new());
-    let chunks = sim.devices[dev].store.chunks(id);
-    let effects = sim.devices[dev].client.open(sim.now, id, chunks);
-    sim.carry_out(dev, effects);
+    let (mut sim, dev, id) = opened_offline(doc_id(31));
     // Looked at (and checked) twice at the same heads, edited, looked at again.
     for _ in 0..2 {
         sim.devices[dev].client.with_record(id, &mut |_| {}).unwrap();

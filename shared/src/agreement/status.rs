@@ -97,6 +97,10 @@ pub fn status(
 
     // Each proposal checked once: is it what it claims to be, and whom does its text bind?
     let mut checked: HashMap<ProposalKey, Result<Vec<String>, Invalid>> = HashMap::new();
+    let mut check = |p: &Proposal| {
+        let key = (p.id.clone(), p.heads.clone(), p.content);
+        checked.entry(key).or_insert_with(|| check_proposal(doc, id, p)).clone()
+    };
     let mut valid: Vec<(AgreementSignature, Proposal)> = Vec::new();
     let (mut invalid, mut pending) = (Vec::new(), Vec::new());
     for (sig, proposal, received_at) in candidates {
@@ -104,9 +108,7 @@ pub fn status(
             invalid.push((sig, Invalid::NoSuchProposal));
             continue;
         };
-        let key = (proposal.id.clone(), proposal.heads.clone(), proposal.content);
-        let parties = checked.entry(key).or_insert_with(|| check_proposal(doc, id, &proposal)).clone();
-        let verdict = parties.and_then(|parties| {
+        let verdict = check(&proposal).and_then(|parties| {
             if !parties.contains(&sig.org) {
                 return Err(Invalid::NotAParty);
             }
@@ -134,7 +136,7 @@ pub fn status(
             PartyState { org: org.clone(), current: latest(true), earlier: latest(false) }
         })
         .collect();
-    let mut of_current: Vec<&Proposal> = known.values().filter(|p| p.content == current && check_proposal(doc, id, p).is_ok()).collect();
+    let mut of_current: Vec<&Proposal> = known.values().filter(|p| p.content == current && check(p).is_ok()).collect();
     of_current.sort_by_key(|p| (p.at, p.id.clone()));
     let proposal = of_current.last().map(|p| (*p).clone());
     let signed_before =
