@@ -7,7 +7,8 @@ use serde::Deserialize;
 use shared::DocumentId;
 
 use shared::api::{
-    DeviceKey, DocAccess, Feed, KeyRequest, LoginRequest, Org, ReceivedSignature, Session, ShareRequest, SignatureRequest, User,
+    ActorBinding, DeviceKey, DocAccess, Feed, KeyRequest, LoginRequest, Org, ReceivedSignature, Session, ShareRequest, SignatureRequest,
+    User,
 };
 
 use crate::auth::Authed;
@@ -148,6 +149,20 @@ pub async fn doc_access_get(State(state): State<AppState>, authed: Authed, Path(
     }
     let owner = state.store.doc_owner(id).await?.as_deref() == Some(org.as_str());
     Ok(Json(DocAccess { owner, shared_with: state.store.doc_shared_with(id).await? }))
+}
+
+/// Who each Automerge actor of a document is, as the sync server bound it: the authorship
+/// the app shows, instead of what devices wrote into `meta.actors`.
+pub async fn doc_actors(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ActorBinding>>, AppError> {
+    let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
+    if state.store.doc_access(id, &authed.user.org_id).await? != Access::Allowed {
+        return Err(AppError::NotFound("document not found".into()));
+    }
+    Ok(Json(state.store.doc_actors(id).await?))
 }
 
 /// Registers this device's public signing key for the signed-in user; signing out of this

@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/keys", get(api::keys_list).post(api::key_create))
         .route("/api/docs", get(api::docs_feed))
         .route("/api/docs/{id}/access", get(api::doc_access_get))
+        .route("/api/docs/{id}/actors", get(api::doc_actors))
         .route("/api/docs/{id}/signatures", get(api::signatures_list).post(api::signature_create))
         .route("/api/docs/{id}/share", post(api::doc_share_create))
         .route("/api/docs/{id}/share/{org}", delete(api::doc_share_delete))

@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use shared::DocumentId;
-use shared::api::{DeviceKey, FeedEntry, Org, User};
+use shared::api::{ActorBinding, DeviceKey, FeedEntry, Org, User};
 use shared::sync::node::Chunk;
 use tokio::sync::mpsc;
 
@@ -66,7 +66,8 @@ pub enum Access {
 #[derive(Debug)]
 pub enum Opened {
     /// The organisation may use it; its verified chunks, snapshots first, if asked for.
-    Allowed { chunks: Vec<Vec<u8>> },
+    /// With the accounts its actors are bound to (hex actor id, user id), also if asked for.
+    Allowed { chunks: Vec<Vec<u8>>, actors: Vec<(String, i64)> },
     /// It did not exist and now belongs to the asking user's organisation.
     Created,
     /// Missing, or another organisation's.
@@ -79,6 +80,12 @@ pub struct ChunkWrite {
     pub doc: DocumentId,
     pub chunk: Chunk,
     pub heads: Vec<String>,
+    /// Actors first seen in this chunk and the user whose connection sent them (hex actor id,
+    /// user id). Stored in the same transaction; one bound to another user already (by another
+    /// instance) fails the write with [`StoreError::Conflict`], so the chunk is not kept.
+    pub actors: Vec<(String, i64)>,
+    /// When the write was asked for (ms since the epoch): the binding's time.
+    pub at: i64,
 }
 
 /// What another server instance on the same database did, as far as open connections here
@@ -178,6 +185,8 @@ pub trait Store: Send + Sync {
     /// Stores the chunks in one transaction (group commit), in order: each deletes the chunks
     /// it replaces and records its document's new heads. Durable when it returns.
     fn chunks_write(&self, writes: Vec<ChunkWrite>) -> StoreFuture<'_, ()>;
+    /// Who each actor of a document is (see [`ActorBinding`]), by actor id.
+    fn doc_actors(&self, doc: DocumentId) -> StoreFuture<'_, Vec<ActorBinding>>;
     /// Documents `org` may read that changed after `since`, oldest change first, at most
     /// `limit`, and the highest sequence number a reader may rely on having seen everything
     /// up to (CouchDB's `_changes?since=`).

@@ -103,6 +103,21 @@ pub struct ReceivedSignature {
     pub received_at: i64,
 }
 
+/// One entry of `GET /api/docs/{id}/actors`: the account whose connection first sent a change
+/// by this Automerge actor to the document. The server refuses that actor's changes from any
+/// other account, so this, not `meta.actors` (which devices write), is who made them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorBinding {
+    /// The actor id, hex, as Automerge prints it.
+    pub actor: String,
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub org_id: String,
+    /// When the server first received a change by it (ms since the epoch).
+    pub bound_at: i64,
+}
+
 /// `GET /api/orgs`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Org {

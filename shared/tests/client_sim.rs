@@ -330,7 +330,7 @@ impl Sim {
                     let verdict = if self.server.forbidden.contains(&doc) {
                         Verdict::Unavailable
                     } else if self.server.store.0.contains_key(&doc) {
-                        Verdict::Allowed { chunks: if load { self.server.store.chunks(doc) } else { Vec::new() } }
+                        Verdict::Allowed { chunks: if load { self.server.store.chunks(doc) } else { Vec::new() }, actors: Vec::new() }
                     } else {
                         Verdict::Created
                     };

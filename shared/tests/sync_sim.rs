@@ -151,7 +151,7 @@ impl Sim {
                         // Everyone in this simulation is one organisation.
                         let exists = self.server_store.0.contains_key(&doc);
                         let verdict = if exists {
-                            Verdict::Allowed { chunks: if load { self.server_store.chunks(doc) } else { vec![] } }
+                            Verdict::Allowed { chunks: if load { self.server_store.chunks(doc) } else { vec![] }, actors: vec![] }
                         } else if create {
                             self.server_store.0.insert(doc, vec![]);
                             Verdict::Created
@@ -186,7 +186,7 @@ impl Sim {
                     // A released document is loaded again from the client's own storage.
                     Action::Authorize { conn, doc, .. } => {
                         let chunks = self.clients[i].store.chunks(doc);
-                        events.push_back(Event::Authorized { conn, doc, verdict: Verdict::Allowed { chunks } });
+                        events.push_back(Event::Authorized { conn, doc, verdict: Verdict::Allowed { chunks, actors: vec![] } });
                     }
                     // The server said it holds these heads: they must be in its storage.
                     Action::Acknowledged { doc, heads, .. } => {
@@ -679,7 +679,7 @@ fn a_snapshot_never_replaces_a_chunk_that_did_not_load() {
         Event::Authorized {
             conn: ConnId(1),
             doc: id,
-            verdict: Verdict::Allowed { chunks: vec![good.clone(), bad.clone(), increment.clone()] },
+            verdict: Verdict::Allowed { chunks: vec![good.clone(), bad.clone(), increment.clone()], actors: vec![] },
         },
     );
     let Some(Action::Send { bytes, .. }) = reply.first() else { panic!("the server answers: {reply:?}") };
@@ -719,7 +719,8 @@ fn sharing_and_revoking_take_effect_on_an_open_connection() {
     assert!(matches!(&asked[..], [Action::Authorize { .. }]), "the refusal was not cached");
     let mut owner = AutoCommit::new();
     owner.put(ROOT, "case", 1).unwrap();
-    let allowed = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![owner.save()] } });
+    let allowed =
+        server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![owner.save()], actors: vec![] } });
     assert!(allowed.iter().any(|a| matches!(a, Action::Send { .. })), "the document is sent");
 
     // Revoked: the allowance goes, the next message is checked again.
@@ -729,7 +730,7 @@ fn sharing_and_revoking_take_effect_on_an_open_connection() {
 
     // A check under way when access changes is asked again rather than trusted.
     server.recheck_access(conn, id);
-    let again = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![] } });
+    let again = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![] } });
     assert!(matches!(&again[..], [Action::Authorize { .. }]), "a stale answer is not used");
     let refused = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Unavailable });
     let replies: Vec<Message> =
@@ -882,7 +883,7 @@ fn ephemeral_messages_during_an_access_check_do_not_close_the_connection() {
         let actions = server.handle(0, Event::Received { conn, bytes: presence.encode() });
         assert!(!actions.iter().any(|a| matches!(a, Action::Close { .. })));
     }
-    let answered = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![] } });
+    let answered = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![] } });
     assert!(answered.iter().any(|a| matches!(a, Action::Send { .. })), "the request is answered");
 }
 
@@ -1035,4 +1036,108 @@ fn the_interrupted_document_is_dropped_with_its_unstored_changes() {
         Message::Request { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: id, data: empty_sync_message() };
     let asked = server.handle(0, Event::Received { conn, bytes: again.encode() });
     assert!(matches!(&asked[..], [Action::Authorize { load: true, .. }]), "{asked:?}");
+}
+
+/// The account whose connection first sent a change by an actor owns that actor in the
+/// document: another account's change by it is refused and not applied, the connection and
+/// the owner's writes go on, and the binding comes back with the document from storage.
+#[test]
+fn a_change_by_an_actor_bound_to_another_account_is_refused_and_not_applied() {
+    let (mut server, li) = joined_server(1 << 20);
+    let zhao = ConnId(2);
+    let join = Message::Join { sender_id: PeerId("q".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
+    server.handle(0, Event::Connected { conn: zhao, account: "zhao".into() });
+    server.handle(0, Event::Received { conn: zhao, bytes: join.encode() });
+    let from_q = |doc: DocumentId, message: automerge::sync::Message| {
+        Message::Sync { sender_id: PeerId("q".into()), target_id: PeerId("server".into()), document_id: doc, data: message.encode() }
+            .encode()
+    };
+    let id = doc_id(0);
+    let written = |actions: &[Action]| -> Vec<(automerge::ActorId, String)> {
+        actions.iter().flat_map(|a| if let Action::Persist { actors, .. } = a { actors.clone() } else { vec![] }).collect()
+    };
+
+    // Li writes with actor X: X is bound to li, and the binding goes to storage with the chunk.
+    let mut li_doc = AutoCommit::new().with_actor(automerge::ActorId::from(b"li's device".as_slice()));
+    li_doc.put(ROOT, "accepted_by", "procuratorate").unwrap();
+    let li_change = li_doc.get_last_local_change().unwrap().raw_bytes().to_vec();
+    server.handle(0, Event::Received { conn: li, bytes: sync_bytes(id, carrying(vec![])) });
+    server.handle(0, Event::Authorized { conn: li, doc: id, verdict: Verdict::Created });
+    let stored = server.handle(0, Event::Received { conn: li, bytes: sync_bytes(id, carrying(vec![li_change.clone()])) });
+    assert_eq!(written(&stored), vec![(li_doc.get_actor().clone(), "li".to_owned())]);
+    let (generation, chunk) = stored
+        .iter()
+        .find_map(|a| if let Action::Persist { generation, chunk, .. } = a { Some((*generation, chunk.bytes.clone())) } else { None })
+        .unwrap();
+    server.handle(0, Event::Persisted { doc: id, generation, ok: true });
+
+    // Zhao forges a change under X, and writes one under its own actor in the same message.
+    let mut forged = AutoCommit::load(&li_doc.save()).unwrap().with_actor(li_doc.get_actor().clone());
+    forged.put(ROOT, "accepted_by", "federation").unwrap();
+    let forged_change = forged.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let mut own = AutoCommit::load(&li_doc.save()).unwrap().with_actor(automerge::ActorId::from(b"zhao's device".as_slice()));
+    own.put(ROOT, "note", "seen").unwrap();
+    let own_change = own.get_last_local_change().unwrap().raw_bytes().to_vec();
+    server.handle(0, Event::Received { conn: zhao, bytes: from_q(id, carrying(vec![])) });
+    server.handle(0, Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![] } });
+    let answer =
+        server.handle(0, Event::Received { conn: zhao, bytes: from_q(id, carrying(vec![own_change.clone(), forged_change.clone()])) });
+    let (doc, reason) = refusal(&answer).expect("refused, saying why");
+    assert_eq!(doc, id);
+    assert!(reason.contains("belongs to another account"), "{reason}");
+    assert!(!answer.iter().any(|a| matches!(a, Action::Persist { .. })), "nothing of the message is stored: {answer:?}");
+    assert!(!answer.iter().any(|a| matches!(a, Action::Close { .. })), "the connection stays");
+
+    // From storage (the chunk li wrote, with its binding), the forged change is refused again;
+    // zhao's own change alone is taken and bound to zhao.
+    let again = server.handle(0, Event::Received { conn: zhao, bytes: from_q(id, carrying(vec![forged_change])) });
+    assert!(matches!(&again[..], [Action::Authorize { load: true, .. }]), "reloaded after the refusal: {again:?}");
+    let actors = vec![(li_doc.get_actor().clone(), "li".to_owned())];
+    let answer =
+        server.handle(0, Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![chunk.clone()], actors } });
+    assert!(refusal(&answer).is_some_and(|(_, r)| r.contains("belongs to another account")), "{answer:?}");
+    let again = server.handle(0, Event::Received { conn: zhao, bytes: from_q(id, carrying(vec![own_change])) });
+    assert!(matches!(&again[..], [Action::Authorize { .. }]));
+    let actors = vec![(li_doc.get_actor().clone(), "li".to_owned())];
+    let answer = server.handle(0, Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![chunk], actors } });
+    assert_eq!(written(&answer), vec![(own.get_actor().clone(), "zhao".to_owned())]);
+}
+
+/// Changes of one account that wait for missing dependencies are not applied by another
+/// account's message (they would pass as that account's): the document is dropped instead.
+#[test]
+fn another_accounts_message_does_not_apply_changes_waiting_for_dependencies() {
+    let (mut server, li) = joined_server(1 << 20);
+    let zhao = ConnId(2);
+    let join = Message::Join { sender_id: PeerId("q".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
+    server.handle(0, Event::Connected { conn: zhao, account: "zhao".into() });
+    server.handle(0, Event::Received { conn: zhao, bytes: join.encode() });
+    let id = doc_id(0);
+    server.handle(0, Event::Received { conn: li, bytes: sync_bytes(id, carrying(vec![])) });
+    server.handle(0, Event::Authorized { conn: li, doc: id, verdict: Verdict::Created });
+    let mut base = AutoCommit::new();
+    base.put(ROOT, "base", 1).unwrap();
+    let base_change = base.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let mut orphan = base.fork();
+    orphan.put(ROOT, "later", 2).unwrap();
+    let orphan_change = orphan.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let queued = server.handle(0, Event::Received { conn: li, bytes: sync_bytes(id, carrying(vec![orphan_change])) });
+    assert!(!queued.iter().any(|a| matches!(a, Action::Persist { .. })), "it waits for its dependency");
+
+    let data = carrying(vec![base_change]).encode();
+    let hello = carrying(vec![]).encode();
+    server.handle(
+        0,
+        Event::Received {
+            conn: zhao,
+            bytes: Message::Sync { sender_id: PeerId("q".into()), target_id: PeerId("server".into()), document_id: id, data: hello }
+                .encode(),
+        },
+    );
+    server.handle(0, Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![] } });
+    let bytes = Message::Sync { sender_id: PeerId("q".into()), target_id: PeerId("server".into()), document_id: id, data }.encode();
+    let answer = server.handle(0, Event::Received { conn: zhao, bytes });
+    assert!(refusal(&answer).is_some_and(|(_, r)| r.contains("another device's missing changes")), "{answer:?}");
+    assert!(!answer.iter().any(|a| matches!(a, Action::Persist { .. })), "nothing applied: {answer:?}");
+    assert_eq!(server.loaded_docs(), 0, "dropped, which clears the waiting changes: they cannot block the document");
 }

@@ -29,7 +29,7 @@
 use std::sync::Mutex;
 
 use shared::DocumentId;
-use shared::api::{DeviceKey, FeedEntry, Org, User};
+use shared::api::{ActorBinding, DeviceKey, FeedEntry, Org, User};
 use shared::storage_key::verify;
 use shared::sync::node::ChunkKind;
 use tokio::sync::{Semaphore, SemaphorePermit, mpsc, oneshot};
@@ -149,6 +149,16 @@ const SCHEMA: &[&str] = &[
         body TEXT NOT NULL,
         received_at BIGINT NOT NULL,
         PRIMARY KEY (doc_id, signature_id)
+    );
+    "#,
+    // Version 3: as SQLite's version 4 (actor bindings).
+    r#"
+    CREATE TABLE doc_actors (
+        doc_id TEXT NOT NULL REFERENCES docs(id),
+        actor TEXT NOT NULL,
+        user_id BIGINT NOT NULL REFERENCES users(id),
+        bound_at BIGINT NOT NULL,
+        PRIMARY KEY (doc_id, actor)
     );
     "#,
 ];
@@ -341,7 +351,8 @@ impl Store for PgStore {
                 };
             }
             Ok(match access {
-                Access::Allowed => Opened::Allowed { chunks: if load { load_chunks(&*c, doc).await? } else { Vec::new() } },
+                Access::Allowed if load => Opened::Allowed { chunks: load_chunks(&*c, doc).await?, actors: load_actors(&*c, doc).await? },
+                Access::Allowed => Opened::Allowed { chunks: Vec::new(), actors: Vec::new() },
                 Access::Missing | Access::Denied => Opened::Unavailable,
             })
         })
@@ -415,6 +426,20 @@ impl Store for PgStore {
                     &[&doc, &kind, &w.chunk.hash, &w.chunk.bytes],
                 )
                 .await?;
+                // Another instance may have bound one of these actors meanwhile: the first
+                // binding stands, and this write (which would pass as that account's) fails.
+                for (actor, user) in &w.actors {
+                    tx.execute(
+                        "INSERT INTO doc_actors (doc_id, actor, user_id, bound_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        &[&doc, actor, user, &w.at],
+                    )
+                    .await?;
+                    let owner: i64 =
+                        tx.query_one("SELECT user_id FROM doc_actors WHERE doc_id = $1 AND actor = $2", &[&doc, actor]).await?.get(0);
+                    if owner != *user {
+                        return Err(StoreError::Conflict(format!("actor {actor} of {doc} belongs to another account")));
+                    }
+                }
             }
             // Numbers last (see the module comment), one per write in order, and each
             // document's final heads announced once.
@@ -640,6 +665,30 @@ impl Store for PgStore {
         })
     }
 
+    fn doc_actors(&self, doc: DocumentId) -> StoreFuture<'_, Vec<ActorBinding>> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let rows = c
+                .query(
+                    "SELECT a.actor, u.id, u.username, u.display_name, u.org_id, a.bound_at
+                     FROM doc_actors a JOIN users u ON u.id = a.user_id WHERE a.doc_id = $1 ORDER BY a.actor COLLATE \"C\"",
+                    &[&doc.to_string()],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| ActorBinding {
+                    actor: r.get(0),
+                    user_id: r.get(1),
+                    username: r.get(2),
+                    display_name: r.get(3),
+                    org_id: r.get(4),
+                    bound_at: r.get(5),
+                })
+                .collect())
+        })
+    }
+
     fn signatures(&self, doc: DocumentId) -> StoreFuture<'_, Vec<(String, i64)>> {
         Box::pin(async move {
             let c = self.pool.get().await?;
@@ -712,6 +761,11 @@ async fn require_owner(c: &impl GenericClient, id: &str, org: &str) -> Result<()
         Some(owner) if owner == org => Ok(()),
         _ => Err(StoreError::NotFound(format!("document {id}"))),
     }
+}
+
+async fn load_actors(c: &impl GenericClient, doc: DocumentId) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = c.query("SELECT actor, user_id FROM doc_actors WHERE doc_id = $1", &[&doc.to_string()]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 async fn load_chunks(c: &impl GenericClient, doc: DocumentId) -> Result<Vec<Vec<u8>>, StoreError> {

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 use shared::DocumentId;
-use shared::api::{DeviceKey, FeedEntry, Org, User};
+use shared::api::{ActorBinding, DeviceKey, FeedEntry, Org, User};
 use shared::storage_key::verify;
 use shared::sync::node::ChunkKind;
 use tokio::sync::mpsc;
@@ -125,6 +125,16 @@ const SCHEMA: &[&str] = &[
         body TEXT NOT NULL,
         received_at INTEGER NOT NULL,
         PRIMARY KEY (doc_id, signature_id)
+    );
+    "#,
+    // Version 4: which account each Automerge actor of a document belongs to.
+    r#"
+    CREATE TABLE doc_actors (
+        doc_id TEXT NOT NULL REFERENCES docs(id),
+        actor TEXT NOT NULL,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        bound_at INTEGER NOT NULL,
+        PRIMARY KEY (doc_id, actor)
     );
     "#,
 ];
@@ -313,7 +323,8 @@ impl Store for SqliteStore {
                 };
             }
             Ok(match access {
-                Access::Allowed => Opened::Allowed { chunks: if load { load_chunks(c, doc)? } else { Vec::new() } },
+                Access::Allowed if load => Opened::Allowed { chunks: load_chunks(c, doc)?, actors: load_actors(c, doc)? },
+                Access::Allowed => Opened::Allowed { chunks: Vec::new(), actors: Vec::new() },
                 Access::Missing | Access::Denied => Opened::Unavailable,
             })
         })
@@ -377,6 +388,27 @@ impl Store for SqliteStore {
             }
             tx.commit()?;
             Ok(())
+        })
+    }
+
+    fn doc_actors(&self, doc: DocumentId) -> StoreFuture<'_, Vec<ActorBinding>> {
+        let doc = doc.to_string();
+        self.call(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT a.actor, u.id, u.username, u.display_name, u.org_id, a.bound_at
+                 FROM doc_actors a JOIN users u ON u.id = a.user_id WHERE a.doc_id = ?1 ORDER BY a.actor",
+            )?;
+            let rows = stmt.query_map([doc], |r| {
+                Ok(ActorBinding {
+                    actor: r.get(0)?,
+                    user_id: r.get(1)?,
+                    username: r.get(2)?,
+                    display_name: r.get(3)?,
+                    org_id: r.get(4)?,
+                    bound_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 
@@ -599,6 +631,12 @@ fn access(conn: &Connection, id: DocumentId, org: &str) -> Result<Access, StoreE
     Ok(if shared { Access::Allowed } else { Access::Denied })
 }
 
+fn load_actors(conn: &Connection, id: DocumentId) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT actor, user_id FROM doc_actors WHERE doc_id = ?1")?;
+    let rows = stmt.query_map([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 fn load_chunks(conn: &Connection, id: DocumentId) -> Result<Vec<Vec<u8>>, StoreError> {
     let mut stmt = conn.prepare("SELECT hash, bytes FROM chunks WHERE doc_id = ?1 ORDER BY kind = 'incremental', hash")?;
     let rows = stmt.query_map([id.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
@@ -629,6 +667,17 @@ fn write_chunk(tx: &Transaction<'_>, w: &ChunkWrite) -> Result<(), StoreError> {
         "INSERT OR IGNORE INTO chunks (doc_id, kind, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
         params![doc, kind, w.chunk.hash, w.chunk.bytes],
     )?;
+    for (actor, user) in &w.actors {
+        tx.execute(
+            "INSERT OR IGNORE INTO doc_actors (doc_id, actor, user_id, bound_at) VALUES (?1, ?2, ?3, ?4)",
+            params![doc, actor, user, w.at],
+        )?;
+        let owner: i64 =
+            tx.query_row("SELECT user_id FROM doc_actors WHERE doc_id = ?1 AND actor = ?2", params![doc, actor], |r| r.get(0))?;
+        if owner != *user {
+            return Err(StoreError::Conflict(format!("actor {actor} of {doc} belongs to another account")));
+        }
+    }
     let seq = next_seq(tx)?;
     tx.execute(
         "UPDATE docs SET seq = ?2, heads = ?3, size = (SELECT COALESCE(SUM(length(bytes)), 0) FROM chunks WHERE doc_id = ?1) WHERE id = ?1",

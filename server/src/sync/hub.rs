@@ -315,7 +315,7 @@ async fn hub_task(
                         let Ok(_turn) = checks.acquire().await else { return };
                         let may_create = create && quota.may_create(&*store, &user.org_id).await;
                         let verdict = match store.doc_open(doc, &user, may_create, load).await {
-                            Ok(Opened::Allowed { chunks }) => Verdict::Allowed { chunks },
+                            Ok(Opened::Allowed { chunks, actors }) => Verdict::Allowed { chunks, actors: node_actors(actors) },
                             Ok(Opened::Created) => {
                                 quota.created(&user.org_id).await;
                                 tracing::info!(doc = %doc, user = user.id, org = %user.org_id, "document created");
@@ -335,7 +335,7 @@ async fn hub_task(
                         let _ = tx.send(HubEvent::Node(Event::Authorized { conn, doc, verdict })).await;
                     });
                 }
-                Action::Persist { doc, chunk, heads, generation } => {
+                Action::Persist { doc, chunk, heads, generation, actors } => {
                     let bytes = chunk.bytes.len();
                     if persist_queued.fetch_add(bytes, Ordering::Relaxed) + bytes > MAX_PERSIST_QUEUE_BYTES {
                         persist_queued.fetch_sub(bytes, Ordering::Relaxed);
@@ -344,7 +344,9 @@ async fn hub_task(
                         continue;
                     }
                     let heads = heads.iter().map(ToString::to_string).collect();
-                    let _ = persist.send(Persist { write: ChunkWrite { doc, chunk, heads }, generation });
+                    let actors = stored_actors(actors);
+                    let write = ChunkWrite { doc, chunk, heads, actors, at: now as i64 };
+                    let _ = persist.send(Persist { write, generation });
                 }
                 Action::Established { conn, peer, .. } => {
                     tracing::info!(conn = conn.0, peer = ?peer, "peer joined");
@@ -466,4 +468,17 @@ async fn persist_task(
             let _ = hub.send(HubEvent::Node(Event::Persisted { doc, generation, ok })).await;
         }
     }
+}
+
+/// Stored bindings (hex actor, user id) as the node keys them (the node's account is the
+/// user id as text, see `HubEvent::Connected`). A malformed stored actor id is skipped: its
+/// changes then bind anew, and storage refuses that binding, so nothing passes as another's.
+fn node_actors(stored: Vec<(String, i64)>) -> Vec<(automerge::ActorId, String)> {
+    stored.into_iter().filter_map(|(actor, user)| Some((automerge::ActorId::try_from(actor.as_str()).ok()?, user.to_string()))).collect()
+}
+
+/// The node's new bindings as storage keeps them. Every connection's account is a user id
+/// (`HubEvent::Connected`), so the parse cannot fail for a binding the node made.
+fn stored_actors(bound: Vec<(automerge::ActorId, String)>) -> Vec<(String, i64)> {
+    bound.into_iter().filter_map(|(actor, account)| Some((actor.to_hex_string(), account.parse().ok()?))).collect()
 }

@@ -333,6 +333,90 @@ async fn a_new_record_past_the_quota_is_refused_alone(backend: Backend) {
     assert!(fed.pump_until(|c| c.node.doc(first).is_some_and(|d| d.get(ROOT, "description").ok().flatten().is_some())).await);
 }
 
+/// Each Automerge actor belongs to the account that first sent a change by it: the
+/// procuratorate, given the record, cannot write under the federation's actor (refused for
+/// that record alone, nothing applied), its own actor is bound to it, and readers get both
+/// bindings from `GET /api/docs/{id}/actors`.
+async fn a_change_under_another_accounts_actor_is_refused_and_not_applied(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let fed_token = server.token("fed-li").await;
+    let proc_token = server.token("proc-wang").await;
+    let id = new_doc_id();
+    let fed_actor = automerge::ActorId::from(b"li's phone".as_slice());
+    let mut fed = Client::connect(&server, &fed_token, "fed-phone").await;
+    fed.open(id, vec![]).await;
+    let doc = fed.node.doc_mut(id).unwrap();
+    doc.set_actor(fed_actor.clone());
+    doc.put(ROOT, "description", "邻居反映").unwrap();
+    fed.changed(id).await;
+    assert!(fed.synced(id).await);
+    let saved = fed.node.doc_mut(id).unwrap().save();
+    let shared = reqwest::Client::new()
+        .post(server.http(&format!("/api/docs/{id}/share")))
+        .bearer_auth(&fed_token)
+        .json(&serde_json::json!({ "org": "county-procuratorate" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shared.status(), 200);
+
+    // The procuratorate writes as the federation's actor: refused, saying why, connection kept.
+    let mut forger = Client::connect(&server, &proc_token, "proc-laptop").await;
+    let other = new_doc_id();
+    forger.open(other, vec![]).await;
+    forger.node.doc_mut(other).unwrap().put(ROOT, "description", "its own record").unwrap();
+    forger.changed(other).await;
+    assert!(forger.synced(other).await);
+    let mut forged = automerge::AutoCommit::load(&saved).unwrap().with_actor(fed_actor.clone());
+    forged.put(ROOT, "description", "the federation withdrew this").unwrap();
+    forger.open(id, vec![forged.save()]).await;
+    assert!(forger.pump_until(|c| c.refusals.iter().any(|(d, _)| *d == id)).await, "refused: {:?}", forger.unavailable);
+    let reason = &forger.refusals.iter().find(|(d, _)| *d == id).unwrap().1;
+    assert!(reason.contains("belongs to another account"), "{reason}");
+    assert!(forger.closed.is_none(), "the connection stays");
+    // Its other record still syncs on that connection.
+    forger.node.doc_mut(other).unwrap().put(ROOT, "note", "later").unwrap();
+    forger.changed(other).await;
+    assert!(forger.synced(other).await, "another record goes on syncing");
+
+    let mut check = Client::connect(&server, &fed_token, "fed-check").await;
+    check.open(id, vec![]).await;
+    assert!(check.synced(id).await);
+    assert_eq!(check.node.doc(id).unwrap().get(ROOT, "description").unwrap().unwrap().0.as_str(), Some("邻居反映"), "not applied");
+
+    // Under its own actor the procuratorate's change is taken, and bound to it.
+    let mut honest = Client::connect(&server, &proc_token, "proc-desk").await;
+    honest.open(id, vec![]).await;
+    assert!(honest.synced(id).await);
+    let doc = honest.node.doc_mut(id).unwrap();
+    let proc_actor = doc.get_actor().clone();
+    doc.put(ROOT, "accepted", true).unwrap();
+    honest.changed(id).await;
+    assert!(honest.synced(id).await);
+    assert!(honest.refusals.is_empty(), "{:?}", honest.refusals);
+
+    let actors: Vec<shared::api::ActorBinding> = reqwest::Client::new()
+        .get(server.http(&format!("/api/docs/{id}/actors")))
+        .bearer_auth(&proc_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let who = |actor: &automerge::ActorId| {
+        actors.iter().find(|a| a.actor == actor.to_hex_string()).map(|a| (a.username.as_str(), a.org_id.as_str()))
+    };
+    assert_eq!(who(&fed_actor), Some(("fed-li", "county-federation")), "{actors:?}");
+    assert_eq!(who(&proc_actor), Some(("proc-wang", "county-procuratorate")), "{actors:?}");
+    assert_eq!(actors.len(), 2, "{actors:?}");
+
+    // An organisation without access reads it as missing.
+    let court = server.token("court-zhao").await;
+    let hidden = reqwest::Client::new().get(server.http(&format!("/api/docs/{id}/actors"))).bearer_auth(&court).send().await.unwrap();
+    assert_eq!(hidden.status(), 404);
+}
+
 on_both!(
     login_tokens_and_logout,
     an_expired_token_is_refused,
@@ -341,4 +425,5 @@ on_both!(
     a_rejoin_with_the_same_peer_id_replaces_the_old_socket,
     a_killed_server_keeps_every_change_it_acknowledged,
     a_new_record_past_the_quota_is_refused_alone,
+    a_change_under_another_accounts_actor_is_refused_and_not_applied,
 );

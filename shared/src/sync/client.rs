@@ -431,7 +431,7 @@ impl Client {
             Input::Loaded { doc, result } => self.loaded(doc, result),
             Input::LoadedForPeer { conn, doc, result } => {
                 let verdict = match result {
-                    Ok(chunks) => Verdict::Allowed { chunks },
+                    Ok(chunks) => Verdict::Allowed { chunks, actors: Vec::new() },
                     Err(e) => Verdict::Failed(e),
                 };
                 let actions = self.node.handle(0, Event::Authorized { conn, doc, verdict });

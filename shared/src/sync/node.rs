@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use automerge::sync::{self, SyncDoc};
-use automerge::{AutoCommit, Automerge, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad, VerificationMode};
+use automerge::{ActorId, AutoCommit, Automerge, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad, VerificationMode};
 
 use super::wire::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
 use crate::doc_id::DocumentId;
@@ -130,8 +130,9 @@ pub enum Event {
 #[derive(Debug)]
 pub enum Verdict {
     /// The connection's account may use the document; `chunks` is what storage holds of it
-    /// (ignored if the node has it in memory already).
-    Allowed { chunks: Vec<Vec<u8>> },
+    /// and `actors` the accounts its Automerge actors are bound to (both ignored if the node
+    /// has it in memory already).
+    Allowed { chunks: Vec<Vec<u8>>, actors: Vec<(ActorId, String)> },
     /// It did not exist and has been created for the connection's account.
     Created,
     /// Missing, or not this account's to read: both get the same answer.
@@ -193,11 +194,15 @@ pub enum Action {
         load: bool,
     },
     /// Store this, in order, then report [`Event::Persisted`] with the same `generation`.
+    /// (Server.) `actors`: actors first seen in this chunk, bound to the account whose
+    /// connection sent their changes; stored with the chunk, refusing it if storage has one
+    /// of them bound to another account (another instance bound it first).
     Persist {
         doc: DocumentId,
         chunk: Chunk,
         heads: Vec<ChangeHash>,
         generation: u64,
+        actors: Vec<(ActorId, String)>,
     },
     /// The handshake completed.
     Established {
@@ -286,6 +291,13 @@ struct Doc {
     /// Bytes of received changes that did not apply (waiting for missing dependencies):
     /// Automerge keeps them in memory, so they count towards the document's size limit.
     queued_bytes: usize,
+    /// (Server.) The account whose changes wait for missing dependencies: when they apply,
+    /// they are that account's, so another account's message may not be the one to apply them.
+    queued_by: Option<String>,
+    /// (Server.) Actor → account that first sent a change by it, as stored plus `unbound`.
+    actors: HashMap<ActorId, String>,
+    /// (Server.) Bindings made since the last persist, for the next one to store.
+    unbound: Vec<(ActorId, String)>,
     /// Persists handed out and not yet reported back.
     persisting: u32,
     /// A peer's change is waiting for its persist before the caller may show it.
@@ -460,7 +472,7 @@ impl Node {
                         }
                     }
                     None => {
-                        let d = self.load(&chunks);
+                        let d = self.load(&chunks, Vec::new());
                         self.docs.insert(doc, d);
                     }
                 }
@@ -479,7 +491,7 @@ impl Node {
                 }
             }
             Event::Create { doc, content } => {
-                let mut d = self.load(&[]);
+                let mut d = self.load(&[], Vec::new());
                 d.doc = content;
                 self.docs.insert(doc, d);
                 self.persist_changes(doc, false, &mut out);
@@ -664,16 +676,16 @@ impl Node {
                     self.unavailable(conn, doc, &msg, out);
                 }
             }
-            Verdict::Allowed { chunks } => {
+            Verdict::Allowed { chunks, actors } => {
                 if !loaded {
-                    let d = self.load(&chunks);
+                    let d = self.load(&chunks, actors);
                     self.docs.insert(doc, d);
                 }
                 self.allow(conn, doc, queue, state, out);
             }
             Verdict::Created => {
                 if !loaded {
-                    let d = self.load(&[]);
+                    let d = self.load(&[], Vec::new());
                     self.docs.insert(doc, d);
                 }
                 self.allow(conn, doc, queue, state, out);
@@ -733,15 +745,26 @@ impl Node {
         match msg {
             Message::Request { data, .. } | Message::Sync { data, .. } => {
                 let max = self.config.max_doc_bytes;
+                let server = self.config.role == Role::Server;
                 let Some(d) = self.docs.get_mut(&doc) else { return };
-                let Some(ConnDoc::Allowed(state)) = self.conns.get_mut(&conn).and_then(|c| c.docs.get_mut(&doc)) else { return };
+                let Some(c) = self.conns.get_mut(&conn) else { return };
+                let account = c.account.clone();
+                let Some(ConnDoc::Allowed(state)) = c.docs.get_mut(&doc) else { return };
                 let before = d.doc.get_heads();
                 let mut carried_changes = false;
+                let mut mixed_queue = false;
                 let result = if d.stored_incremental + d.stored_snapshot + d.queued_bytes + data.len() > max {
                     Err(format!("document {doc} would exceed {max} bytes"))
                 } else {
                     match sync::Message::decode(&data) {
                         Err(e) => Err(format!("bad sync data for {doc}: {e}")),
+                        // Another account's changes wait for dependencies this message may
+                        // bring: applied now, they would pass as this account's. Dropping the
+                        // document (below) clears them; their sender offers them again.
+                        Ok(parsed) if server && !parsed.changes.is_empty() && d.queued_by.as_ref().is_some_and(|by| *by != account) => {
+                            mixed_queue = true;
+                            Err(format!("{doc} is waiting for another device's missing changes; try again"))
+                        }
                         Ok(parsed) => {
                             carried_changes = !parsed.changes.is_empty();
                             d.doc
@@ -757,14 +780,20 @@ impl Node {
                 if carried_changes {
                     if d.doc.get_missing_deps(&[]).is_empty() {
                         d.queued_bytes = 0;
+                        d.queued_by = None;
                     } else {
                         d.queued_bytes += data.len();
+                        d.queued_by = Some(account.clone());
                     }
                 }
+                let result = match result {
+                    Ok(()) if server && changed => bind_actors(d, &before, &account, doc),
+                    other => other,
+                };
                 match result {
                     // A message that failed part way may have applied some changes; memory then
                     // differs from storage, so the document is dropped and reloaded on next use.
-                    Err(reason) if changed => {
+                    Err(reason) if changed || mixed_queue => {
                         self.refuse(conn, doc, &reason, out);
                         self.drop_doc(doc, out);
                     }
@@ -851,7 +880,8 @@ impl Node {
         d.folded.push(chunk.hash.clone());
         d.persisting += 1;
         d.remote_change |= remote;
-        out.push(Action::Persist { doc, chunk, heads: d.doc.get_heads(), generation: d.generation });
+        let actors = std::mem::take(&mut d.unbound);
+        out.push(Action::Persist { doc, chunk, heads: d.doc.get_heads(), generation: d.generation, actors });
     }
 
     fn persisted(&mut self, doc: DocumentId, generation: u64, ok: bool, out: &mut Vec<Action>) {
@@ -967,7 +997,7 @@ impl Node {
 
     /// A document from its stored chunks. A chunk Automerge cannot load is skipped rather
     /// than taking the document down, and left out of `folded`, so it stays in storage.
-    fn load(&mut self, chunks: &[Vec<u8>]) -> Doc {
+    fn load(&mut self, chunks: &[Vec<u8>], actors: Vec<(ActorId, String)>) -> Doc {
         self.generations += 1;
         // `load_incremental` skips what it cannot parse without saying so: each chunk is first
         // parsed strictly on its own (`LoadOptions` fail on any partial load by default). Alone,
@@ -1012,6 +1042,9 @@ impl Node {
             stored_snapshot: 0,
             folded,
             queued_bytes: 0,
+            queued_by: None,
+            actors: actors.into_iter().collect(),
+            unbound: Vec::new(),
             persisting: 0,
             remote_change: false,
             unsaved: false,
@@ -1054,6 +1087,32 @@ pub fn peer_text(text: &str) -> String {
 
 /// See [`peer_text`].
 pub const PEER_TEXT_CHARS: usize = 200;
+
+/// (Server.) Binds the actors of the changes that arrived since `before` to `account`, the
+/// sender's, unless one is bound to another account already: then nothing is bound and the
+/// message is refused (the caller drops the document from memory, so nothing of it stays).
+/// This is what makes "who wrote this change" a fact the server vouches for.
+fn bind_actors(d: &mut Doc, before: &[ChangeHash], account: &str, doc: DocumentId) -> Result<(), String> {
+    let mut new = Vec::new();
+    for change in d.doc.get_changes_meta(before) {
+        let actor = change.actor.into_owned();
+        match d.actors.get(&actor) {
+            Some(owner) if owner == account => {}
+            Some(_) => {
+                return Err(format!(
+                    "{doc}: a change by Automerge actor {actor} was refused: that actor belongs to another account; nothing of this message was applied"
+                ));
+            }
+            None if new.contains(&actor) => {}
+            None => new.push(actor),
+        }
+    }
+    for actor in new {
+        d.actors.insert(actor.clone(), account.to_owned());
+        d.unbound.push((actor, account.to_owned()));
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
