@@ -4,7 +4,7 @@ use gloo_net::http::{Request, Response};
 use serde::Deserialize;
 use shared::DocumentId;
 
-pub use shared::api::{DocAccess, Feed, Org, Session, User};
+pub use shared::api::{DeviceKey, DocAccess, Feed, KeyRequest, Org, ReceivedSignature, Session, SignatureRequest, User};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -139,4 +139,41 @@ pub async fn download(token: &str, id: DocumentId, hash: &str) -> Result<Vec<u8>
         .binary()
         .await
         .map_err(|_| ApiError::Network)
+}
+
+// ----- agreements -----
+
+/// Registers this device's signing key for the session.
+pub async fn register_key(token: &str, public_key: &str) -> Result<DeviceKey, ApiError> {
+    let body = KeyRequest { public_key: public_key.to_owned() };
+    let r = Request::post("/api/keys")
+        .header("Authorization", &format!("Bearer {token}"))
+        .json(&body)
+        .map_err(|e| ApiError::Server(e.to_string()))?
+        .send()
+        .await;
+    json(check(r).await?).await
+}
+
+/// The directory of device keys signatures are verified against.
+pub async fn keys(token: &str) -> Result<Vec<DeviceKey>, ApiError> {
+    json(check(Request::get("/api/keys").header("Authorization", &format!("Bearer {token}")).send().await).await?).await
+}
+
+/// The signatures the server accepted for an agreement.
+pub async fn signatures(token: &str, id: DocumentId) -> Result<Vec<ReceivedSignature>, ApiError> {
+    let url = format!("/api/docs/{id}/signatures");
+    json(check(Request::get(&url).header("Authorization", &format!("Bearer {token}")).send().await).await?).await
+}
+
+/// Sends one signature for the server to check and keep.
+pub async fn send_signature(token: &str, id: DocumentId, req: &SignatureRequest) -> Result<ReceivedSignature, ApiError> {
+    let url = format!("/api/docs/{id}/signatures");
+    let r = Request::post(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .json(req)
+        .map_err(|e| ApiError::Server(e.to_string()))?
+        .send()
+        .await;
+    json(check(r).await?).await
 }

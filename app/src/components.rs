@@ -1,3 +1,4 @@
+pub mod agreement;
 pub mod attachment;
 pub mod badges;
 pub mod conflict;

@@ -598,6 +598,8 @@ impl Engine {
         if let Some(s) = session {
             let _ = api::logout(&s.token).await;
         }
+        // The server revoked this session's signing key; the secret goes from the device too.
+        let _ = self.store.clear_signing_keys().await;
         if let Some(storage) = local_storage() {
             let _ = storage.remove_item(SESSION_KEY);
         }

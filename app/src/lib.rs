@@ -11,6 +11,7 @@ mod context;
 pub mod engine;
 mod pages;
 pub mod platform;
+mod signing;
 pub mod storage;
 mod text;
 

@@ -147,3 +147,15 @@ pub fn format_count(n: usize) -> String {
     }
     out
 }
+
+/// A value cached on this device (`localStorage`), such as the key directory, so what was
+/// fetched once can be shown and checked offline. Holds nothing identifying a survivor.
+pub fn cached(key: &str) -> Option<String> {
+    local_storage()?.get_item(key).ok()?
+}
+
+pub fn cache(key: &str, value: &str) {
+    if let Some(s) = local_storage() {
+        let _ = s.set_item(key, value);
+    }
+}

@@ -12,6 +12,11 @@
 //! - `uploads` (v3): key `[docId, sha256hex]`, value the size: attachments the server does not
 //!   have yet. Written with the blob, deleted once the server holds every byte.
 //!
+//! - `keys` (v4): key the SHA-256 of the session token, value this device's signing key for
+//!   that session (`{public, key_id, private: CryptoKey}` — non-extractable, so no script can
+//!   read the secret out — or, where the browser has no Ed25519, `{public, key_id, secret}`).
+//!   Cleared at sign-out, when the server revokes the key.
+//!
 //! What to write comes from the sync node ([`Chunk`]): an incremental chunk per change, or a
 //! snapshot naming the chunks it replaces — those the node loaded or wrote, never one that
 //! failed to load or that another tab wrote meanwhile. The snapshot write and those deletions
@@ -38,6 +43,7 @@ pub const RECORDS: &str = "records";
 pub const ACKED: &str = "acked";
 pub const BLOBS: &str = "blobs";
 pub const UPLOADS: &str = "uploads";
+pub const KEYS: &str = "keys";
 const SNAPSHOT: &str = "snapshot";
 const INCREMENTAL: &str = "incremental";
 
@@ -98,7 +104,7 @@ impl Store {
     /// Opens (and on first use creates or upgrades) the database called `name`.
     pub async fn open(name: &str) -> Result<Store, StoreError> {
         let db = Database::open(name)
-            .with_version(3u32)
+            .with_version(4u32)
             .with_on_upgrade_needed(|event, db| {
                 if event.old_version() < 1.0 {
                     db.create_object_store(CHUNKS).build()?;
@@ -110,6 +116,9 @@ impl Store {
                 if event.old_version() < 3.0 {
                     db.create_object_store(BLOBS).build()?;
                     db.create_object_store(UPLOADS).build()?;
+                }
+                if event.old_version() < 4.0 {
+                    db.create_object_store(KEYS).build()?;
                 }
                 Ok(())
             })
@@ -352,4 +361,28 @@ fn chunk_key(id: DocumentId, kind: &str, hash: &str) -> JsValue {
 fn doc_range(id: DocumentId) -> KeyRange<JsValue> {
     let id = JsValue::from(id.to_string());
     KeyRange::Bound(Array::of1(&id).into(), false, Array::of2(&id, &Array::new()).into(), false)
+}
+
+impl Store {
+    /// This session's signing key as stored (see the module docs), if there is one.
+    pub async fn signing_key(&self, session: &str) -> Result<Option<JsValue>, StoreError> {
+        let tx = self.db.transaction(KEYS).build()?;
+        let value: Option<JsValue> = tx.object_store(KEYS)?.get(JsValue::from(session)).primitive()?.await?;
+        Ok(value)
+    }
+
+    pub async fn put_signing_key(&self, session: &str, value: JsValue) -> Result<(), StoreError> {
+        let tx = self.write_tx(&[KEYS])?;
+        tx.object_store(KEYS)?.put(value).with_key(JsValue::from(session)).primitive()?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets every signing key (sign-out: the server revokes them too).
+    pub async fn clear_signing_keys(&self) -> Result<(), StoreError> {
+        let tx = self.write_tx(&[KEYS])?;
+        tx.object_store(KEYS)?.clear()?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

@@ -180,3 +180,51 @@ pub const CHECK_FAILED_SHORT: L =
     L::new("尚未完成：还有 {n} 处需要处理，见页面上方的清单。", "Not complete yet: {n} things need attention, listed at the top.");
 pub const CHECK_ALL_FIXED: L = L::new("问题都已处理，可以再次点击“标记为完成”。", "Everything is fixed: press “Mark complete” again.");
 pub const RETIRED_NOTE: L = L::new("以下内容来自旧版表单，只读：", "From an older version of this form, read only:");
+
+// ----- agreements -----
+pub const AG_TITLE: L = L::new("标题", "Title");
+pub const AG_PREAMBLE: L = L::new("序言", "Preamble");
+pub const AG_EFFECTIVE: L = L::new("生效日期", "Effective date");
+pub const AG_TERM: L = L::new("期限", "Term");
+pub const AG_CLAUSES: L = L::new("条款", "Clauses");
+pub const AG_NO_CLAUSES: L = L::new("还没有条款。点“添加条款”开始起草。", "No clauses yet. Use “Add clause” to start drafting.");
+pub const AG_ADD_CLAUSE: L = L::new("添加条款", "Add clause");
+pub const AG_CLAUSE_HEADING: L = L::new("条款标题", "Clause heading");
+pub const AG_CLAUSE_BODY: L = L::new("条款内容", "Clause text");
+pub const AG_MOVE_UP: L = L::new("上移", "Move up");
+pub const AG_MOVE_DOWN: L = L::new("下移", "Move down");
+pub const AG_REMOVE_CLAUSE: L = L::new("删除条款", "Remove clause");
+pub const AG_PARTIES: L = L::new("协议各方", "Parties");
+pub const AG_ADD_PARTY: L = L::new("添加协议方（同时共享本协议）", "Add a party (this shares the agreement with it)");
+pub const AG_ADD: L = L::new("添加", "Add");
+pub const AG_PARTY_SIGNED: L = L::new("已签署当前文本", "signed this text");
+pub const AG_PARTY_SIGNED_EARLIER: L = L::new("签署的是旧文本", "signed an earlier text");
+pub const AG_PARTY_NOT_SIGNED: L = L::new("尚未签署", "not signed yet");
+pub const AG_DRAFTING: L = L::new("起草中", "Drafting");
+pub const AG_AWAITING: L = L::new("待签署", "Awaiting signatures");
+pub const AG_IN_FORCE: L = L::new("已生效：各方均已签署当前文本", "In force: every party signed this text");
+pub const AG_OUTDATED: L = L::new("签署已失效：文本在签署后有改动", "Signatures outdated: the text changed after signing");
+pub const AG_WAITING_FOR: L = L::new("尚待签署：", "Waiting for: ");
+pub const AG_PROPOSE: L = L::new("提交签署（冻结当前文本）", "Propose for signature (freezes this text)");
+pub const AG_PROPOSED: L = L::new("已提交签署。各方可以签署这一版本。", "Proposed. Each party can now sign this version.");
+pub const AG_PROPOSAL: L = L::new("待签文本指纹", "Proposal fingerprint");
+pub const AG_SIGN: L = L::new("以本单位名义签署", "Sign for my organisation");
+pub const AG_SIGN_AGAIN: L = L::new("再次发送签署", "Send the signature again");
+pub const AG_SIGNED: L = L::new("已签署，服务器已核验并留存", "Signed; the server checked and keeps it");
+pub const AG_SIGN_PENDING: L =
+    L::new("已签署并保存在本机，但服务器尚未接收：", "Signed and kept on this device, but the server has not accepted it yet: ");
+pub const AG_SIGN_FAILED: L = L::new("签署失败：", "Signing failed: ");
+pub const AG_SIGN_IN_FIRST: L = L::new("请先登录，再提交或签署。", "Sign in first to propose or sign.");
+pub const AG_CHANGED_SINCE_SIGNED: L = L::new(
+    "自上次签署以来的改动（删除线为删去，下划线为新增）：",
+    "Changed since it was last signed (struck out: removed; underlined: added):",
+);
+pub const AG_PRINT: L = L::new("打印", "Print");
+pub const AG_SIGNATORY: L = L::new("签署人", "Signatory");
+pub const AG_SIGNED_AT: L = L::new("签署时间", "Signed at");
+pub const AG_KEY: L = L::new("密钥指纹", "Key fingerprint");
+pub const AG_VERIFY_NOTE: L = L::new(
+    "核验方法：在本系统中打开本协议，或向服务器查询 /api/docs/<编号>/signatures，用签署人密钥（/api/keys）按 Ed25519 核验签名；待签文本指纹为协议内容的 SHA-256 前缀。",
+    "To verify: open this agreement in liaison, or fetch /api/docs/<id>/signatures and check each Ed25519 signature with the signer's key from /api/keys; the proposal fingerprint is the start of the SHA-256 of the agreement's content.",
+);
+pub const AG_NOT_AN_AGREEMENT: L = L::new("这份记录的协议部分无法读取。", "The agreement part of this record cannot be read.");

@@ -5,8 +5,8 @@
 //! deleted from the document still counts and one altered there shows as invalid.
 
 use shared::DocumentId;
-use shared::agreement::{self, AgreementError, KeyBinding, KeyDirectory, SignatureFault};
-use shared::api::{DeviceKey, ReceivedSignature, SignatureRequest, User};
+use shared::agreement::{self, AgreementError, KeyDirectory, SignatureFault};
+use shared::api::{ReceivedSignature, SignatureRequest, User};
 
 use crate::store::{Access, Store, StoreError};
 
@@ -60,7 +60,7 @@ pub async fn accept(
     if !content.parties.contains(&user.org_id) {
         return Err(SignatureError::NotAParty(user.org_id.clone()));
     }
-    let keys = directory(&store.keys().await?);
+    let keys = KeyDirectory::from_device_keys(&store.keys().await?);
     agreement::verify(doc, &proposal, &signature, &keys, now).map_err(|f| {
         SignatureError::Invalid(match f {
             SignatureFault::UnknownKey => "the key is not registered to you",
@@ -93,23 +93,4 @@ pub async fn list(store: &dyn Store, doc: DocumentId, user: &User) -> Result<Vec
 
 async fn kept(store: &dyn Store, doc: DocumentId) -> Result<Vec<ReceivedSignature>, SignatureError> {
     Ok(store.signatures(doc).await?.into_iter().filter_map(|(body, _)| serde_json::from_str(&body).ok()).collect())
-}
-
-/// The server's directory as `shared` verifies against it.
-pub fn directory(keys: &[DeviceKey]) -> KeyDirectory {
-    KeyDirectory {
-        keys: keys
-            .iter()
-            .filter_map(|k| {
-                Some(KeyBinding {
-                    key_id: k.key_id.clone(),
-                    public_key: agreement::parse_public_key(&k.public_key)?,
-                    user: k.username.clone(),
-                    org: k.org_id.clone(),
-                    added_at: k.added_at,
-                    revoked_at: k.revoked_at,
-                })
-            })
-            .collect(),
-    }
 }

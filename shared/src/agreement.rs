@@ -28,8 +28,8 @@ mod status;
 
 pub use content::{CONTENT_TAG, Clause, Content, ContentHash};
 pub use draft::{
-    TextField, add_clause, add_party, clauses, content, content_at, edit_clause, init, move_clause, proposals, remove_clause, remove_party,
-    set_text, signatures, write_proposal, write_signature,
+    TextField, add_clause, add_party, clauses, content, content_at, edit_clause, init, move_clause, proposals, propose, remove_clause,
+    remove_party, set_text, signatures, title, write_proposal, write_signature,
 };
 pub use order::{between, sort_key};
 pub use signing::{
@@ -39,6 +39,10 @@ pub use signing::{
 pub use status::{AgreementStatus, Invalid, PartyState, State, status};
 
 use thiserror::Error;
+
+/// The record kind (and form id) of agreements: `shared/forms/agreement.v1.json` holds the
+/// fields beside the text (reference number, contacts, annexes).
+pub const KIND: &str = "agreement";
 
 /// Why an agreement could not be read or changed.
 #[derive(Debug, Error)]

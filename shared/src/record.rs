@@ -156,6 +156,11 @@ impl Record {
         if let Some(form) = form {
             codec::create_containers(&mut doc, &fields, form.fields).expect("fresh doc");
         }
+        // An agreement's own text lives beside the form's fields (see `agreement`); made with
+        // the record, so every replica edits the same text objects.
+        if meta.kind.as_str() == crate::agreement::KIND {
+            crate::agreement::init(&mut doc, "", &[]).expect("fresh doc");
+        }
         doc.commit_with(CommitOptions::default().with_time(meta.created_at / 1000));
         Record { id, doc, author: None }
     }
@@ -316,7 +321,8 @@ impl Record {
             form_id: meta.form_id,
             form_version: meta.form_version,
             status: self.status(),
-            title: text_of(form.title_field).unwrap_or_default(),
+            // An agreement is named by its own title (the text its parties sign).
+            title: crate::agreement::title(&self.doc).filter(|t| !t.is_empty()).or_else(|| text_of(form.title_field)).unwrap_or_default(),
             category: form.category_field.and_then(text_of),
             created_at: meta.created_at,
             updated_at: self.time_at(&m, "updated_at").unwrap_or(meta.created_at),

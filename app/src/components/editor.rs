@@ -238,7 +238,7 @@ impl Editor {
     }
 
     /// Draws the fields again from the record, keeping the focused control focused.
-    fn redraw(&self) {
+    pub fn redraw(&self) {
         let active = web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element()).filter(|e| e.id().starts_with("f-"));
         self.epoch.update(|e| *e += 1);
         let Some(active) = active else { return };

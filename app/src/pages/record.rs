@@ -12,6 +12,7 @@ use shared::record::{Layout, Status};
 use wasm_split_helpers::{SplitLoaderError, wasm_split};
 
 use crate::api;
+use crate::components::agreement::LazyAgreementPanel;
 use crate::components::badges::{SyncState, status_code, status_label};
 use crate::components::editor::{Editor, Slot, focus_within};
 use crate::components::field::{FieldInput, pick};
@@ -126,6 +127,7 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
     let form = layout.current;
     let editor = Editor::new(ctx, id, form);
     let result = RwSignal::new(None::<Result<(), String>>);
+    let is_agreement = editor.read(|r| shared::agreement::content(r.doc()).is_ok()).unwrap_or(false);
 
     // A memo: several places show it, and it changes far less often than the record.
     let status = Memo::new(move |_| {
@@ -248,6 +250,7 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
             </span>
             " · "{move || ctx.t(text::AUTOSAVE_NOTE)}</p>
         <SharePanel id=id/>
+        {is_agreement.then(|| view! { <LazyAgreementPanel editor=editor/> })}
         <CheckSummary editor=editor/>
         {move || {
             // Drawn again when someone else's change arrives or a conflict is resolved.

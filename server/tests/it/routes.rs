@@ -405,7 +405,7 @@ async fn the_server_checks_and_keeps_agreement_signatures(backend: Backend) {
     assert_eq!(list.as_array().unwrap().len(), 2);
     let received: Vec<shared::api::ReceivedSignature> = serde_json::from_value(list).unwrap();
     let (_, keys) = app.get("/api/keys", &fed).await;
-    let keys = server::signatures::directory(&serde_json::from_value::<Vec<shared::api::DeviceKey>>(keys).unwrap());
+    let keys = shared::agreement::KeyDirectory::from_device_keys(&serde_json::from_value::<Vec<shared::api::DeviceKey>>(keys).unwrap());
     let received: Vec<_> = received.into_iter().map(|r| (r.proposal, r.signature, r.received_at)).collect();
     // Neither signature is in this copy of the document: the server's copy alone makes it in force.
     assert_eq!(agreement::status(&doc, id, &keys, &received).unwrap().state, State::InForce);

@@ -129,6 +129,16 @@ pub fn remove_clause(doc: &mut AutoCommit, id: &str) -> Result<(), AgreementErro
     Ok(())
 }
 
+/// The agreement's title as it stands, read alone (list views need nothing else, and this
+/// keeps the canonical rendering's Unicode tables out of the app's first download).
+pub fn title(doc: &AutoCommit) -> Option<String> {
+    let (_, a) = doc.get(ROOT, "agreement").ok()??;
+    match doc.get(&a, "title").ok()?? {
+        (Value::Object(ObjType::Text), t) => doc.text(&t).ok(),
+        _ => None,
+    }
+}
+
 /// The clauses in order.
 pub fn clauses(doc: &AutoCommit) -> Result<Vec<Clause>, AgreementError> {
     Ok(read(doc, None)?.clauses)
@@ -200,6 +210,23 @@ pub fn signatures(doc: &AutoCommit) -> Result<Vec<AgreementSignature>, Agreement
         out.push(AgreementSignature { id: id.clone(), proposal, user, org, key, at, signature });
     }
     Ok(out)
+}
+
+/// Proposes the version `doc` holds now for signature (writing the proposal into it) and
+/// returns it. Proposing a version already proposed writes it again, unchanged in substance.
+pub fn propose(doc: &mut AutoCommit, id: crate::DocumentId, by_user: &str, by_org: &str, at: i64) -> Result<Proposal, AgreementError> {
+    let heads = crate::record::sorted_heads(&doc.get_heads());
+    let content = content(doc)?.hash();
+    let proposal = Proposal {
+        id: super::signing::proposal_id(id, &heads, &content),
+        heads,
+        content,
+        by_user: by_user.to_owned(),
+        by_org: by_org.to_owned(),
+        at,
+    };
+    write_proposal(doc, &proposal)?;
+    Ok(proposal)
 }
 
 pub fn write_proposal(doc: &mut AutoCommit, p: &Proposal) -> Result<(), AgreementError> {

@@ -78,6 +78,26 @@ pub enum SignatureFault {
 }
 
 impl KeyDirectory {
+    /// The server's directory (`GET /api/keys`) as it is verified against; an entry whose
+    /// public key is not a usable Ed25519 key is left out.
+    pub fn from_device_keys(keys: &[crate::api::DeviceKey]) -> KeyDirectory {
+        KeyDirectory {
+            keys: keys
+                .iter()
+                .filter_map(|k| {
+                    Some(KeyBinding {
+                        key_id: k.key_id.clone(),
+                        public_key: parse_public_key(&k.public_key)?,
+                        user: k.username.clone(),
+                        org: k.org_id.clone(),
+                        added_at: k.added_at,
+                        revoked_at: k.revoked_at,
+                    })
+                })
+                .collect(),
+        }
+    }
+
     /// The binding of `key_id` to `user` of `org`, if it was valid at `at`.
     pub fn key_for(&self, key_id: &str, user: &str, org: &str, at: i64) -> Result<&KeyBinding, SignatureFault> {
         let key = self.keys.iter().find(|k| k.key_id == key_id && k.user == user && k.org == org).ok_or(SignatureFault::UnknownKey)?;
