@@ -4,7 +4,7 @@ use gloo_net::http::{Request, Response};
 use serde::Deserialize;
 use shared::DocumentId;
 
-pub use shared::api::{DeviceKey, DocAccess, Feed, KeyRequest, Org, ReceivedSignature, Session, SignatureRequest, User};
+pub use shared::api::{ActorBinding, DeviceKey, DocAccess, Feed, KeyRequest, Org, ReceivedSignature, Session, SignatureRequest, User};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -176,4 +176,10 @@ pub async fn send_signature(token: &str, id: DocumentId, req: &SignatureRequest)
         .send()
         .await;
     json(check(r).await?).await
+}
+
+/// Who each actor of a document is, as the server bound them.
+pub async fn actors(token: &str, id: DocumentId) -> Result<Vec<ActorBinding>, ApiError> {
+    let url = format!("/api/docs/{id}/actors");
+    json(check(Request::get(&url).header("Authorization", &format!("Bearer {token}")).send().await).await?).await
 }

@@ -228,3 +228,9 @@ pub const AG_VERIFY_NOTE: L = L::new(
     "To verify: open this agreement in liaison, or fetch /api/docs/<id>/signatures and check each Ed25519 signature with the signer's key from /api/keys; the proposal fingerprint is the start of the SHA-256 of the agreement's content.",
 );
 pub const AG_NOT_AN_AGREEMENT: L = L::new("这份记录的协议部分无法读取。", "The agreement part of this record cannot be read.");
+pub const AG_HISTORY: L = L::new("修改历史", "History");
+pub const AG_CHANGES: L = L::new("{n} 处修改", "{n} changes");
+pub const AG_COMPARE: L = L::new("与现在比较", "Compare with now");
+pub const AG_CHANGED_SINCE_VERSION: L =
+    L::new("自该版本以来的改动（删除线为删去，下划线为新增）：", "Changed since that version (struck out: removed; underlined: added):");
+pub const AG_UNVERIFIED_AUTHOR: L = L::new("未经服务器确认的设备", "a device the server has not vouched for");

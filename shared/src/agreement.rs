@@ -28,8 +28,8 @@ mod status;
 
 pub use content::{CONTENT_TAG, Clause, Content, ContentHash};
 pub use draft::{
-    TextField, add_clause, add_party, clauses, content, content_at, edit_clause, init, move_clause, proposals, propose, remove_clause,
-    remove_party, set_text, signatures, title, write_proposal, write_signature,
+    TextField, Version, add_clause, add_party, clauses, content, content_at, edit_clause, history, init, move_clause, proposals, propose,
+    remove_clause, remove_party, set_text, signatures, title, write_proposal, write_signature,
 };
 pub use order::{between, sort_key};
 pub use signing::{

@@ -378,6 +378,12 @@ impl Record {
         self.commit(now, true)
     }
 
+    /// Commits what a caller wrote straight into the document (an agreement's text, say) as a
+    /// record change: stamped with `now` and its author, and, for an `edit`, back to draft.
+    pub fn commit_change(&mut self, now: i64, edit: bool) -> Result<(), RecordError> {
+        self.commit(now, edit)
+    }
+
     /// Stamps and commits a change: `updated_at`, this view's author if the record does not
     /// know it yet, and (for an edit) the status back to draft.
     fn commit(&mut self, now: i64, edit: bool) -> Result<(), RecordError> {

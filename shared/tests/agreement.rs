@@ -471,3 +471,33 @@ proptest! {
         }
     }
 }
+
+/// The history lists runs of changes per actor, and any version's text can be read back for
+/// a comparison with now.
+#[test]
+fn history_groups_changes_by_author_and_reads_each_version_back() {
+    use automerge::transaction::CommitOptions;
+    let mut li = AutoCommit::new().with_actor(automerge::ActorId::from(b"li".as_slice()));
+    agreement::init(&mut li, "协议", &["fed"]).unwrap();
+    li.commit_with(CommitOptions::default().with_time(100));
+    agreement::add_clause(&mut li, "c1", None, "联络", "各确定一名联络员。").unwrap();
+    li.commit_with(CommitOptions::default().with_time(101));
+    let mut wang = li.fork().with_actor(automerge::ActorId::from(b"wang".as_slice()));
+    agreement::edit_clause(&mut wang, "c1", None, Some("各确定一名联络员，负责日常联络。")).unwrap();
+    wang.commit_with(CommitOptions::default().with_time(500));
+    li.merge(&mut wang).unwrap();
+
+    let versions = agreement::history(&mut li, 60_000);
+    let by: Vec<(String, usize)> = versions.iter().map(|v| (v.actor.clone(), v.changes)).collect();
+    assert_eq!(
+        by,
+        vec![
+            (automerge::ActorId::from(b"li".as_slice()).to_hex_string(), 2),
+            (automerge::ActorId::from(b"wang".as_slice()).to_hex_string(), 1)
+        ]
+    );
+    assert_eq!((versions[0].from, versions[0].to, versions[1].from), (100_000, 101_000, 500_000));
+    let before = agreement::content_at(&li, &versions[0].heads).unwrap();
+    assert_eq!(before.clauses[0].body, "各确定一名联络员。");
+    assert_eq!(agreement::content(&li).unwrap().clauses[0].body, "各确定一名联络员，负责日常联络。");
+}

@@ -116,6 +116,20 @@ test("two organisations co-draft offline, sign, break and renew an agreement", a
       assert.equal(await page.locator('#ag-parties li[data-signed="earlier"]').count(), 2);
     }
 
+    // The history names both authors as the server bound them, and compares any version
+    // with now.
+    await fed.click("#ag-history-toggle");
+    await fed.waitForFunction(
+      () => [...document.querySelectorAll('#ag-history li.version[data-verified="true"]')].some((li) => li.innerText.includes("赵静 Zhao Jing")),
+      null,
+      { timeout: 20000 },
+    );
+    const authors = await fed.locator("#ag-history li.version .version-author").allInnerTexts();
+    assert.ok(authors.some((a) => a.startsWith("李敏 Li Min（县妇女联合会")), authors.join(" | "));
+    await fed.locator("#ag-history li.version button.compare").last().click();
+    await fed.waitForSelector("#ag-compare ins");
+    assert.match(await fed.locator("#ag-compare ins").allInnerTexts().then((t) => t.join("")), /Referral/);
+
     // Proposed again and signed again by both: in force again.
     await court.click("#ag-propose");
     await fed.waitForSelector("#ag-sign", { timeout: 30000 });

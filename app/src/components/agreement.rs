@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::DocumentId;
 use shared::agreement::{self, AgreementSignature, AgreementStatus, Content, KeyDirectory, Proposal, State, TextField};
-use shared::api::{DeviceKey, ReceivedSignature, SignatureRequest};
+use shared::api::{ActorBinding, DeviceKey, ReceivedSignature, SignatureRequest};
 use shared::i18n::L;
 use similar::{ChangeTag, TextDiff};
 use wasm_split_helpers::{SplitLoaderError, wasm_split};
@@ -26,6 +26,13 @@ const PENDING_POLL_S: u64 = 5;
 
 /// One edit of the agreement's text, parties or clauses.
 type Change = Box<dyn FnOnce(&mut automerge::AutoCommit) -> Result<(), agreement::AgreementError>>;
+
+fn actors_cache(id: DocumentId) -> String {
+    format!("liaison.actors.{id}")
+}
+
+/// Changes by one person less than this far apart make one version in the history.
+const VERSION_GAP_MS: i64 = 5 * 60 * 1000;
 
 fn signatures_cache(id: DocumentId) -> String {
     format!("liaison.signatures.{id}")
@@ -81,6 +88,11 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
     let received = RwSignal::new(
         platform::cached(&signatures_cache(id)).and_then(|s| serde_json::from_str::<Vec<ReceivedSignature>>(&s).ok()).unwrap_or_default(),
     );
+    let actors = RwSignal::new(
+        platform::cached(&actors_cache(id)).and_then(|s| serde_json::from_str::<Vec<ActorBinding>>(&s).ok()).unwrap_or_default(),
+    );
+    let show_history = RwSignal::new(false);
+    let compare = RwSignal::new(None::<Vec<String>>);
     let message = RwSignal::new(None::<(bool, String)>);
     let busy = RwSignal::new(false);
     let party_choice = RwSignal::new(String::new());
@@ -91,6 +103,10 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
             if let Ok(list) = api::keys(&session.token).await {
                 platform::cache(KEYS_CACHE, &serde_json::to_string(&list).unwrap_or_default());
                 keys.set(list);
+            }
+            if let Ok(list) = api::actors(&session.token, id).await {
+                platform::cache(&actors_cache(id), &serde_json::to_string(&list).unwrap_or_default());
+                actors.set(list);
             }
             if let Ok(list) = api::signatures(&session.token, id).await {
                 platform::cache(&signatures_cache(id), &serde_json::to_string(&list).unwrap_or_default());
@@ -104,7 +120,11 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
     if let Some(org) = ctx.engine().and_then(|e| e.session()).map(|s| s.user.org_id) {
         let empty = editor.read(|r| agreement::content(r.doc()).is_ok_and(|c| c.parties.is_empty())).unwrap_or(false);
         if empty {
-            let _ = editor.update(move |r| agreement::add_party(r.doc_mut(), &org).map_err(|e| e.to_string()));
+            let now = platform::now_ms();
+            let _ = editor.update(move |r| {
+                agreement::add_party(r.doc_mut(), &org).map_err(|e| e.to_string())?;
+                r.commit_change(now, true).map_err(|e| e.to_string())
+            });
         }
     }
     // Someone else's change arrived: their signature may have reached the server too.
@@ -148,7 +168,12 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
     }
 
     let edit = move |change: Change| {
-        if let Err(e) = editor.update(|r| change(r.doc_mut()).map_err(|e| e.to_string())) {
+        let now = platform::now_ms();
+        let done = editor.update(|r| {
+            change(r.doc_mut()).map_err(|e| e.to_string())?;
+            r.commit_change(now, true).map_err(|e| e.to_string())
+        });
+        if let Err(e) = done {
             message.set(Some((false, e)));
         }
     };
@@ -203,7 +228,10 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
                 // Into the document first (stored on this device, synced with the text), then
                 // to the server, which checks it against its own copy and keeps it.
                 let written = signature.clone();
-                editor.update(move |r| agreement::write_signature(r.doc_mut(), &written).map_err(|e| e.to_string()))?;
+                editor.update(move |r| {
+                    agreement::write_signature(r.doc_mut(), &written).map_err(|e| e.to_string())?;
+                    r.commit_change(at, false).map_err(|e| e.to_string())
+                })?;
                 let req = SignatureRequest { proposal, signature };
                 let accepted = api::send_signature(&session.token, id, &req).await;
                 Ok::<_, String>((signer.kind(), accepted))
@@ -384,6 +412,7 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
                     <pre class="diff">{diff_view(&render_text(&before), &render_text(&now))}</pre>
                 </div>
             })}
+            <HistoryView editor=editor actors=actors show=show_history compare=compare org_name=Callback::new(move |o: String| org_name(&o))/>
             <div class="agreement-actions">
                 {move || {
                     let v = view_state.get()?;
@@ -412,6 +441,69 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
             })}
             {move || view_state.get().map(|v| view! { <PrintView view=v org_name=Callback::new(move |o: String| org_name(&o)) state=state/> })}
         </section>
+    }
+}
+
+/// Who changed what, when: versions newest first, their authors as the server bound them,
+/// and the text difference between any version and now.
+#[component]
+fn HistoryView(
+    editor: Editor,
+    actors: RwSignal<Vec<ActorBinding>>,
+    show: RwSignal<bool>,
+    compare: RwSignal<Option<Vec<String>>>,
+    org_name: Callback<String, String>,
+) -> impl IntoView {
+    let ctx = use_ctx();
+    // Read only while shown: it walks every change of the document.
+    let versions = Memo::new(move |_| {
+        if !show.get() {
+            return Vec::new();
+        }
+        editor.tick.track();
+        editor.epoch.track();
+        editor.read(|r| agreement::history(r.doc_mut(), VERSION_GAP_MS)).unwrap_or_default()
+    });
+    let author = move |actor: &str| {
+        actors.with(|a| a.iter().find(|b| b.actor == actor).map(|b| format!("{}（{}）", b.display_name, org_name.run(b.org_id.clone()))))
+    };
+    let diff = move || {
+        let heads = compare.get()?;
+        editor.tick.track();
+        editor.epoch.track();
+        let (then, now) =
+            editor.read(|r| Some((agreement::content_at(r.doc(), &heads).ok()?, agreement::content(r.doc()).ok()?))).flatten()?;
+        Some(view! {
+            <div class="agreement-diff" id="ag-compare">
+                <p><strong>{ctx.t(text::AG_CHANGED_SINCE_VERSION)}</strong></p>
+                <pre class="diff">{diff_view(&render_text(&then), &render_text(&now))}</pre>
+            </div>
+        })
+    };
+    view! {
+        <div class="agreement-history">
+            <button type="button" id="ag-history-toggle" aria-expanded=move || show.get().to_string() on:click=move |_| show.update(|s| *s = !*s)>
+                {move || ctx.t(text::AG_HISTORY)}
+            </button>
+            {move || show.get().then(|| view! {
+                <ol class="versions" id="ag-history" reversed>
+                    {move || versions.get().into_iter().rev().take(30).map(|v| {
+                        let heads = v.heads.clone();
+                        let who = author(&v.actor);
+                        let verified = who.is_some();
+                        view! {
+                            <li class="version" data-verified=verified.to_string()>
+                                <span class="version-author">{who.unwrap_or_else(|| ctx.t(text::AG_UNVERIFIED_AUTHOR).to_owned())}</span>
+                                " · "{platform::format_time(v.to, ctx.lang.get())}
+                                " · "{ctx.t(text::AG_CHANGES).replace("{n}", &v.changes.to_string())}" "
+                                <button type="button" class="link compare" on:click=move |_| compare.set(Some(heads.clone()))>{ctx.t(text::AG_COMPARE)}</button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ol>
+                {diff}
+            })}
+        </div>
     }
 }
 

@@ -385,3 +385,36 @@ fn int_at(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<i64> {
         _ => None,
     }
 }
+
+/// One version in an agreement's history: a run of changes by one Automerge actor, each
+/// within `gap_ms` of the one before (typing makes a change per keystroke).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// Hex actor id: who wrote it is the server's binding of this actor, not a claim in
+    /// the document.
+    pub actor: String,
+    /// The document as of this version's last change, for [`content_at`].
+    pub heads: Vec<String>,
+    /// Milliseconds since the epoch (changes carry whole seconds).
+    pub from: i64,
+    pub to: i64,
+    pub changes: usize,
+}
+
+/// The document's versions, oldest first.
+pub fn history(doc: &mut AutoCommit, gap_ms: i64) -> Vec<Version> {
+    let mut out: Vec<Version> = Vec::new();
+    for change in doc.get_changes_meta(&[]) {
+        let actor = change.actor.to_hex_string();
+        let at = change.timestamp * 1000;
+        match out.last_mut() {
+            Some(v) if v.actor == actor && at - v.to <= gap_ms => {
+                v.heads = vec![change.hash.to_string()];
+                v.to = at.max(v.to);
+                v.changes += 1;
+            }
+            _ => out.push(Version { actor, heads: vec![change.hash.to_string()], from: at, to: at, changes: 1 }),
+        }
+    }
+    out
+}
