@@ -234,3 +234,11 @@ pub const AG_COMPARE: L = L::new("与现在比较", "Compare with now");
 pub const AG_CHANGED_SINCE_VERSION: L =
     L::new("自该版本以来的改动（删除线为删去，下划线为新增）：", "Changed since that version (struck out: removed; underlined: added):");
 pub const AG_UNVERIFIED_AUTHOR: L = L::new("未经服务器确认的设备", "a device the server has not vouched for");
+pub const AG_INVALID: L = L::new("以下签名无效，不计入：", "These signatures are not valid and do not count:");
+pub const AG_INVALID_PROPOSAL: L = L::new("所签的待签文本被篡改或不存在", "the proposal it signs was altered or does not exist");
+pub const AG_INVALID_UNKNOWN_VERSION: L = L::new("所签版本尚未同步到本机", "the version it signs has not reached this device yet");
+pub const AG_INVALID_NOT_A_PARTY: L = L::new("签署单位不是协议方", "its organisation is not a party");
+pub const AG_INVALID_KEY: L = L::new("密钥不属于签署人或其单位", "the key is not the signer's or their organisation's");
+pub const AG_INVALID_KEY_TIME: L =
+    L::new("签署时密钥无效（已撤销或尚未登记）", "the key was not valid then (revoked, or not yet registered)");
+pub const AG_INVALID_SIGNATURE: L = L::new("签名与内容不符（被篡改或伪造）", "the signature does not match (altered or forged)");

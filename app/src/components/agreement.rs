@@ -395,6 +395,16 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
                     }
                 }).collect_view())}
             </ul>
+            {move || view_state.get().filter(|v| !v.status.invalid.is_empty()).map(|v| view! {
+                <div class="agreement-invalid" id="ag-invalid" role="alert">
+                    <p><strong>{ctx.t(text::AG_INVALID)}</strong></p>
+                    <ul>
+                        {v.status.invalid.iter().map(|(s, why)| view! {
+                            <li data-org=s.org.clone()>{format!("{} · {} · ", s.user, org_name(&s.org))}{ctx.t(invalid_reason(why))}</li>
+                        }).collect_view()}
+                    </ul>
+                </div>
+            })}
             <div class="share-row">
                 <label for="ag-add-party">{move || ctx.t(text::AG_ADD_PARTY)}</label>
                 <select id="ag-add-party" prop:value=move || party_choice.get() on:change=move |ev| party_choice.set(event_target_value(&ev))>
@@ -560,6 +570,18 @@ fn PrintView(view: View, org_name: Callback<String, String>, state: impl Fn() ->
             <div class="print-signatures">{blocks}</div>
             <p class="print-verify">{ctx.t(text::AG_VERIFY_NOTE)}</p>
         </article>
+    }
+}
+
+fn invalid_reason(why: &agreement::Invalid) -> L {
+    use agreement::{Invalid, SignatureFault};
+    match why {
+        Invalid::NoSuchProposal | Invalid::AlteredProposal => text::AG_INVALID_PROPOSAL,
+        Invalid::UnknownVersion => text::AG_INVALID_UNKNOWN_VERSION,
+        Invalid::NotAParty => text::AG_INVALID_NOT_A_PARTY,
+        Invalid::Signature(SignatureFault::UnknownKey) => text::AG_INVALID_KEY,
+        Invalid::Signature(SignatureFault::KeyNotValidThen) => text::AG_INVALID_KEY_TIME,
+        Invalid::Signature(SignatureFault::BadSignature) => text::AG_INVALID_SIGNATURE,
     }
 }
 
