@@ -89,9 +89,15 @@ pub struct Engine {
     pub remote_update: RwSignal<(Option<DocumentId>, u64)>,
     pub writes_pending: RwSignal<u32>,
     pub write_error: RwSignal<Option<String>>,
+    /// The latest presence message from each other device: (record, peer) → (what it said,
+    /// when it arrived). Kept in memory only.
+    pub presence: RwSignal<PresenceSeen>,
     pub user: RwSignal<Option<api::User>>,
     pub uploader: Rc<Uploader>,
 }
+
+/// Other devices' latest presence message per (record, peer): what it said, when it arrived.
+pub type PresenceSeen = HashMap<(DocumentId, String), (Vec<u8>, i64)>;
 
 /// The split point: `cargo xtask dist` moves what only this reaches — the sync session, the
 /// sync node, Automerge — into its own wasm chunk. `fallible`: a chunk that cannot load must
@@ -138,6 +144,7 @@ impl Engine {
             remote_update: RwSignal::new((None, 0)),
             writes_pending: RwSignal::new(0),
             write_error: RwSignal::new(None),
+            presence: RwSignal::new(HashMap::new()),
             uploader: Rc::new(Uploader::new()),
         });
         engine.watch_browser();
@@ -305,6 +312,12 @@ impl Engine {
                     later(ms as i32, move || this.handle(Input::RetryWrite { doc }));
                 }
                 Effect::Reload => reload(),
+                Effect::Presence { doc, from, data } => {
+                    let now = platform::now_ms();
+                    self.presence.update(|p| {
+                        p.insert((doc, from), (data, now));
+                    });
+                }
             }
         }
     }
@@ -451,6 +464,11 @@ impl Engine {
     }
 
     /// Whether the server has acknowledged this record's latest changes.
+    /// Tells the other devices with `id` open that this one has it open (presence).
+    pub fn broadcast(self: &Rc<Self>, id: DocumentId, data: Vec<u8>) {
+        self.with_core(|core| core.broadcast(id, data));
+    }
+
     pub fn on_server(&self, id: DocumentId, heads: &[String]) -> bool {
         self.acked.borrow().get(&id).is_some_and(|h| *h == heads)
     }

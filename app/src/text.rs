@@ -242,3 +242,5 @@ pub const AG_INVALID_KEY: L = L::new("密钥不属于签署人或其单位", "th
 pub const AG_INVALID_KEY_TIME: L =
     L::new("签署时密钥无效（已撤销或尚未登记）", "the key was not valid then (revoked, or not yet registered)");
 pub const AG_INVALID_SIGNATURE: L = L::new("签名与内容不符（被篡改或伪造）", "the signature does not match (altered or forged)");
+pub const AG_PRESENCE_EDITING: L = L::new("正在编辑", "is editing ");
+pub const AG_PRESENCE_VIEWING: L = L::new("正在查看本协议", "has it open");

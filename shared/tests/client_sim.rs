@@ -133,6 +133,8 @@ struct Device {
     /// Writes the client asked to try again ([`Effect::RetryWriteIn`]), as the app's timer would.
     retries: Vec<DocumentId>,
     refusals: Vec<(DocumentId, Option<String>)>,
+    /// Other devices' presence messages (record, sender peer, data).
+    presence: Vec<(DocumentId, String, Vec<u8>)>,
     connects: usize,
 }
 
@@ -197,6 +199,7 @@ impl Sim {
             max_loaded: 0,
             retries: Vec::new(),
             refusals: Vec::new(),
+            presence: Vec::new(),
             connects: 0,
         });
         let i = self.devices.len() - 1;
@@ -305,6 +308,7 @@ impl Sim {
                 Effect::Reload => d.reloaded = true,
                 Effect::RetryWriteIn { doc, .. } => d.retries.push(doc),
                 Effect::Refused { doc, reason } => d.refusals.push((doc, reason)),
+                Effect::Presence { doc, from, data } => d.presence.push((doc, from, data)),
                 Effect::ListChanged | Effect::Upload => {}
             }
             let d = &mut self.devices[i];
@@ -345,7 +349,8 @@ impl Sim {
                 | Action::Updated { .. }
                 | Action::Unavailable { .. }
                 | Action::Acknowledged { .. }
-                | Action::Refused { .. } => {}
+                | Action::Refused { .. }
+                | Action::Ephemeral { .. } => {}
             }
         }
     }
@@ -738,4 +743,33 @@ proptest! {
             }
         }
     }
+}
+
+/// Presence goes through the server to the other device that has the record open, under
+/// the sender's peer id, and never into storage.
+#[test]
+fn presence_reaches_the_other_device_with_the_record_open_and_is_not_stored() {
+    let mut sim = Sim::new();
+    let id = doc_id(40);
+    let a = sim.add_device(true, Chunks::default(), HashMap::new());
+    let b = sim.add_device(true, Chunks::default(), HashMap::new());
+    sim.settle();
+    let effects = sim.devices[a].client.create(sim.now, id, &meta());
+    sim.carry_out(a, effects);
+    sim.settle();
+    let effects = sim.devices[b].client.open(sim.now, id, Vec::new());
+    sim.carry_out(b, effects);
+    sim.settle();
+    assert!(sim.in_step(b, id), "b has the record");
+    let stored = sim.server.store.chunks(id).len();
+
+    let effects = sim.devices[a].client.broadcast(id, b"{\"clause\":\"c2\"}".to_vec());
+    sim.carry_out(a, effects);
+    sim.settle();
+    let got: Vec<_> = sim.devices[b].presence.iter().filter(|(d, _, _)| *d == id).collect();
+    assert_eq!(got.len(), 1, "{:?}", sim.devices[b].presence);
+    assert_eq!(got[0].2, b"{\"clause\":\"c2\"}".to_vec());
+    assert!(got[0].1.starts_with("liaison-app-"), "under a's peer id: {}", got[0].1);
+    assert!(sim.devices[a].presence.is_empty(), "not echoed to its sender");
+    assert_eq!(sim.server.store.chunks(id).len(), stored, "nothing stored");
 }

@@ -76,6 +76,13 @@ test("two organisations co-draft offline, sign, break and renew an agreement", a
     await waitValue(court, "#ag-title", "关于建立家事纠纷联合化解机制的协议");
     assert.equal(await clause(court, 0).locator(".clause-number").innerText(), "Article 1");
 
+    // Each sees the other has it open, and which clause the federation is in.
+    await clause(fed, 0).locator(".clause-body").focus();
+    await court.waitForFunction(() => /李敏 Li Min.*is editing Article 1/.test(document.querySelector("#ag-presence")?.innerText ?? ""), null, {
+      timeout: 20000,
+    });
+    await fed.waitForFunction(() => /赵静 Zhao Jing/.test(document.querySelector("#ag-presence")?.innerText ?? ""), null, { timeout: 20000 });
+
     // Both offline: the federation rewrites clause 1, the court adds clause 2.
     await fedCtx.setOffline(true);
     await courtCtx.setOffline(true);

@@ -21,6 +21,19 @@ use crate::context::use_ctx;
 use crate::{api, platform, signing, text};
 
 const KEYS_CACHE: &str = "liaison.keys";
+/// How often this device says it has the agreement open, and how long what another said counts.
+const PRESENCE_EVERY_MS: i64 = 3_000;
+const PRESENCE_FRESH_MS: i64 = 10_000;
+
+/// What a device says about itself while it has an agreement open (a claim, shown as such:
+/// presence is a courtesy, never a record).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Presence {
+    name: String,
+    org: String,
+    /// The clause being edited, if any.
+    clause: Option<String>,
+}
 /// How often to ask the server about signatures it has not accepted yet.
 const PENDING_POLL_S: u64 = 5;
 
@@ -166,6 +179,53 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
     ) {
         on_cleanup(move || handle.clear());
     }
+
+    // Presence: who else has it open, and which clause they are in. Said every few seconds
+    // and on every move between clauses; shown while fresh. Ephemeral: nothing is stored.
+    let focus = RwSignal::new(None::<String>);
+    let clock = RwSignal::new(platform::now_ms());
+    let announce = move || {
+        let Some(engine) = ctx.engine() else { return };
+        let Some(session) = engine.session() else { return };
+        let said = Presence { name: session.user.display_name.clone(), org: session.user.org_id.clone(), clause: focus.get_untracked() };
+        if let Ok(data) = serde_json::to_vec(&said) {
+            engine.broadcast(id, data);
+        }
+    };
+    announce();
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            clock.set(platform::now_ms());
+            announce();
+        },
+        std::time::Duration::from_millis(PRESENCE_EVERY_MS as u64),
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+    let on_focus = move |ev: leptos::ev::FocusEvent| {
+        use wasm_bindgen::JsCast;
+        let clause = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|e| e.closest("li.clause").ok().flatten())
+            .and_then(|li| li.get_attribute("data-clause"));
+        if clause != focus.get_untracked() {
+            focus.set(clause);
+            announce();
+        }
+    };
+    let others = move || {
+        let now = clock.get();
+        let engine = ctx.engine()?;
+        let mut seen: Vec<(String, Presence)> = engine.presence.with(|p| {
+            p.iter()
+                .filter(|((doc, _), (_, at))| *doc == id && now - at <= PRESENCE_FRESH_MS)
+                .filter_map(|((_, peer), (data, _))| Some((peer.clone(), serde_json::from_slice::<Presence>(data).ok()?)))
+                .collect()
+        });
+        seen.sort_by(|a, b| a.0.cmp(&b.0));
+        (!seen.is_empty()).then_some(seen)
+    };
 
     let edit = move |change: Change| {
         let now = platform::now_ms();
@@ -320,6 +380,25 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
                     <strong>{label}</strong>" "<span class="muted">{detail}</span>
                 </p>
             })}
+            {move || others().map(|seen| {
+                let clauses = view_state.get().map(|v| v.content.clauses).unwrap_or_default();
+                view! {
+                    <ul class="presence" id="ag-presence" aria-live="polite">
+                        {seen.into_iter().map(|(peer, p)| {
+                            let place = p.clause.as_ref().and_then(|c| clauses.iter().position(|x| &x.id == c));
+                            let doing = match place {
+                                Some(n) => format!("{}{}", ctx.t(text::AG_PRESENCE_EDITING), clause_number(n + 1, ctx.lang.get())),
+                                None => ctx.t(text::AG_PRESENCE_VIEWING).to_owned(),
+                            };
+                            view! {
+                                <li data-peer=peer data-clause=p.clause.clone().unwrap_or_default()>
+                                    {format!("{}（{}）", p.name, org_name(&p.org))}" "{doing}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }
+            })}
             {move || {
                 // Drawn again from the document after someone else's change, never while typing.
                 editor.epoch.track();
@@ -371,7 +450,7 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
                         </div>
                         <h3>{move || ctx.t(text::AG_CLAUSES)}</h3>
                         {(n == 0).then(|| view! { <p class="muted" id="ag-no-clauses">{move || ctx.t(text::AG_NO_CLAUSES)}</p> })}
-                        <ol class="clauses" id="ag-clauses">{clauses}</ol>
+                        <ol class="clauses" id="ag-clauses" on:focusin=on_focus>{clauses}</ol>
                         <button type="button" id="ag-add-clause" on:click=add_clause>{move || ctx.t(text::AG_ADD_CLAUSE)}</button>
                     </div>
                 }.into_any()

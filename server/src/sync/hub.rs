@@ -354,7 +354,7 @@ async fn hub_task(
                 Action::Refused { conn, doc, reason } => {
                     tracing::warn!(conn = conn.0, doc = %doc, %reason, "refused one document; the connection stays");
                 }
-                Action::Updated { .. } | Action::Unavailable { .. } | Action::Acknowledged { .. } => {}
+                Action::Updated { .. } | Action::Unavailable { .. } | Action::Acknowledged { .. } | Action::Ephemeral { .. } => {}
             }
         }
     }

@@ -190,6 +190,12 @@ pub enum Effect {
         doc: DocumentId,
         reason: Option<String>,
     },
+    /// Another device's presence on `doc` (ephemeral: shown, never stored).
+    Presence {
+        doc: DocumentId,
+        from: String,
+        data: Vec<u8>,
+    },
     /// Read what is stored of `doc` for syncing; report [`Input::Loaded`].
     Load {
         doc: DocumentId,
@@ -253,6 +259,7 @@ pub trait SyncCore {
         change: &mut dyn FnMut(&mut Record) -> Result<(), String>,
     ) -> Result<Vec<Effect>, String>;
     fn request_reload(&mut self) -> Vec<Effect>;
+    fn broadcast(&mut self, id: DocumentId, data: Vec<u8>) -> Vec<Effect>;
 }
 
 pub struct Client {
@@ -580,6 +587,14 @@ impl Client {
         self.take()
     }
 
+    /// Tells the other devices that have `doc` open that this one does, and where (presence);
+    /// nothing while offline.
+    pub fn broadcast(&mut self, id: DocumentId, data: Vec<u8>) -> Vec<Effect> {
+        let actions = self.node.broadcast(id, data);
+        self.run(actions);
+        self.take()
+    }
+
     /// Writes handed out with [`Effect::Persist`] and not yet answered.
     pub fn unsaved(&self) -> usize {
         self.unsaved
@@ -632,6 +647,7 @@ impl Client {
                     self.settled(doc);
                 }
                 Action::Refused { .. } => {}
+                Action::Ephemeral { doc, from, data } => self.out.push(Effect::Presence { doc, from: from.0, data }),
                 Action::Established { .. } => {
                     self.attempt = 0;
                     self.discover();
@@ -971,6 +987,9 @@ impl SyncCore for Client {
     }
     fn request_reload(&mut self) -> Vec<Effect> {
         Client::request_reload(self)
+    }
+    fn broadcast(&mut self, id: DocumentId, data: Vec<u8>) -> Vec<Effect> {
+        Client::broadcast(self, id, data)
     }
 }
 

@@ -227,6 +227,13 @@ pub enum Action {
         doc: DocumentId,
         reason: String,
     },
+    /// (Client.) Another peer's ephemeral message about `doc` (presence), relayed by the server
+    /// under the sender's peer id. Never stored.
+    Ephemeral {
+        doc: DocumentId,
+        from: PeerId,
+        data: Vec<u8>,
+    },
     /// (Client.) The peer on `conn` has said it holds every change of `doc` this node has:
     /// `heads`, sorted. Checked only for the document a message was about, so a caller
     /// learns of acknowledgements without scanning what it is waiting for.
@@ -252,6 +259,8 @@ pub struct Node {
     /// the caller drops that document ([`Node::interrupted_doc`]).
     handling: Option<DocumentId>,
     max_loaded_docs: usize,
+    /// Ephemeral messages this node sent (their `count`, which peers de-duplicate by).
+    ephemeral_count: u64,
 }
 
 struct Conn {
@@ -315,6 +324,7 @@ impl Node {
             conns: BTreeMap::new(),
             docs: HashMap::new(),
             ephemeral_seen: HashMap::new(),
+            ephemeral_count: 0,
             generations: 0,
             clock: 0,
             handling: None,
@@ -360,6 +370,34 @@ impl Node {
             self.refuse(conn, doc, reason, &mut out);
         }
         out
+    }
+
+    /// (Client.) Sends an ephemeral message about `doc` (presence: who has it open, where) to
+    /// every connected peer syncing it; the server relays it to the others. Nothing is stored.
+    pub fn broadcast(&mut self, doc: DocumentId, data: Vec<u8>) -> Vec<Action> {
+        self.ephemeral_count += 1;
+        let me = self.config.peer_id.clone();
+        let session_id: String = me.0.chars().take(MAX_SESSION_ID).collect();
+        let targets: Vec<(ConnId, PeerId)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| matches!(c.docs.get(&doc), Some(ConnDoc::Allowed(_))))
+            .filter_map(|(id, c)| c.remote.as_ref().map(|(p, _)| (*id, p.clone())))
+            .collect();
+        targets
+            .into_iter()
+            .map(|(conn, peer)| {
+                let message = Message::Ephemeral {
+                    sender_id: me.clone(),
+                    target_id: peer,
+                    count: self.ephemeral_count,
+                    session_id: session_id.clone(),
+                    document_id: doc,
+                    data: data.clone(),
+                };
+                Action::Send { conn, bytes: message.encode() }
+            })
+            .collect()
     }
 
     /// Documents held in memory (the server forgets those no connection uses).
@@ -809,6 +847,10 @@ impl Node {
                         }
                     }
                 }
+            }
+            Message::Ephemeral { sender_id: claimed, data, .. } if self.config.role == Role::Client => {
+                // The server relays under the sender's joined peer id.
+                out.push(Action::Ephemeral { doc, from: claimed, data });
             }
             Message::Ephemeral { count, session_id, document_id, data, .. } => {
                 // Relayed under the sender's joined peer id, not whatever the message claims.
