@@ -3,12 +3,12 @@
 
 use leptos::prelude::*;
 use shared::i18n::Lang;
-use shared::record::Conflict;
+use shared::record::{Author, Conflict};
 
 use crate::components::editor::{Editor, Slot};
 use crate::components::field::display_value;
 use crate::context::use_ctx;
-use crate::text;
+use crate::{api, text};
 
 #[component]
 pub fn ConflictChooser(at: Slot, editor: Editor) -> impl IntoView {
@@ -28,6 +28,21 @@ pub fn ConflictChooser(at: Slot, editor: Editor) -> impl IntoView {
             editor.conflicts(&slot)
         })
     };
+    // Who wrote each value is the server's binding of its actor when the server has one (a
+    // device writes its own `meta.actors` entry and could claim to be anyone); the record's
+    // claim only where the server has not been asked yet (offline).
+    let bound = RwSignal::new(Vec::<api::ActorBinding>::new());
+    let record = editor.id;
+    Effect::new(move |_| {
+        let unknown = conflicts.with(|list| list.iter().any(|c| !bound.with_untracked(|b| b.iter().any(|x| x.actor == c.actor))));
+        if unknown && let Some(session) = ctx.engine().and_then(|e| e.session()) {
+            leptos::task::spawn_local(async move {
+                if let Ok(list) = api::actors(&session.token, record).await {
+                    bound.set(list);
+                }
+            });
+        }
+    });
     move || {
         let list = conflicts.get();
         if list.is_empty() {
@@ -35,6 +50,16 @@ pub fn ConflictChooser(at: Slot, editor: Editor) -> impl IntoView {
         }
         let lang = ctx.lang.get();
         let field = slot.field;
+        let list: Vec<Conflict> = bound.with(|b| {
+            list.into_iter()
+                .map(|mut c| {
+                    if let Some(binding) = b.iter().find(|x| x.actor == c.actor) {
+                        c.author = Some(Author { user: binding.display_name.clone(), org: Some(binding.org_id.clone()) });
+                    }
+                    c
+                })
+                .collect()
+        });
         let described = describe(&list, lang, |c| display_value(field, c.value.as_ref(), lang), |org| editor.org_name(org));
         let buttons = list
             .into_iter()
