@@ -22,6 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::split::split_point;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::form::Field;
@@ -31,7 +32,7 @@ use shared::sync::client::{ClientConfig, Effect, FeedError, Input, SyncCore, tab
 use shared::{DocumentId, FieldValue, Record, RecordMeta, RecordSummary};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_split_helpers::{SplitLoaderError, wasm_split};
+use wasm_split_helpers::SplitLoaderError;
 
 pub use shared::sync::client::SyncStatus;
 
@@ -99,13 +100,15 @@ pub struct Engine {
 /// Other devices' latest presence message per (record, peer): what it said, when it arrived.
 pub type PresenceSeen = HashMap<(DocumentId, String), (Vec<u8>, i64)>;
 
-/// The split point: `cargo xtask dist` moves what only this reaches — the sync session, the
-/// sync node, Automerge — into its own wasm chunk. `fallible`: a chunk that cannot load must
-/// not stop the app; the list still shows, and loading is tried again.
-#[wasm_split(sync_core, fallible)]
-fn make_core(config: ClientConfig) -> Result<Box<dyn SyncCore>, SplitLoaderError> {
-    Ok(Box::new(shared::sync::client::Client::new(config)))
-}
+// The split point: `cargo xtask dist` moves what only this reaches — the sync session, the
+// sync node, Automerge — into its own wasm chunk. `fallible`: a chunk that cannot load must
+// not stop the app; the list still shows, and loading is tried again.
+split_point!(
+    sync_core,
+    fn make_core(config: ClientConfig) -> Result<Box<dyn SyncCore>, SplitLoaderError> {
+        Ok(Box::new(shared::sync::client::Client::new(config)))
+    }
+);
 
 impl Engine {
     pub async fn start(db_name: &str) -> Result<Rc<Engine>, StoreError> {

@@ -12,6 +12,7 @@ pub mod engine;
 mod pages;
 pub mod platform;
 mod signing;
+mod split;
 pub mod storage;
 mod text;
 

@@ -36,7 +36,7 @@ pub fn build(root: &Path) -> Result<()> {
         Ok(own) if !own.trim().is_empty() => format!("{own} {WASM_RUSTFLAGS}"),
         _ => WASM_RUSTFLAGS.to_owned(),
     };
-    cmd("cargo", &["build", "--package", "app", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"])
+    cmd("cargo", &["build", "--package", "app", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release", "--features", "split"])
         .env(WASM_RUSTFLAGS_VAR, rustflags)
         .run()?;
 

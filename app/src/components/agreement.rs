@@ -7,6 +7,7 @@
 //! The key directory and the server's accepted signatures are cached on the device, so the
 //! status shows offline as of the last time they were fetched.
 
+use crate::split::split_point;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::DocumentId;
@@ -14,7 +15,7 @@ use shared::agreement::{self, AgreementSignature, AgreementStatus, Content, KeyD
 use shared::api::{ActorBinding, DeviceKey, ReceivedSignature, SignatureRequest};
 use shared::i18n::L;
 use similar::{ChangeTag, TextDiff};
-use wasm_split_helpers::{SplitLoaderError, wasm_split};
+use wasm_split_helpers::SplitLoaderError;
 
 use crate::components::editor::Editor;
 use crate::context::use_ctx;
@@ -87,10 +88,12 @@ pub fn LazyAgreementPanel(editor: Editor) -> impl IntoView {
     }
 }
 
-#[wasm_split(agreement_panel, fallible)]
-fn agreement_panel(editor: Editor) -> Result<AnyView, SplitLoaderError> {
-    Ok(view! { <AgreementPanel editor=editor/> }.into_any())
-}
+split_point!(
+    agreement_panel,
+    fn agreement_panel(editor: Editor) -> Result<AnyView, SplitLoaderError> {
+        Ok(view! { <AgreementPanel editor=editor/> }.into_any())
+    }
+);
 
 #[component]
 fn AgreementPanel(editor: Editor) -> impl IntoView {

@@ -3,13 +3,14 @@
 //! (draft or complete) and whether the server has it, and "mark complete" lists what is
 //! missing at the top and next to each field.
 
+use crate::split::split_point;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::DocumentId;
 use shared::form::Problem;
 use shared::i18n::Lang;
 use shared::record::{Layout, Status};
-use wasm_split_helpers::{SplitLoaderError, wasm_split};
+use wasm_split_helpers::SplitLoaderError;
 
 use crate::api;
 use crate::components::agreement::LazyAgreementPanel;
@@ -48,12 +49,14 @@ pub fn LazyRecordPage(id: DocumentId) -> impl IntoView {
     }
 }
 
-/// The split point: `cargo xtask dist` moves what only this function reaches into its own
-/// wasm chunk. `fallible`, because a chunk that cannot load must not abort the whole app.
-#[wasm_split(record_page, fallible)]
-fn record_page(id: DocumentId) -> Result<AnyView, SplitLoaderError> {
-    Ok(view! { <RecordPage id=id/> }.into_any())
-}
+// The split point: `cargo xtask dist` moves what only this function reaches into its own
+// wasm chunk. `fallible`, because a chunk that cannot load must not abort the whole app.
+split_point!(
+    record_page,
+    fn record_page(id: DocumentId) -> Result<AnyView, SplitLoaderError> {
+        Ok(view! { <RecordPage id=id/> }.into_any())
+    }
+);
 
 #[derive(Clone)]
 enum LoadState {
