@@ -1,6 +1,7 @@
 pub mod agreement;
 pub mod attachment;
 pub mod badges;
+pub mod case;
 pub mod conflict;
 pub mod editor;
 pub mod field;

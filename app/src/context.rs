@@ -9,6 +9,7 @@ use shared::i18n::{L, Lang};
 
 use crate::components::status_bar::StatusBar;
 use crate::engine::Engine;
+use crate::pages::inbox::{InboxLink, InboxPage};
 use crate::pages::{list::ListPage, login::LoginPage, record::LazyRecordPage};
 use crate::platform;
 use crate::storage::DB_NAME;
@@ -22,6 +23,9 @@ pub struct Ctx {
     pub route: RwSignal<Route>,
     engine: StoredValue<Option<Rc<Engine>>, LocalStorage>,
     pub store_state: RwSignal<StoreState>,
+    /// Bumped when something other than the share panel shares a record (adding an
+    /// agreement party, a case step), so the panel reads who has access again.
+    pub access_changed: RwSignal<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +39,7 @@ pub enum StoreState {
 pub enum Route {
     List,
     Login,
+    Inbox,
     Record(DocumentId),
 }
 
@@ -45,6 +50,9 @@ impl Route {
         if hash == "#/login" {
             return Route::Login;
         }
+        if hash == "#/inbox" {
+            return Route::Inbox;
+        }
         hash.strip_prefix("#/r/").and_then(|id| id.parse().ok()).map(Route::Record).unwrap_or(Route::List)
     }
 
@@ -52,6 +60,7 @@ impl Route {
         match self {
             Route::List => "#/".into(),
             Route::Login => "#/login".into(),
+            Route::Inbox => "#/inbox".into(),
             Route::Record(id) => format!("#/r/{id}"),
         }
     }
@@ -100,6 +109,7 @@ pub fn App() -> impl IntoView {
         route: RwSignal::new(Route::from_hash(&current_hash())),
         engine: StoredValue::new_local(None),
         store_state: RwSignal::new(StoreState::Opening),
+        access_changed: RwSignal::new(0),
     };
     provide_context(ctx);
 
@@ -128,7 +138,10 @@ pub fn App() -> impl IntoView {
                 <h1>{move || ctx.t(text::APP_TITLE)}</h1>
                 <p class="subtitle">{move || ctx.t(text::APP_SUBTITLE)}</p>
             </div>
-            <button class="lang" id="lang-switch" on:click=switch_lang>{move || ctx.t(text::SWITCH_LANG)}</button>
+            <nav class="top-nav">
+                {move || (ctx.store_state.get() == StoreState::Ready).then(|| view! { <InboxLink/> })}
+                <button class="lang" id="lang-switch" on:click=switch_lang>{move || ctx.t(text::SWITCH_LANG)}</button>
+            </nav>
         </header>
         <StatusBar/>
         <main>
@@ -140,6 +153,7 @@ pub fn App() -> impl IntoView {
                 StoreState::Ready => match ctx.route.get() {
                     Route::List => view! { <ListPage/> }.into_any(),
                     Route::Login => view! { <LoginPage/> }.into_any(),
+                    Route::Inbox => view! { <InboxPage/> }.into_any(),
                     Route::Record(id) => view! { <LazyRecordPage id=id/> }.into_any(),
                 },
             }}

@@ -1,3 +1,4 @@
+pub mod inbox;
 pub mod list;
 pub mod login;
 pub mod record;

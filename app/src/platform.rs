@@ -159,3 +159,34 @@ pub fn cache(key: &str, value: &str) {
         let _ = s.set_item(key, value);
     }
 }
+
+/// A time in China Standard Time, whatever the device's zone: deadlines and case steps are
+/// read against the mechanism's calendar.
+pub fn format_cst(ms: i64, lang: Lang) -> String {
+    cst(ms, lang, &[("dateStyle", "medium"), ("timeStyle", "short")])
+}
+
+/// A date in China Standard Time.
+pub fn format_cst_date(ms: i64, lang: Lang) -> String {
+    cst(ms, lang, &[("dateStyle", "medium")])
+}
+
+/// Today's date in China Standard Time, `YYYY-MM-DD`.
+pub fn today_cst() -> String {
+    // Swedish formats dates as ISO.
+    let date = js_sys::Date::new(&(now_ms() as f64).into());
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &"Asia/Shanghai".into());
+    date.to_locale_date_string("sv-SE", &options).into()
+}
+
+fn cst(ms: i64, lang: Lang, style: &[(&str, &str)]) -> String {
+    let date = js_sys::Date::new(&(ms as f64).into());
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &"Asia/Shanghai".into());
+    for (k, v) in style {
+        let _ = js_sys::Reflect::set(&options, &(*k).into(), &(*v).into());
+    }
+    let tag = if lang == Lang::Zh { "zh-CN" } else { "en-GB" };
+    date.to_locale_string(tag, &options).into()
+}

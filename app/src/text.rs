@@ -116,6 +116,7 @@ pub const NO_MATCH: L = L::new(
     "No records match these filters. Try other words, or clear the filters.",
 );
 pub const SHOWING: L = L::new("条记录", "records");
+pub const SHOWING_ONE: L = L::new("条记录", "record");
 pub const LIST_NOTE: L = L::new("列表只显示编号，不显示姓名。", "Lists show codes, never names.");
 
 // ----- Status and sync state -----
@@ -205,7 +206,12 @@ pub const AG_AWAITING: L = L::new("待签署", "Awaiting signatures");
 pub const AG_IN_FORCE: L = L::new("已生效：各方均已签署当前文本", "In force: every party signed this text");
 pub const AG_OUTDATED: L = L::new("签署已失效：文本在签署后有改动", "Signatures outdated: the text changed after signing");
 pub const AG_WAITING_FOR: L = L::new("尚待签署：", "Waiting for: ");
-pub const AG_PROPOSE: L = L::new("提交签署（冻结当前文本）", "Propose for signature (freezes this text)");
+pub const AG_PROPOSE: L = L::new("提交签署（各方签署的是现在这一版文本）", "Propose for signature (parties sign the text as it is now)");
+pub const AG_PROPOSE_AGAIN: L = L::new(
+    "文本已改动，旧签署不再有效。请先“提交签署”这一版新文本，各方再重新签署。",
+    "The text changed, so the earlier signatures no longer count. Propose the new text for signature, then every party signs again.",
+);
+pub const AG_NEW_TEXT_PROPOSED: L = L::new("新文本已提交签署。", "The new text has been proposed. ");
 pub const AG_PROPOSED: L = L::new("已提交签署。各方可以签署这一版本。", "Proposed. Each party can now sign this version.");
 pub const AG_PROPOSAL: L = L::new("待签文本指纹", "Proposal fingerprint");
 pub const AG_SIGN: L = L::new("以本单位名义签署", "Sign for my organisation");
@@ -213,6 +219,10 @@ pub const AG_SIGN_AGAIN: L = L::new("再次发送签署", "Send the signature ag
 pub const AG_SIGNED: L = L::new("已签署，服务器已核验并留存", "Signed; the server checked and keeps it");
 pub const AG_SIGN_PENDING: L =
     L::new("已签署并保存在本机，但服务器尚未接收：", "Signed and kept on this device, but the server has not accepted it yet: ");
+pub const AG_SIGN_QUEUED: L = L::new(
+    "已签署并保存在本机。联网后会自动发送给服务器核验。",
+    "Signed and kept on this device. It is sent to the server to be checked as soon as there is a network.",
+);
 pub const AG_SIGN_FAILED: L = L::new("签署失败：", "Signing failed: ");
 pub const AG_SIGN_IN_FIRST: L = L::new("请先登录，再提交或签署。", "Sign in first to propose or sign.");
 pub const AG_CHANGED_SINCE_SIGNED: L = L::new(
@@ -230,6 +240,7 @@ pub const AG_VERIFY_NOTE: L = L::new(
 pub const AG_NOT_AN_AGREEMENT: L = L::new("这份记录的协议部分无法读取。", "The agreement part of this record cannot be read.");
 pub const AG_HISTORY: L = L::new("修改历史", "History");
 pub const AG_CHANGES: L = L::new("{n} 处修改", "{n} changes");
+pub const AG_CHANGE_ONE: L = L::new("1 处修改", "1 change");
 pub const AG_COMPARE: L = L::new("与现在比较", "Compare with now");
 pub const AG_CHANGED_SINCE_VERSION: L =
     L::new("自该版本以来的改动（删除线为删去，下划线为新增）：", "Changed since that version (struck out: removed; underlined: added):");
@@ -244,3 +255,45 @@ pub const AG_INVALID_KEY_TIME: L =
 pub const AG_INVALID_SIGNATURE: L = L::new("签名与内容不符（被篡改或伪造）", "the signature does not match (altered or forged)");
 pub const AG_PRESENCE_EDITING: L = L::new("正在编辑", "is editing ");
 pub const AG_PRESENCE_VIEWING: L = L::new("正在查看本协议", "has it open");
+
+// ----- case work (移送、受理、反馈；委托调查) -----
+pub const CASE_TITLE: L = L::new("办理进程", "Case progress");
+pub const CASE_WAITING_FOR: L = L::new("待办单位：", "Whose move: ");
+pub const CASE_DUE: L = L::new("期限：", "Due: ");
+pub const CASE_OVERDUE: L = L::new("已逾期", "Overdue");
+pub const CASE_TO: L = L::new("移送/委托至：", "To: ");
+pub const CASE_TOOK: L = L::new("用时 ", "took ");
+pub const CASE_NOT_SYNCED: L = L::new("尚未同步到服务器", "not yet on the server");
+pub const CASE_VOID: L = L::new("未计入：", "Did not count: ");
+pub const CASE_REVIEW: L = L::new(
+    "有操作与另一单位同时进行的操作冲突，未计入（见上方标记）。请双方核对后再继续。",
+    "A step was taken at the same time as another organisation's and did not count (marked above). Please check with each other before going on.",
+);
+pub const CASE_NEEDS: L = L::new("：尚不能进行，", ": not possible yet, ");
+pub const CASE_NEEDS_CONSENT: L = L::new(
+    "需先在表中记录当事人同意；未成年人需记录法律依据。",
+    "record the survivor's consent in the form first; for a minor, the legal basis.",
+);
+pub const CASE_NEEDS_MINOR: L = L::new("仅适用于性侵未成年人案件。", "only for sexual assault of a minor.");
+pub const CASE_NEEDS_FIELDS: L = L::new("请先填写表中的必填项。", "fill in the form's required fields first.");
+pub const CASE_DATE: L = L::new("日期", "Date");
+pub const CASE_OUTCOME: L = L::new("办理结果", "Outcome");
+pub const CASE_REASON: L = L::new("原因", "Reason");
+pub const CASE_TEXT_NOTE: L = L::new(
+    "请只写办理情况，不写当事人姓名、电话等身份信息。",
+    "Write what was done only; no survivor's name, phone number or other identifying details.",
+);
+pub const CASE_CONFIRM: L = L::new("确认", "Confirm");
+pub const CASE_STEP_SAVED: L = L::new("已保存在本机，联网后同步给对方。", "Saved on this device; the other side gets it when it syncs.");
+pub const CASE_SIGN_IN: L = L::new("请先登录。", "Sign in first.");
+pub const CASE_DEADLINES_NOTE: L = L::new(
+    "期限为本地工作机制设定的默认值，不是法定期限；时间均为北京时间。",
+    "Deadlines are this mechanism's local settings, not legal time limits; times are China Standard Time.",
+);
+pub const INBOX: L = L::new("待办", "Inbox");
+pub const INBOX_TITLE: L = L::new("待本单位办理", "Awaiting our organisation");
+pub const INBOX_EMPTY: L = L::new(
+    "没有待办事项。移送、委托或退回给本单位的案件会出现在这里。",
+    "Nothing awaits you. Cases transferred, entrusted or returned to your organisation appear here.",
+);
+pub const INBOX_NO_DUE: L = L::new("无期限", "no deadline");

@@ -167,7 +167,7 @@ fuzz_target!(|data: &[u8]| {
                 let verdict = match verdict % 4 {
                     // Storage is played as empty: a document reloaded after eviction comes back
                     // with nothing, which the node must take in its stride.
-                    0 => Verdict::Allowed { chunks: Vec::new(), actors: Vec::new() },
+                    0 => Verdict::Allowed { chunks: Vec::new(), actors: Vec::new(), owner: String::new() },
                     1 => Verdict::Created,
                     2 => Verdict::Unavailable,
                     _ => Verdict::Failed("storage".into()),

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use shared::DocumentId;
 use shared::api::{ActorBinding, DeviceKey, FeedEntry, Org, User};
+use shared::case::admit::AccessChanges;
 use shared::sync::node::Chunk;
 use tokio::sync::mpsc;
 
@@ -67,7 +68,8 @@ pub enum Access {
 pub enum Opened {
     /// The organisation may use it; its verified chunks, snapshots first, if asked for.
     /// With the accounts its actors are bound to (hex actor id, user id), also if asked for.
-    Allowed { chunks: Vec<Vec<u8>>, actors: Vec<(String, i64)> },
+    /// And the owning organisation, when loaded.
+    Allowed { chunks: Vec<Vec<u8>>, actors: Vec<(String, i64)>, owner: String },
     /// It did not exist and now belongs to the asking user's organisation.
     Created,
     /// Missing, or another organisation's.
@@ -86,6 +88,10 @@ pub struct ChunkWrite {
     pub actors: Vec<(String, i64)>,
     /// When the write was asked for (ms since the epoch): the binding's time.
     pub at: i64,
+    /// Organisations the chunk's case steps give or take access to the document
+    /// (`shared::case::admit`), in the same transaction; an unknown organisation or the owner
+    /// is skipped. Other instances hear [`Notice::AccessChanged`].
+    pub access: AccessChanges,
 }
 
 /// What another server instance on the same database did, as far as open connections here

@@ -19,7 +19,7 @@
 pub mod definition;
 
 mod condition;
-mod date;
+pub(crate) mod date;
 mod input;
 mod model;
 mod registry;

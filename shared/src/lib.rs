@@ -6,6 +6,7 @@
 
 pub mod agreement;
 pub mod api;
+pub mod case;
 pub mod doc_id;
 pub mod form;
 pub mod i18n;

@@ -72,6 +72,9 @@ pub struct RecordSummary {
     /// signed out). A shared device shows and syncs only the signed-in organisation's records.
     #[serde(default)]
     pub org: Option<String>,
+    /// Where its case stands, for a record whose kind follows a workflow.
+    #[serde(default)]
+    pub case: Option<Box<crate::case::CaseSummary>>,
 }
 
 /// A record is a draft while it is written; "mark complete" checks it. Any later edit makes
@@ -160,6 +163,10 @@ impl Record {
         // the record, so every replica edits the same text objects.
         if meta.kind.as_str() == crate::agreement::KIND {
             crate::agreement::init(&mut doc, "", &[]).expect("fresh doc");
+        }
+        // Likewise a case's step log, so replicas append to one map.
+        if crate::case::workflow::for_kind(meta.kind.as_str()).is_some() {
+            crate::case::log::init(&mut doc).expect("fresh doc");
         }
         doc.commit_with(CommitOptions::default().with_time(meta.created_at / 1000));
         Record { id, doc, author: None }
@@ -315,6 +322,7 @@ impl Record {
             Some(FieldValue::Text(s) | FieldValue::Choice(s) | FieldValue::Date(s)) => Some(s),
             _ => None,
         };
+        let case = crate::case::state(&self.doc, meta.kind.as_str()).map(|s| Box::new(crate::case::CaseSummary::of(&s)));
         Ok(RecordSummary {
             id: self.id,
             kind: meta.kind,
@@ -328,6 +336,7 @@ impl Record {
             updated_at: self.time_at(&m, "updated_at").unwrap_or(meta.created_at),
             heads,
             org: None,
+            case,
         })
     }
 

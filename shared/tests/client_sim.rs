@@ -244,7 +244,7 @@ impl Sim {
                         let s = ConnId(self.server.next_conn);
                         d.links.insert(conn, s);
                         self.routes.insert(s, (i, conn));
-                        self.queue.push_back(Ev::Server(Event::Connected { conn: s, account: "fed".into() }));
+                        self.queue.push_back(Ev::Server(Event::Connected { conn: s, account: "fed".into(), org: String::new() }));
                         self.queue.push_back(Ev::Client(i, Input::SocketOpened { conn }));
                     } else {
                         let failed = Input::ConnectFailed { conn, unauthorized: false, reason: "no server".into() };
@@ -334,7 +334,11 @@ impl Sim {
                     let verdict = if self.server.forbidden.contains(&doc) {
                         Verdict::Unavailable
                     } else if self.server.store.0.contains_key(&doc) {
-                        Verdict::Allowed { chunks: if load { self.server.store.chunks(doc) } else { Vec::new() }, actors: Vec::new() }
+                        Verdict::Allowed {
+                            chunks: if load { self.server.store.chunks(doc) } else { Vec::new() },
+                            actors: Vec::new(),
+                            owner: String::new(),
+                        }
                     } else {
                         Verdict::Created
                     };

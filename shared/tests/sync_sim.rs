@@ -151,7 +151,11 @@ impl Sim {
                         // Everyone in this simulation is one organisation.
                         let exists = self.server_store.0.contains_key(&doc);
                         let verdict = if exists {
-                            Verdict::Allowed { chunks: if load { self.server_store.chunks(doc) } else { vec![] }, actors: vec![] }
+                            Verdict::Allowed {
+                                chunks: if load { self.server_store.chunks(doc) } else { vec![] },
+                                actors: vec![],
+                                owner: String::new(),
+                            }
                         } else if create {
                             self.server_store.0.insert(doc, vec![]);
                             Verdict::Created
@@ -186,7 +190,11 @@ impl Sim {
                     // A released document is loaded again from the client's own storage.
                     Action::Authorize { conn, doc, .. } => {
                         let chunks = self.clients[i].store.chunks(doc);
-                        events.push_back(Event::Authorized { conn, doc, verdict: Verdict::Allowed { chunks, actors: vec![] } });
+                        events.push_back(Event::Authorized {
+                            conn,
+                            doc,
+                            verdict: Verdict::Allowed { chunks, actors: vec![], owner: String::new() },
+                        });
                     }
                     // The server said it holds these heads: they must be in its storage.
                     Action::Acknowledged { doc, heads, .. } => {
@@ -242,8 +250,8 @@ impl Sim {
                 }
                 let (c, s) = (self.conn(), self.conn());
                 self.clients[client].link = Some(Link { client: c, server: s, to_server: VecDeque::new(), to_client: VecDeque::new() });
-                self.server_event(Event::Connected { conn: s, account: "federation".into() });
-                self.client_event(client, Event::Connected { conn: c, account: String::new() });
+                self.server_event(Event::Connected { conn: s, account: "federation".into(), org: String::new() });
+                self.client_event(client, Event::Connected { conn: c, account: String::new(), org: String::new() });
             }
             Op::Disconnect { client } => {
                 if let Some(link) = self.clients[client].link.take() {
@@ -425,8 +433,8 @@ fn another_accounts_document_reads_as_missing_and_takes_no_writes() {
     let join = |name: &str| {
         Message::Join { sender_id: PeerId(name.into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None }.encode()
     };
-    server.handle(0, Event::Connected { conn: fed, account: "federation".into() });
-    server.handle(0, Event::Connected { conn: proc_, account: "procuratorate".into() });
+    server.handle(0, Event::Connected { conn: fed, account: "federation".into(), org: String::new() });
+    server.handle(0, Event::Connected { conn: proc_, account: "procuratorate".into(), org: String::new() });
     server.handle(0, Event::Received { conn: fed, bytes: join("fed") });
     server.handle(0, Event::Received { conn: proc_, bytes: join("proc") });
 
@@ -472,15 +480,15 @@ fn a_rejoin_with_the_same_peer_id_replaces_the_old_socket_only_for_the_same_acco
     let mut server = server_node();
     let join =
         Message::Join { sender_id: PeerId("phone".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None }.encode();
-    server.handle(0, Event::Connected { conn: ConnId(1), account: "li".into() });
+    server.handle(0, Event::Connected { conn: ConnId(1), account: "li".into(), org: String::new() });
     server.handle(0, Event::Received { conn: ConnId(1), bytes: join.clone() });
 
-    server.handle(0, Event::Connected { conn: ConnId(2), account: "wang".into() });
+    server.handle(0, Event::Connected { conn: ConnId(2), account: "wang".into(), org: String::new() });
     let refused = server.handle(0, Event::Received { conn: ConnId(2), bytes: join.clone() });
     assert!(refused.iter().any(|a| matches!(a, Action::Close { conn: ConnId(2), .. })));
     assert!(!refused.iter().any(|a| matches!(a, Action::Close { conn: ConnId(1), .. })));
 
-    server.handle(0, Event::Connected { conn: ConnId(3), account: "li".into() });
+    server.handle(0, Event::Connected { conn: ConnId(3), account: "li".into(), org: String::new() });
     let replaced = server.handle(0, Event::Received { conn: ConnId(3), bytes: join });
     assert!(replaced.iter().any(|a| matches!(a, Action::Close { conn: ConnId(1), .. })), "old socket closed");
     assert!(replaced.iter().any(|a| matches!(a, Action::Established { conn: ConnId(3), .. })));
@@ -489,20 +497,20 @@ fn a_rejoin_with_the_same_peer_id_replaces_the_old_socket_only_for_the_same_acco
 #[test]
 fn malformed_input_gets_an_error_and_a_close_and_bad_data_for_one_document_refuses_it_alone() {
     let mut server = server_node();
-    server.handle(0, Event::Connected { conn: ConnId(1), account: "li".into() });
+    server.handle(0, Event::Connected { conn: ConnId(1), account: "li".into(), org: String::new() });
     let actions = server.handle(0, Event::Received { conn: ConnId(1), bytes: vec![0xff, 0x00] });
     assert!(matches!(&actions[..], [Action::Send { .. }, Action::Close { .. }]));
     let Action::Send { bytes, .. } = &actions[0] else { unreachable!() };
     assert!(matches!(Message::decode(bytes).unwrap(), Message::Error { .. }));
 
     // Sync before join.
-    server.handle(0, Event::Connected { conn: ConnId(2), account: "li".into() });
+    server.handle(0, Event::Connected { conn: ConnId(2), account: "li".into(), org: String::new() });
     let early = Message::Sync { sender_id: PeerId("x".into()), target_id: PeerId("server".into()), document_id: doc_id(0), data: vec![1] };
     let actions = server.handle(0, Event::Received { conn: ConnId(2), bytes: early.encode() });
     assert!(actions.iter().any(|a| matches!(a, Action::Close { .. })));
 
     // Bad sync data after a proper join.
-    server.handle(0, Event::Connected { conn: ConnId(3), account: "li".into() });
+    server.handle(0, Event::Connected { conn: ConnId(3), account: "li".into(), org: String::new() });
     let join = Message::Join { sender_id: PeerId("y".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
     server.handle(0, Event::Received { conn: ConnId(3), bytes: join.encode() });
     let bad =
@@ -660,7 +668,7 @@ fn a_snapshot_never_replaces_a_chunk_that_did_not_load() {
     let hash = shared::storage_key::chunk_hash;
 
     let join = Message::Join { sender_id: PeerId("p".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
-    server.handle(0, Event::Connected { conn: ConnId(1), account: "li".into() });
+    server.handle(0, Event::Connected { conn: ConnId(1), account: "li".into(), org: String::new() });
     server.handle(0, Event::Received { conn: ConnId(1), bytes: join.encode() });
     // A change bigger than the compaction floor, so that the server writes a snapshot.
     let mut theirs = stored.fork();
@@ -679,7 +687,7 @@ fn a_snapshot_never_replaces_a_chunk_that_did_not_load() {
         Event::Authorized {
             conn: ConnId(1),
             doc: id,
-            verdict: Verdict::Allowed { chunks: vec![good.clone(), bad.clone(), increment.clone()], actors: vec![] },
+            verdict: Verdict::Allowed { chunks: vec![good.clone(), bad.clone(), increment.clone()], actors: vec![], owner: String::new() },
         },
     );
     let Some(Action::Send { bytes, .. }) = reply.first() else { panic!("the server answers: {reply:?}") };
@@ -703,7 +711,7 @@ fn sharing_and_revoking_take_effect_on_an_open_connection() {
     let id = doc_id(0);
     let conn = ConnId(1);
     let join = Message::Join { sender_id: PeerId("p".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
-    server.handle(0, Event::Connected { conn, account: "wang".into() });
+    server.handle(0, Event::Connected { conn, account: "wang".into(), org: String::new() });
     server.handle(0, Event::Received { conn, bytes: join.encode() });
     let mut empty = automerge::sync::State::new();
     let data = automerge::sync::SyncDoc::generate_sync_message(&AutoCommit::new().document().clone(), &mut empty).unwrap().encode();
@@ -719,8 +727,10 @@ fn sharing_and_revoking_take_effect_on_an_open_connection() {
     assert!(matches!(&asked[..], [Action::Authorize { .. }]), "the refusal was not cached");
     let mut owner = AutoCommit::new();
     owner.put(ROOT, "case", 1).unwrap();
-    let allowed =
-        server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![owner.save()], actors: vec![] } });
+    let allowed = server.handle(
+        0,
+        Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![owner.save()], actors: vec![], owner: String::new() } },
+    );
     assert!(allowed.iter().any(|a| matches!(a, Action::Send { .. })), "the document is sent");
 
     // Revoked: the allowance goes, the next message is checked again.
@@ -730,7 +740,8 @@ fn sharing_and_revoking_take_effect_on_an_open_connection() {
 
     // A check under way when access changes is asked again rather than trusted.
     server.recheck_access(conn, id);
-    let again = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![] } });
+    let again = server
+        .handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![], owner: String::new() } });
     assert!(matches!(&again[..], [Action::Authorize { .. }]), "a stale answer is not used");
     let refused = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Unavailable });
     let replies: Vec<Message> =
@@ -761,7 +772,7 @@ fn messages_waiting_for_an_access_check_are_capped() {
     let mut server = server_node();
     let conn = ConnId(1);
     let join = Message::Join { sender_id: PeerId("p".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
-    server.handle(0, Event::Connected { conn, account: "li".into() });
+    server.handle(0, Event::Connected { conn, account: "li".into(), org: String::new() });
     server.handle(0, Event::Received { conn, bytes: join.encode() });
     let msg = Message::Sync { sender_id: PeerId("p".into()), target_id: PeerId("server".into()), document_id: doc_id(0), data: vec![0x42] }
         .encode();
@@ -807,7 +818,7 @@ fn joined_server(max_doc_bytes: usize) -> (Node, ConnId) {
         Node::new(NodeConfig { peer_id: PeerId("server".into()), metadata: PeerMetadata::default(), role: Role::Server, max_doc_bytes });
     let conn = ConnId(1);
     let join = Message::Join { sender_id: PeerId("p".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
-    server.handle(0, Event::Connected { conn, account: "li".into() });
+    server.handle(0, Event::Connected { conn, account: "li".into(), org: String::new() });
     server.handle(0, Event::Received { conn, bytes: join.encode() });
     (server, conn)
 }
@@ -883,7 +894,8 @@ fn ephemeral_messages_during_an_access_check_do_not_close_the_connection() {
         let actions = server.handle(0, Event::Received { conn, bytes: presence.encode() });
         assert!(!actions.iter().any(|a| matches!(a, Action::Close { .. })));
     }
-    let answered = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![] } });
+    let answered = server
+        .handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![], owner: String::new() } });
     assert!(answered.iter().any(|a| matches!(a, Action::Send { .. })), "the request is answered");
 }
 
@@ -984,7 +996,7 @@ fn ephemeral_sessions_per_connection_are_capped() {
     let mut server = server_node();
     let id = doc_id(0);
     for (conn, peer) in [(ConnId(1), "a"), (ConnId(2), "b")] {
-        server.handle(0, Event::Connected { conn, account: "li".into() });
+        server.handle(0, Event::Connected { conn, account: "li".into(), org: String::new() });
         let join = Message::Join { sender_id: PeerId(peer.into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
         server.handle(0, Event::Received { conn, bytes: join.encode() });
         let request = Message::Request {
@@ -1046,7 +1058,7 @@ fn a_change_by_an_actor_bound_to_another_account_is_refused_and_not_applied() {
     let (mut server, li) = joined_server(1 << 20);
     let zhao = ConnId(2);
     let join = Message::Join { sender_id: PeerId("q".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
-    server.handle(0, Event::Connected { conn: zhao, account: "zhao".into() });
+    server.handle(0, Event::Connected { conn: zhao, account: "zhao".into(), org: String::new() });
     server.handle(0, Event::Received { conn: zhao, bytes: join.encode() });
     let from_q = |doc: DocumentId, message: automerge::sync::Message| {
         Message::Sync { sender_id: PeerId("q".into()), target_id: PeerId("server".into()), document_id: doc, data: message.encode() }
@@ -1079,7 +1091,10 @@ fn a_change_by_an_actor_bound_to_another_account_is_refused_and_not_applied() {
     own.put(ROOT, "note", "seen").unwrap();
     let own_change = own.get_last_local_change().unwrap().raw_bytes().to_vec();
     server.handle(0, Event::Received { conn: zhao, bytes: from_q(id, carrying(vec![])) });
-    server.handle(0, Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![] } });
+    server.handle(
+        0,
+        Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![], owner: String::new() } },
+    );
     let answer =
         server.handle(0, Event::Received { conn: zhao, bytes: from_q(id, carrying(vec![own_change.clone(), forged_change.clone()])) });
     let (doc, reason) = refusal(&answer).expect("refused, saying why");
@@ -1093,13 +1108,18 @@ fn a_change_by_an_actor_bound_to_another_account_is_refused_and_not_applied() {
     let again = server.handle(0, Event::Received { conn: zhao, bytes: from_q(id, carrying(vec![forged_change])) });
     assert!(matches!(&again[..], [Action::Authorize { load: true, .. }]), "reloaded after the refusal: {again:?}");
     let actors = vec![(li_doc.get_actor().clone(), "li".to_owned())];
-    let answer =
-        server.handle(0, Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![chunk.clone()], actors } });
+    let answer = server.handle(
+        0,
+        Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![chunk.clone()], actors, owner: String::new() } },
+    );
     assert!(refusal(&answer).is_some_and(|(_, r)| r.contains("belongs to another account")), "{answer:?}");
     let again = server.handle(0, Event::Received { conn: zhao, bytes: from_q(id, carrying(vec![own_change])) });
     assert!(matches!(&again[..], [Action::Authorize { .. }]));
     let actors = vec![(li_doc.get_actor().clone(), "li".to_owned())];
-    let answer = server.handle(0, Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![chunk], actors } });
+    let answer = server.handle(
+        0,
+        Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![chunk], actors, owner: String::new() } },
+    );
     assert_eq!(written(&answer), vec![(own.get_actor().clone(), "zhao".to_owned())]);
 }
 
@@ -1110,7 +1130,7 @@ fn another_accounts_message_does_not_apply_changes_waiting_for_dependencies() {
     let (mut server, li) = joined_server(1 << 20);
     let zhao = ConnId(2);
     let join = Message::Join { sender_id: PeerId("q".into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
-    server.handle(0, Event::Connected { conn: zhao, account: "zhao".into() });
+    server.handle(0, Event::Connected { conn: zhao, account: "zhao".into(), org: String::new() });
     server.handle(0, Event::Received { conn: zhao, bytes: join.encode() });
     let id = doc_id(0);
     server.handle(0, Event::Received { conn: li, bytes: sync_bytes(id, carrying(vec![])) });
@@ -1134,10 +1154,89 @@ fn another_accounts_message_does_not_apply_changes_waiting_for_dependencies() {
                 .encode(),
         },
     );
-    server.handle(0, Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![] } });
+    server.handle(
+        0,
+        Event::Authorized { conn: zhao, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![], owner: String::new() } },
+    );
     let bytes = Message::Sync { sender_id: PeerId("q".into()), target_id: PeerId("server".into()), document_id: id, data }.encode();
     let answer = server.handle(0, Event::Received { conn: zhao, bytes });
     assert!(refusal(&answer).is_some_and(|(_, r)| r.contains("another device's missing changes")), "{answer:?}");
     assert!(!answer.iter().any(|a| matches!(a, Action::Persist { .. })), "nothing applied: {answer:?}");
     assert_eq!(server.loaded_docs(), 0, "dropped, which clears the waiting changes: they cannot block the document");
+}
+
+/// A case step through the server's node: an honest transfer is admitted (a receipt in the
+/// document, the receiver's access with the chunk); a step that breaks its guard is refused
+/// for that record alone and nothing of its message is applied.
+#[test]
+fn the_server_node_admits_case_steps_and_refuses_a_broken_one() {
+    use shared::case;
+    let mut server = Node::new(NodeConfig {
+        peer_id: PeerId("server".into()),
+        metadata: PeerMetadata::default(),
+        role: Role::Server,
+        max_doc_bytes: 1 << 20,
+    });
+    let (li, wang) = (ConnId(1), ConnId(2));
+    for (conn, account, org, peer) in [(li, "1", "fed", "p"), (wang, "2", "proc", "q")] {
+        let join = Message::Join { sender_id: PeerId(peer.into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };
+        server.handle(0, Event::Connected { conn, account: account.into(), org: org.into() });
+        server.handle(0, Event::Received { conn, bytes: join.encode() });
+    }
+    let from = |peer: &str, doc: DocumentId, message: automerge::sync::Message| {
+        Message::Sync { sender_id: PeerId(peer.into()), target_id: PeerId("server".into()), document_id: doc, data: message.encode() }
+            .encode()
+    };
+    let id = doc_id(0);
+    let meta = shared::record::RecordMeta {
+        kind: shared::form::RecordKind::new("intake"),
+        form_id: "intake".into(),
+        form_version: 2,
+        created_by: "fed-li".into(),
+        created_at: 0,
+    };
+    let mut record = shared::record::Record::create(id, &meta);
+    let consent = record.form().unwrap().fields.iter().find(|f| f.id == "consent").unwrap();
+    record.set(consent, Some(shared::record::FieldValue::Choice("given".into())), 0).unwrap();
+    let mut li_doc = record.into_doc();
+    let to_proc = case::admit::data(&[("to_org", "proc"), ("basis", "consent")]);
+    case::take(&mut li_doc, "intake", "fed", "transfer", "t1", "1", "fed", 1_000, to_proc, None).unwrap();
+    let changes: Vec<Vec<u8>> = li_doc.get_changes(&[]).iter().map(|c| c.raw_bytes().to_vec()).collect();
+
+    server.handle(0, Event::Received { conn: li, bytes: from("p", id, carrying(vec![])) });
+    server.handle(0, Event::Authorized { conn: li, doc: id, verdict: Verdict::Created });
+    let stored = server.handle(5_000, Event::Received { conn: li, bytes: from("p", id, carrying(changes)) });
+    let access = stored.iter().find_map(|a| if let Action::Persist { access, .. } = a { Some(access.clone()) } else { None });
+    assert_eq!(access.expect("stored").grant, vec!["proc".to_owned()], "the receiver may read it, stored with the chunk");
+    let log = case::log::read(server.doc(id).unwrap());
+    assert_eq!(log.received["t1"], case::Receipt { seq: 1, at: 5_000 }, "the server wrote when it received the step");
+    let generation = stored.iter().find_map(|a| if let Action::Persist { generation, .. } = a { Some(*generation) } else { None }).unwrap();
+    server.handle(5_000, Event::Persisted { doc: id, generation, ok: true });
+
+    // The procuratorate reports a result without accepting first.
+    let mut wang_doc = server.doc(id).unwrap().clone();
+    let early = case::Event {
+        id: "x1".into(),
+        step: "report_result".into(),
+        by_user: "2".into(),
+        by_org: "proc".into(),
+        at: 6_000,
+        prev: "t1".into(),
+        seen: 1,
+        data: case::admit::data(&[("outcome", "prosecuted"), ("date", "2026-12-20")]),
+    };
+    case::log::append(&mut wang_doc, &early, None).unwrap();
+    let heads = server.doc_mut(id).unwrap().get_heads();
+    let forged: Vec<Vec<u8>> = wang_doc.get_changes(&heads).iter().map(|c| c.raw_bytes().to_vec()).collect();
+    server.handle(0, Event::Received { conn: wang, bytes: from("q", id, carrying(vec![])) });
+    server.handle(
+        0,
+        Event::Authorized { conn: wang, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![], owner: "fed".into() } },
+    );
+    let answer = server.handle(7_000, Event::Received { conn: wang, bytes: from("q", id, carrying(forged)) });
+    let (doc, reason) = refusal(&answer).expect("refused, saying why");
+    assert_eq!(doc, id);
+    assert!(reason.contains("x1") && reason.contains("nothing of this message was applied"), "{reason}");
+    assert!(!answer.iter().any(|a| matches!(a, Action::Persist { .. })), "nothing stored: {answer:?}");
+    assert!(!answer.iter().any(|a| matches!(a, Action::Close { .. })), "the connection stays");
 }

@@ -171,10 +171,38 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
 
     // A signature in the document that the server has not accepted yet may be accepted at any
     // moment without the document changing (its signer sends it again once online): while
-    // there is one, ask the server every few seconds.
+    // there is one, ask the server every few seconds. This device's own, made offline or
+    // whose sending failed, is sent again as it is until the server answers.
+    let resending = RwSignal::new(false);
+    let resend_mine = move || {
+        let Some(session) = ctx.engine().and_then(|e| e.session()) else { return };
+        if resending.get_untracked() || !platform::is_online() {
+            return;
+        }
+        let Some(v) = view_state.get_untracked() else { return };
+        let Some(proposal) = v.status.proposal else { return };
+        let Some(signature) = v
+            .status
+            .pending
+            .into_iter()
+            .find(|s| s.proposal == proposal.id && s.org == session.user.org_id && s.user == session.user.username)
+        else {
+            return;
+        };
+        resending.set(true);
+        spawn_local(async move {
+            let req = SignatureRequest { proposal, signature };
+            if api::send_signature(&session.token, id, &req).await.is_ok() {
+                message.set(Some((true, ctx.t(text::AG_SIGNED).to_owned())));
+                fetch();
+            }
+            resending.set(false);
+        });
+    };
     if let Ok(handle) = set_interval_with_handle(
         move || {
             if view_state.with_untracked(|v| v.as_ref().is_some_and(|v| !v.status.pending.is_empty())) {
+                resend_mine();
                 fetch();
             }
         },
@@ -306,6 +334,10 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
                     message.set(Some((true, format!("{} ({kind})", ctx.t(text::AG_SIGNED)))));
                     fetch();
                 }
+                // Offline, or the network failed: it goes by itself once the server is reachable.
+                Ok((_, Err(e))) if !platform::is_online() || matches!(e, api::ApiError::Network) => {
+                    message.set(Some((true, ctx.t(text::AG_SIGN_QUEUED).to_owned())))
+                }
                 Ok((_, Err(e))) => message.set(Some((false, format!("{}{e}", ctx.t(text::AG_SIGN_PENDING))))),
                 Err(e) => message.set(Some((false, format!("{}{e}", ctx.t(text::AG_SIGN_FAILED))))),
             }
@@ -323,8 +355,9 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
         // A party can read and write the agreement: it is shared with it (needs the network).
         let Some(session) = ctx.engine().and_then(|e| e.session()) else { return };
         spawn_local(async move {
-            if let Err(e) = api::share(&session.token, id, &org).await {
-                message.set(Some((false, format!("{}{e}", ctx.t(text::SHARE_FAILED)))));
+            match api::share(&session.token, id, &org).await {
+                Ok(()) => ctx.access_changed.update(|n| *n += 1),
+                Err(e) => message.set(Some((false, format!("{}{e}", ctx.t(text::SHARE_FAILED))))),
             }
         });
     };
@@ -347,10 +380,15 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
         let v = view_state.get()?;
         let (code, label) = state_label(v.status.state);
         let waiting: Vec<String> = v.status.parties.iter().filter(|p| p.current.is_none()).map(|p| org_name(&p.org)).collect();
+        // Outdated: either nobody proposed the new text yet (say what to do), or it is
+        // proposed and waits for signatures.
+        let proposed_now = v.status.proposal.is_some();
         let detail = match v.status.state {
-            State::AwaitingSignatures | State::Outdated if !waiting.is_empty() => {
-                format!("{}{}", ctx.t(text::AG_WAITING_FOR), waiting.join("、"))
+            State::Outdated if !proposed_now => ctx.t(text::AG_PROPOSE_AGAIN).to_owned(),
+            State::Outdated if !waiting.is_empty() => {
+                format!("{}{}{}", ctx.t(text::AG_NEW_TEXT_PROPOSED), ctx.t(text::AG_WAITING_FOR), waiting.join("、"))
             }
+            State::AwaitingSignatures if !waiting.is_empty() => format!("{}{}", ctx.t(text::AG_WAITING_FOR), waiting.join("、")),
             _ => String::new(),
         };
         Some((code, ctx.t(label).to_owned(), detail))
@@ -501,7 +539,10 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
             {move || view_state.get().and_then(|v| Some((v.signed_content?, v.content))).map(|(before, now)| view! {
                 <div class="agreement-diff" id="ag-diff">
                     <p><strong>{ctx.t(text::AG_CHANGED_SINCE_SIGNED)}</strong></p>
-                    <pre class="diff">{diff_view(&render_text(&before), &render_text(&now))}</pre>
+                    <pre class="diff">{
+                        let (lang, name) = (ctx.lang.get(), |o: &str| org_name(o));
+                        diff_view(&render_text(&before, lang, name), &render_text(&now, lang, name))
+                    }</pre>
                 </div>
             })}
             <HistoryView editor=editor actors=actors show=show_history compare=compare org_name=Callback::new(move |o: String| org_name(&o))/>
@@ -568,7 +609,10 @@ fn HistoryView(
         Some(view! {
             <div class="agreement-diff" id="ag-compare">
                 <p><strong>{ctx.t(text::AG_CHANGED_SINCE_VERSION)}</strong></p>
-                <pre class="diff">{diff_view(&render_text(&then), &render_text(&now))}</pre>
+                <pre class="diff">{
+                    let (lang, name) = (ctx.lang.get(), |o: &str| org_name.run(o.to_owned()));
+                    diff_view(&render_text(&then, lang, name), &render_text(&now, lang, name))
+                }</pre>
             </div>
         })
     };
@@ -587,7 +631,7 @@ fn HistoryView(
                             <li class="version" data-verified=verified.to_string()>
                                 <span class="version-author">{who.unwrap_or_else(|| ctx.t(text::AG_UNVERIFIED_AUTHOR).to_owned())}</span>
                                 " · "{platform::format_time(v.to, ctx.lang.get())}
-                                " · "{ctx.t(text::AG_CHANGES).replace("{n}", &v.changes.to_string())}" "
+                                " · "{if v.changes == 1 { ctx.t(text::AG_CHANGE_ONE).to_owned() } else { ctx.t(text::AG_CHANGES).replace("{n}", &v.changes.to_string()) }}" "
                                 <button type="button" class="link compare" on:click=move |_| compare.set(Some(heads.clone()))>{ctx.t(text::AG_COMPARE)}</button>
                             </li>
                         }
@@ -605,7 +649,15 @@ fn PrintView(view: View, org_name: Callback<String, String>, state: impl Fn() ->
     let ctx = use_ctx();
     let lang = ctx.lang.get_untracked();
     let c = view.content;
-    let parties = c.parties.iter().map(|p| view! { <p class="print-party">{org_name.run(p.clone())}</p> }).collect_view();
+    let parties = c
+        .parties
+        .iter()
+        .map(|p| {
+            let p = p.clone();
+            view! { <p class="print-party">{move || org_name.run(p.clone())}</p> }
+        })
+        .collect_view();
+    let colon = if lang == shared::i18n::Lang::Zh { "：" } else { ": " };
     let clauses = c
         .clauses
         .iter()
@@ -623,15 +675,16 @@ fn PrintView(view: View, org_name: Callback<String, String>, state: impl Fn() ->
         .iter()
         .map(|p| {
             let s = p.current.clone();
+            let org = p.org.clone();
             view! {
                 <div class="print-signature">
-                    <p><strong>{org_name.run(p.org.clone())}</strong></p>
+                    <p><strong>{move || org_name.run(org.clone())}</strong></p>
                     {match s {
                         Some(s) => view! {
-                            <p>{ctx.t(text::AG_SIGNATORY)}"："{s.user.clone()}</p>
-                            <p>{ctx.t(text::AG_SIGNED_AT)}"："{platform::format_time(s.at, lang)}</p>
-                            <p>{ctx.t(text::AG_KEY)}"："<code>{s.key.clone()}</code></p>
-                            <p>{ctx.t(text::AG_PROPOSAL)}"："<code>{short.clone()}</code></p>
+                            <p>{ctx.t(text::AG_SIGNATORY)}{colon}{s.user.clone()}</p>
+                            <p>{ctx.t(text::AG_SIGNED_AT)}{colon}{platform::format_time(s.at, lang)}</p>
+                            <p>{ctx.t(text::AG_KEY)}{colon}<code>{s.key.clone()}</code></p>
+                            <p>{ctx.t(text::AG_PROPOSAL)}{colon}<code>{short.clone()}</code></p>
                         }.into_any(),
                         None => view! { <p class="muted">{ctx.t(text::AG_PARTY_NOT_SIGNED)}</p> }.into_any(),
                     }}
@@ -647,7 +700,7 @@ fn PrintView(view: View, org_name: Callback<String, String>, state: impl Fn() ->
             <p class="print-preamble">{c.preamble.clone()}</p>
             {clauses}
             {(!c.effective_date.is_empty() || !c.term.is_empty()).then(|| view! {
-                <p class="print-term">{ctx.t(text::AG_EFFECTIVE)}"："{c.effective_date.clone()}"　"{ctx.t(text::AG_TERM)}"："{c.term.clone()}</p>
+                <p class="print-term">{ctx.t(text::AG_EFFECTIVE)}{colon}{c.effective_date.clone()}"　"{ctx.t(text::AG_TERM)}{colon}{c.term.clone()}</p>
             })}
             <div class="print-signatures">{blocks}</div>
             <p class="print-verify">{ctx.t(text::AG_VERIFY_NOTE)}</p>
@@ -684,13 +737,14 @@ pub fn clause_number(n: usize, lang: shared::i18n::Lang) -> String {
     }
 }
 
-/// The agreement as plain text, one part per line, for showing what changed.
-fn render_text(c: &Content) -> String {
+/// The agreement as plain text, one part per line, for showing what changed: parties by
+/// name, clauses numbered as printed.
+fn render_text(c: &Content, lang: shared::i18n::Lang, org_name: impl Fn(&str) -> String) -> String {
     let mut out = format!("{}\n{}\n{} {}\n", c.title, c.preamble, c.effective_date, c.term);
-    out.push_str(&c.parties.join(", "));
+    out.push_str(&c.parties.iter().map(|p| org_name(p)).collect::<Vec<_>>().join("、"));
     out.push('\n');
     for (i, cl) in c.clauses.iter().enumerate() {
-        out.push_str(&format!("{}. {} {}\n", i + 1, cl.heading, cl.body));
+        out.push_str(&format!("{} {} {}\n", clause_number(i + 1, lang), cl.heading, cl.body));
     }
     out
 }

@@ -276,14 +276,23 @@ impl Editor {
     fn load_orgs(&self) {
         let Some(session) = self.engine().and_then(|e| e.session()) else { return };
         let orgs = self.orgs;
-        orgs.set(vec![(session.user.org_id.clone(), session.user.org_name.clone())]);
+        // The last list the server gave, so names show offline (print, diff, parties) too.
+        let cached = crate::platform::cached(ORGS_CACHE).and_then(|s| serde_json::from_str::<Vec<(String, String)>>(&s).ok());
+        orgs.set(cached.unwrap_or_else(|| vec![(session.user.org_id.clone(), session.user.org_name.clone())]));
         leptos::task::spawn_local(async move {
             if let Ok(list) = crate::api::orgs(&session.token).await {
-                orgs.set(list.into_iter().map(|o| (o.id, o.name)).collect());
+                let list: Vec<(String, String)> = list.into_iter().map(|o| (o.id, o.name)).collect();
+                if let Ok(json) = serde_json::to_string(&list) {
+                    crate::platform::cache(ORGS_CACHE, &json);
+                }
+                orgs.set(list);
             }
         });
     }
 }
+
+/// `localStorage` key of the organisations' names (`[[id, name], …]`).
+const ORGS_CACHE: &str = "liaison.orgs";
 
 /// Focuses an element by id (and brings it into view), if it is on the page.
 pub fn focus_element(id: &str) {

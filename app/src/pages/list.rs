@@ -107,7 +107,7 @@ pub fn ListPage() -> impl IntoView {
             <div class="list-head">
                 <h2>{move || ctx.t(text::RECORDS)}</h2>
                 {move || shown.get().filter(|_| total() > 0).map(|s| view! {
-                    <span class="muted count" id="record-count">{s.len()}" "{ctx.t(text::SHOWING)}</span>
+                    <span class="muted count" id="record-count">{s.len()}" "{ctx.t(if s.len() == 1 { text::SHOWING_ONE } else { text::SHOWING })}</span>
                 })}
             </div>
             <For each=problems key=|p| p.clone() let:problem>

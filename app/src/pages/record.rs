@@ -15,6 +15,7 @@ use wasm_split_helpers::SplitLoaderError;
 use crate::api;
 use crate::components::agreement::LazyAgreementPanel;
 use crate::components::badges::{SyncState, status_code, status_label};
+use crate::components::case::CasePanel;
 use crate::components::editor::{Editor, Slot, focus_within};
 use crate::components::field::{FieldInput, pick};
 use crate::context::{Route, use_ctx};
@@ -254,6 +255,7 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
             " · "{move || ctx.t(text::AUTOSAVE_NOTE)}</p>
         <SharePanel id=id/>
         {is_agreement.then(|| view! { <LazyAgreementPanel editor=editor/> })}
+        {shared::case::workflow::for_kind(form.kind).is_some().then(|| view! { <CasePanel editor=editor/> })}
         <CheckSummary editor=editor/>
         {move || {
             // Drawn again when someone else's change arrives or a conflict is resolved.
@@ -385,6 +387,14 @@ fn SharePanel(id: DocumentId) -> impl IntoView {
             access.set(api::access(&session.token, id).await.ok());
         });
     };
+    // Ask again when another panel shared it.
+    Effect::new(move |prev: Option<u64>| {
+        let n = ctx.access_changed.get();
+        if prev.is_some() {
+            refresh();
+        }
+        n
+    });
     // Ask again once the record reaches the server.
     Effect::new(move |_| {
         if on_server() == Some(true) && access.get_untracked().is_none() {

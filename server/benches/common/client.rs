@@ -81,7 +81,7 @@ impl Client {
 
     /// Sends `join` and waits for the server's `peer`.
     async fn join(&mut self, url: &str) -> Result<()> {
-        let join = self.node.handle(0, Event::Connected { conn: CONN, account: String::new() });
+        let join = self.node.handle(0, Event::Connected { conn: CONN, account: String::new(), org: String::new() });
         self.carry_out(join).await;
         self.flush().await;
         // Documents are started only once the server has answered `join`, so windows hold.

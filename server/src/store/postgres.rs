@@ -351,8 +351,12 @@ impl Store for PgStore {
                 };
             }
             Ok(match access {
-                Access::Allowed if load => Opened::Allowed { chunks: load_chunks(&*c, doc).await?, actors: load_actors(&*c, doc).await? },
-                Access::Allowed => Opened::Allowed { chunks: Vec::new(), actors: Vec::new() },
+                Access::Allowed if load => Opened::Allowed {
+                    chunks: load_chunks(&*c, doc).await?,
+                    actors: load_actors(&*c, doc).await?,
+                    owner: owner(&*c, &id).await?.unwrap_or_default(),
+                },
+                Access::Allowed => Opened::Allowed { chunks: Vec::new(), actors: Vec::new(), owner: String::new() },
                 Access::Missing | Access::Denied => Opened::Unavailable,
             })
         })
@@ -439,6 +443,20 @@ impl Store for PgStore {
                     if owner != *user {
                         return Err(StoreError::Conflict(format!("actor {actor} of {doc} belongs to another account")));
                     }
+                }
+                for org in &w.access.grant {
+                    tx.execute(
+                        "INSERT INTO access (doc_id, org_id) SELECT $1, $2
+                         WHERE EXISTS (SELECT 1 FROM orgs WHERE id = $2) AND $2 <> (SELECT owner_org FROM docs WHERE id = $1)
+                         ON CONFLICT DO NOTHING",
+                        &[&doc, org],
+                    )
+                    .await?;
+                    self.access_changed(&tx, &doc, org).await?;
+                }
+                for org in &w.access.revoke {
+                    tx.execute("DELETE FROM access WHERE doc_id = $1 AND org_id = $2", &[&doc, org]).await?;
+                    self.access_changed(&tx, &doc, org).await?;
                 }
             }
             // Numbers last (see the module comment), one per write in order, and each

@@ -323,8 +323,12 @@ impl Store for SqliteStore {
                 };
             }
             Ok(match access {
-                Access::Allowed if load => Opened::Allowed { chunks: load_chunks(c, doc)?, actors: load_actors(c, doc)? },
-                Access::Allowed => Opened::Allowed { chunks: Vec::new(), actors: Vec::new() },
+                Access::Allowed if load => Opened::Allowed {
+                    chunks: load_chunks(c, doc)?,
+                    actors: load_actors(c, doc)?,
+                    owner: owner(c, doc)?.unwrap_or_default(),
+                },
+                Access::Allowed => Opened::Allowed { chunks: Vec::new(), actors: Vec::new(), owner: String::new() },
                 Access::Missing | Access::Denied => Opened::Unavailable,
             })
         })
@@ -677,6 +681,16 @@ fn write_chunk(tx: &Transaction<'_>, w: &ChunkWrite) -> Result<(), StoreError> {
         if owner != *user {
             return Err(StoreError::Conflict(format!("actor {actor} of {doc} belongs to another account")));
         }
+    }
+    for org in &w.access.grant {
+        tx.execute(
+            "INSERT OR IGNORE INTO access (doc_id, org_id) SELECT ?1, ?2
+             WHERE EXISTS (SELECT 1 FROM orgs WHERE id = ?2) AND ?2 <> (SELECT owner_org FROM docs WHERE id = ?1)",
+            params![doc, org],
+        )?;
+    }
+    for org in &w.access.revoke {
+        tx.execute("DELETE FROM access WHERE doc_id = ?1 AND org_id = ?2", params![doc, org])?;
     }
     let seq = next_seq(tx)?;
     tx.execute(

@@ -184,8 +184,9 @@ async fn hub_task(
             HubEvent::Connected { conn, user, token_hash, out } => {
                 let account = user.id.to_string();
                 tracing::info!(conn = conn.0, user = user.id, org = %user.org_id, "sync connection opened");
+                let org = user.org_id.clone();
                 conns.insert(conn, Conn { user, token_hash, out });
-                node.handle(now, Event::Connected { conn, account })
+                node.handle(now, Event::Connected { conn, account, org })
             }
             HubEvent::Node(Event::Disconnected { conn }) => {
                 conns.remove(&conn);
@@ -315,7 +316,9 @@ async fn hub_task(
                         let Ok(_turn) = checks.acquire().await else { return };
                         let may_create = create && quota.may_create(&*store, &user.org_id).await;
                         let verdict = match store.doc_open(doc, &user, may_create, load).await {
-                            Ok(Opened::Allowed { chunks, actors }) => Verdict::Allowed { chunks, actors: node_actors(actors) },
+                            Ok(Opened::Allowed { chunks, actors, owner }) => {
+                                Verdict::Allowed { chunks, actors: node_actors(actors), owner }
+                            }
                             Ok(Opened::Created) => {
                                 quota.created(&user.org_id).await;
                                 tracing::info!(doc = %doc, user = user.id, org = %user.org_id, "document created");
@@ -335,7 +338,7 @@ async fn hub_task(
                         let _ = tx.send(HubEvent::Node(Event::Authorized { conn, doc, verdict })).await;
                     });
                 }
-                Action::Persist { doc, chunk, heads, generation, actors } => {
+                Action::Persist { doc, chunk, heads, generation, actors, access } => {
                     let bytes = chunk.bytes.len();
                     if persist_queued.fetch_add(bytes, Ordering::Relaxed) + bytes > MAX_PERSIST_QUEUE_BYTES {
                         persist_queued.fetch_sub(bytes, Ordering::Relaxed);
@@ -345,7 +348,7 @@ async fn hub_task(
                     }
                     let heads = heads.iter().map(ToString::to_string).collect();
                     let actors = stored_actors(actors);
-                    let write = ChunkWrite { doc, chunk, heads, actors, at: now as i64 };
+                    let write = ChunkWrite { doc, chunk, heads, actors, at: now as i64, access };
                     let _ = persist.send(Persist { write, generation });
                 }
                 Action::Established { conn, peer, .. } => {
@@ -454,6 +457,10 @@ async fn persist_task(
             batch.push(more);
         }
         let done: Vec<(DocumentId, u64)> = batch.iter().map(|p| (p.write.doc, p.generation)).collect();
+        let access: Vec<(DocumentId, String)> = batch
+            .iter()
+            .flat_map(|p| p.write.access.grant.iter().chain(&p.write.access.revoke).map(|org| (p.write.doc, org.clone())))
+            .collect();
         let bytes: usize = batch.iter().map(|p| p.write.chunk.bytes.len()).sum();
         let result = store.chunks_write(batch.into_iter().map(|p| p.write).collect()).await;
         queued.fetch_sub(bytes, Ordering::Relaxed);
@@ -466,6 +473,14 @@ async fn persist_task(
         };
         for (doc, generation) in done {
             let _ = hub.send(HubEvent::Node(Event::Persisted { doc, generation, ok })).await;
+        }
+        // A case step that gave or took access: that organisation's open connections check
+        // again (one that lost it gets `doc-unavailable` on its next message about it). After
+        // `Persisted`, so the device that returned a case first hears that its return is in.
+        for (doc, org) in access.into_iter().filter(|_| ok) {
+            tracing::info!(doc = %doc, org = %org, "access changed by a case step");
+            let (done, _) = oneshot::channel();
+            let _ = hub.send(HubEvent::AccessChanged { doc, org, done }).await;
         }
     }
 }

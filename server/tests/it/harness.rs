@@ -167,7 +167,7 @@ impl Client {
             max_doc_bytes: 1 << 30,
         });
         let mut c = Client { node, socket, unavailable: vec![], refusals: vec![], closed: None, conn: ConnId(1) };
-        let actions = c.node.handle(0, Event::Connected { conn: c.conn, account: String::new() });
+        let actions = c.node.handle(0, Event::Connected { conn: c.conn, account: String::new(), org: String::new() });
         c.carry_out(actions).await;
         c
     }

@@ -93,7 +93,10 @@ impl App {
         doc.put(&photo, "sha256", sha256).unwrap();
         let heads = doc.get_heads().iter().map(ToString::to_string).collect();
         let chunk = shared::sync::node::Chunk::snapshot(doc.save(), Vec::new());
-        self.store.chunks_write(vec![server::store::ChunkWrite { doc: id, chunk, heads, actors: vec![], at: 0 }]).await.unwrap();
+        self.store
+            .chunks_write(vec![server::store::ChunkWrite { doc: id, chunk, heads, actors: vec![], at: 0, access: Default::default() }])
+            .await
+            .unwrap();
         id
     }
 }
@@ -331,7 +334,17 @@ async fn the_server_checks_and_keeps_agreement_signatures(backend: Backend) {
     doc.commit();
     let heads = shared::record::sorted_heads(&doc.get_heads());
     let chunk = shared::sync::node::Chunk::snapshot(doc.save(), Vec::new());
-    app.store.chunks_write(vec![server::store::ChunkWrite { doc: id, chunk, heads: heads.clone(), actors: vec![], at: 0 }]).await.unwrap();
+    app.store
+        .chunks_write(vec![server::store::ChunkWrite {
+            doc: id,
+            chunk,
+            heads: heads.clone(),
+            actors: vec![],
+            at: 0,
+            access: Default::default(),
+        }])
+        .await
+        .unwrap();
     for org in ["county-court", "county-procuratorate"] {
         app.store.doc_share(id, "county-federation", org).await.unwrap();
     }

@@ -417,6 +417,95 @@ async fn a_change_under_another_accounts_actor_is_refused_and_not_applied(backen
     assert_eq!(hidden.status(), 404);
 }
 
+/// Case steps over real sockets: a transfer gives the procuratorate the record; a step written
+/// as another organisation's, or one that breaks its guard, is refused for that record and not
+/// applied; a return ends the procuratorate's access.
+async fn case_steps_are_checked_and_a_return_ends_the_receivers_access(backend: Backend) {
+    use shared::case;
+    let server = TestServer::start(backend).await;
+    let fed_token = server.token("fed-li").await;
+    let proc_token = server.token("proc-wang").await;
+    let me = |token: String| {
+        let url = server.http("/api/me");
+        async move { reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap().json::<shared::api::User>().await.unwrap() }
+    };
+    let (li, wang) = (me(fed_token.clone()).await, me(proc_token.clone()).await);
+    let (fed_org, proc_org) = (li.org_id.as_str(), wang.org_id.as_str());
+    let take = |doc: &mut automerge::AutoCommit, who: &shared::api::User, step: &str, id: &str, data: &[(&str, &str)]| {
+        case::take(doc, "intake", fed_org, step, id, &who.id.to_string(), &who.org_id, 1_000, case::admit::data(data), None).unwrap();
+    };
+
+    // The federation records a case clue with consent and transfers it.
+    let id = new_doc_id();
+    let meta = shared::record::RecordMeta {
+        kind: shared::form::RecordKind::new("intake"),
+        form_id: "intake".into(),
+        form_version: 2,
+        created_by: li.username.clone(),
+        created_at: 0,
+    };
+    let mut record = shared::record::Record::create(id, &meta);
+    let consent = record.form().unwrap().fields.iter().find(|f| f.id == "consent").unwrap();
+    record.set(consent, Some(shared::record::FieldValue::Choice("given".into())), 0).unwrap();
+    let mut fed = Client::connect(&server, &fed_token, "fed-phone").await;
+    fed.open(id, vec![record.save()]).await;
+    take(fed.node.doc_mut(id).unwrap(), &li, "transfer", "t1", &[("to_org", proc_org), ("basis", "consent")]);
+    fed.changed(id).await;
+    assert!(fed.synced(id).await);
+    assert!(
+        fed.pump_until(|c| case::log::read(c.node.doc(id).unwrap()).received.contains_key("t1")).await,
+        "the server's receipt comes back"
+    );
+
+    // The procuratorate may now read it, with no share by hand.
+    let mut desk = Client::connect(&server, &proc_token, "proc-desk").await;
+    desk.open(id, vec![]).await;
+    assert!(desk.synced(id).await, "{:?}", desk.unavailable);
+    assert_eq!(case::state(desk.node.doc(id).unwrap(), "intake").unwrap().state.id, "transferred");
+
+    // Written as the federation's step by the procuratorate: refused, not applied.
+    let mut forger = Client::connect(&server, &proc_token, "proc-forger").await;
+    let mut forged = desk.node.doc_mut(id).unwrap().fork();
+    take(&mut forged, &li, "withdraw", "w1", &[]);
+    forger.open(id, vec![forged.save()]).await;
+    assert!(forger.pump_until(|c| c.refusals.iter().any(|(d, _)| *d == id)).await);
+    let reason = &forger.refusals.iter().find(|(d, _)| *d == id).unwrap().1;
+    assert!(reason.contains("another user's or organisation's"), "{reason}");
+    // A result before acceptance, as itself: refused too.
+    let mut early = Client::connect(&server, &proc_token, "proc-early").await;
+    let mut doc = desk.node.doc_mut(id).unwrap().fork();
+    let result = case::Event {
+        id: "x1".into(),
+        step: "report_result".into(),
+        by_user: wang.id.to_string(),
+        by_org: wang.org_id.clone(),
+        at: 2_000,
+        prev: "t1".into(),
+        seen: 1,
+        data: case::admit::data(&[("outcome", "prosecuted"), ("date", "2026-12-20")]),
+    };
+    case::log::append(&mut doc, &result, None).unwrap();
+    early.open(id, vec![doc.save()]).await;
+    assert!(early.pump_until(|c| c.refusals.iter().any(|(d, _)| *d == id)).await);
+    assert!(early.refusals.iter().any(|(_, r)| r.contains("present state")), "{:?}", early.refusals);
+    let mut check = Client::connect(&server, &fed_token, "fed-check").await;
+    check.open(id, vec![]).await;
+    assert!(check.synced(id).await);
+    let log = case::log::read(check.node.doc(id).unwrap());
+    assert_eq!(log.events.keys().collect::<Vec<_>>(), vec!["t1"], "neither forged step was applied");
+
+    // The procuratorate returns it: its access ends.
+    take(desk.node.doc_mut(id).unwrap(), &wang, "return", "r1", &[("reason", "not_competent")]);
+    desk.changed(id).await;
+    assert!(desk.pump_until(|c| case::log::read(c.node.doc(id).unwrap()).received.contains_key("r1")).await);
+    let access = reqwest::Client::new().get(server.http(&format!("/api/docs/{id}/access"))).bearer_auth(&proc_token).send().await.unwrap();
+    assert_eq!(access.status(), 404, "the receiver no longer reads it");
+    let mut later = Client::connect(&server, &proc_token, "proc-later").await;
+    later.open(id, vec![]).await;
+    assert!(later.pump_until(|c| c.unavailable.contains(&id)).await, "a new connection is told it is unavailable");
+    assert!(check.pump_until(|c| case::state(c.node.doc(id).unwrap(), "intake").unwrap().state.id == "returned").await);
+}
+
 on_both!(
     login_tokens_and_logout,
     an_expired_token_is_refused,
@@ -426,4 +515,5 @@ on_both!(
     a_killed_server_keeps_every_change_it_acknowledged,
     a_new_record_past_the_quota_is_refused_alone,
     a_change_under_another_accounts_actor_is_refused_and_not_applied,
+    case_steps_are_checked_and_a_return_ends_the_receivers_access,
 );

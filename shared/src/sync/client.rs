@@ -415,7 +415,7 @@ impl Client {
             Input::SocketOpened { conn } => {
                 if self.link == Link::Connecting(conn) {
                     self.link = Link::Up(conn);
-                    let actions = self.node.handle(0, Event::Connected { conn, account: String::new() });
+                    let actions = self.node.handle(0, Event::Connected { conn, account: String::new(), org: String::new() });
                     self.run(actions);
                 }
             }
@@ -438,7 +438,7 @@ impl Client {
             Input::Loaded { doc, result } => self.loaded(doc, result),
             Input::LoadedForPeer { conn, doc, result } => {
                 let verdict = match result {
-                    Ok(chunks) => Verdict::Allowed { chunks, actors: Vec::new() },
+                    Ok(chunks) => Verdict::Allowed { chunks, actors: Vec::new(), owner: String::new() },
                     Err(e) => Verdict::Failed(e),
                 };
                 let actions = self.node.handle(0, Event::Authorized { conn, doc, verdict });

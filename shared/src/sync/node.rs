@@ -30,9 +30,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use automerge::sync::{self, SyncDoc};
+use automerge::transaction::CommitOptions;
 use automerge::{ActorId, AutoCommit, Automerge, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad, VerificationMode};
 
 use super::wire::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
+use crate::case::{self, admit::AccessChanges};
 use crate::doc_id::DocumentId;
 use crate::storage_key::chunk_hash;
 
@@ -86,6 +88,8 @@ pub enum Event {
     Connected {
         conn: ConnId,
         account: String,
+        /// (Server.) The account's organisation: who a case step must be by.
+        org: String,
     },
     Received {
         conn: ConnId,
@@ -132,7 +136,8 @@ pub enum Verdict {
     /// The connection's account may use the document; `chunks` is what storage holds of it
     /// and `actors` the accounts its Automerge actors are bound to (both ignored if the node
     /// has it in memory already).
-    Allowed { chunks: Vec<Vec<u8>>, actors: Vec<(ActorId, String)> },
+    /// `owner`: the organisation that owns it (only it opens a case).
+    Allowed { chunks: Vec<Vec<u8>>, actors: Vec<(ActorId, String)>, owner: String },
     /// It did not exist and has been created for the connection's account.
     Created,
     /// Missing, or not this account's to read: both get the same answer.
@@ -203,6 +208,9 @@ pub enum Action {
         heads: Vec<ChangeHash>,
         generation: u64,
         actors: Vec<(ActorId, String)>,
+        /// (Server.) Organisations case steps in this chunk give or take access to the
+        /// document: stored in the same transaction.
+        access: AccessChanges,
     },
     /// The handshake completed.
     Established {
@@ -261,10 +269,13 @@ pub struct Node {
     max_loaded_docs: usize,
     /// Ephemeral messages this node sent (their `count`, which peers de-duplicate by).
     ephemeral_count: u64,
+    /// The time `handle` was called with: when the server received a case step.
+    now_ms: u64,
 }
 
 struct Conn {
     account: String,
+    org: String,
     /// `doc-unavailable` answers so far.
     refusals: u32,
     remote: Option<(PeerId, Option<PeerMetadata>)>,
@@ -307,6 +318,10 @@ struct Doc {
     actors: HashMap<ActorId, String>,
     /// (Server.) Bindings made since the last persist, for the next one to store.
     unbound: Vec<(ActorId, String)>,
+    /// (Server.) The owning organisation, from the access check.
+    owner: String,
+    /// (Server.) Access changes admitted steps made since the last persist.
+    access: AccessChanges,
     /// Persists handed out and not yet reported back.
     persisting: u32,
     /// A peer's change is waiting for its persist before the caller may show it.
@@ -325,6 +340,7 @@ impl Node {
             docs: HashMap::new(),
             ephemeral_seen: HashMap::new(),
             ephemeral_count: 0,
+            now_ms: 0,
             generations: 0,
             clock: 0,
             handling: None,
@@ -465,8 +481,9 @@ impl Node {
         self.conns.keys().copied()
     }
 
-    pub fn handle(&mut self, _now_ms: u64, event: Event) -> Vec<Action> {
+    pub fn handle(&mut self, now_ms: u64, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
+        self.now_ms = now_ms;
         self.handling = match &event {
             Event::Authorized { doc, .. } | Event::Persisted { doc, .. } | Event::Open { doc, .. } | Event::Changed { doc } => Some(*doc),
             Event::Create { doc, .. } => Some(*doc),
@@ -474,10 +491,10 @@ impl Node {
             Event::Received { .. } | Event::Connected { .. } | Event::Disconnected { .. } => None,
         };
         match event {
-            Event::Connected { conn, account } => {
+            Event::Connected { conn, account, org } => {
                 self.conns.insert(
                     conn,
-                    Conn { account, refusals: 0, remote: None, docs: BTreeMap::new(), waiting_bytes: 0, ephemeral_sessions: 0 },
+                    Conn { account, org, refusals: 0, remote: None, docs: BTreeMap::new(), waiting_bytes: 0, ephemeral_sessions: 0 },
                 );
                 if self.config.role == Role::Client {
                     let join = Message::Join {
@@ -510,7 +527,7 @@ impl Node {
                         }
                     }
                     None => {
-                        let d = self.load(&chunks, Vec::new());
+                        let d = self.load(&chunks, Vec::new(), String::new());
                         self.docs.insert(doc, d);
                     }
                 }
@@ -529,7 +546,7 @@ impl Node {
                 }
             }
             Event::Create { doc, content } => {
-                let mut d = self.load(&[], Vec::new());
+                let mut d = self.load(&[], Vec::new(), String::new());
                 d.doc = content;
                 self.docs.insert(doc, d);
                 self.persist_changes(doc, false, &mut out);
@@ -714,16 +731,17 @@ impl Node {
                     self.unavailable(conn, doc, &msg, out);
                 }
             }
-            Verdict::Allowed { chunks, actors } => {
+            Verdict::Allowed { chunks, actors, owner } => {
                 if !loaded {
-                    let d = self.load(&chunks, actors);
+                    let d = self.load(&chunks, actors, owner);
                     self.docs.insert(doc, d);
                 }
                 self.allow(conn, doc, queue, state, out);
             }
             Verdict::Created => {
                 if !loaded {
-                    let d = self.load(&[], Vec::new());
+                    let owner = self.conns.get(&conn).map(|c| c.org.clone()).unwrap_or_default();
+                    let d = self.load(&[], Vec::new(), owner);
                     self.docs.insert(doc, d);
                 }
                 self.allow(conn, doc, queue, state, out);
@@ -784,11 +802,14 @@ impl Node {
             Message::Request { data, .. } | Message::Sync { data, .. } => {
                 let max = self.config.max_doc_bytes;
                 let server = self.config.role == Role::Server;
+                let now = i64::try_from(self.now_ms).unwrap_or(i64::MAX);
                 let Some(d) = self.docs.get_mut(&doc) else { return };
                 let Some(c) = self.conns.get_mut(&conn) else { return };
-                let account = c.account.clone();
+                let (account, org) = (c.account.clone(), c.org.clone());
                 let Some(ConnDoc::Allowed(state)) = c.docs.get_mut(&doc) else { return };
                 let before = d.doc.get_heads();
+                // (Server.) The step log before, to check the steps the message brings.
+                let steps_before = (server && case::log::present(&d.doc)).then(|| case::log::read(&d.doc));
                 let mut carried_changes = false;
                 let mut mixed_queue = false;
                 let result = if d.stored_incremental + d.stored_snapshot + d.queued_bytes + data.len() > max {
@@ -826,6 +847,20 @@ impl Node {
                 }
                 let result = match result {
                     Ok(()) if server && changed => bind_actors(d, &before, &account, doc),
+                    other => other,
+                };
+                let result = match result {
+                    Ok(()) if server && changed && (steps_before.is_some() || case::log::present(&d.doc)) => {
+                        let by = case::admit::Sender { user: &account, org: &org, owner: &d.owner };
+                        case::admit::admit(&mut d.doc, &steps_before.unwrap_or_default(), by, now)
+                            .map(|access| {
+                                // The receipts are the server's own change, made when it received them.
+                                d.doc.commit_with(CommitOptions::default().with_time(now / 1000));
+                                d.access.grant.extend(access.grant);
+                                d.access.revoke.extend(access.revoke);
+                            })
+                            .map_err(|reason| format!("{doc}: {reason}; nothing of this message was applied"))
+                    }
                     other => other,
                 };
                 match result {
@@ -923,7 +958,8 @@ impl Node {
         d.persisting += 1;
         d.remote_change |= remote;
         let actors = std::mem::take(&mut d.unbound);
-        out.push(Action::Persist { doc, chunk, heads: d.doc.get_heads(), generation: d.generation, actors });
+        let access = std::mem::take(&mut d.access);
+        out.push(Action::Persist { doc, chunk, heads: d.doc.get_heads(), generation: d.generation, actors, access });
     }
 
     fn persisted(&mut self, doc: DocumentId, generation: u64, ok: bool, out: &mut Vec<Action>) {
@@ -1039,7 +1075,7 @@ impl Node {
 
     /// A document from its stored chunks. A chunk Automerge cannot load is skipped rather
     /// than taking the document down, and left out of `folded`, so it stays in storage.
-    fn load(&mut self, chunks: &[Vec<u8>], actors: Vec<(ActorId, String)>) -> Doc {
+    fn load(&mut self, chunks: &[Vec<u8>], actors: Vec<(ActorId, String)>, owner: String) -> Doc {
         self.generations += 1;
         // `load_incremental` skips what it cannot parse without saying so: each chunk is first
         // parsed strictly on its own (`LoadOptions` fail on any partial load by default). Alone,
@@ -1087,6 +1123,8 @@ impl Node {
             queued_by: None,
             actors: actors.into_iter().collect(),
             unbound: Vec::new(),
+            owner,
+            access: AccessChanges::default(),
             persisting: 0,
             remote_change: false,
             unsaved: false,

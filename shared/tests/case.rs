@@ -1,0 +1,398 @@
+//! The case workflow: every step from every state (allowed, or refused with the promised
+//! reason), what the server admits, and replicas taking steps offline in random orders.
+
+use std::collections::BTreeMap;
+
+use automerge::AutoCommit;
+use proptest::prelude::*;
+use shared::case::admit::{AccessChanges, Sender, admit, data};
+use shared::case::workflow::{CASE, ENTRUSTMENT};
+use shared::case::{self, CaseState, Facts, Log, Outcome, Refusal, derive};
+
+const FED: &str = "fed";
+const PROC: &str = "proc";
+const COURT: &str = "court";
+const FACTS: Facts = Facts { consent_or_basis: true, minor_sexual_assault: true };
+
+/// What each step must carry to pass its data checks.
+fn good_data(step: &str) -> BTreeMap<String, String> {
+    match step {
+        "transfer" => data(&[("to_org", PROC), ("basis", "consent")]),
+        "entrust" => data(&[("to_org", FED), ("subject", "custody"), ("due", "2027-01-31")]),
+        "return" => data(&[("reason", "not_competent")]),
+        "police_filing_supervised" => data(&[("date", "2026-12-01")]),
+        "report_result" => data(&[("outcome", "prosecuted"), ("date", "2026-12-20")]),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// A log of steps taken in order, each admitted by the server in that order.
+fn admitted(steps: &[(&str, &str)]) -> Log {
+    let mut log = Log::default();
+    let mut prev = String::new();
+    for (i, (step, org)) in steps.iter().enumerate() {
+        let id = format!("e{i}");
+        log.events.insert(
+            id.clone(),
+            case::Event {
+                id: id.clone(),
+                step: (*step).into(),
+                by_user: "1".into(),
+                by_org: (*org).into(),
+                at: 1_000 * i as i64,
+                prev: prev.clone(),
+                seen: i as i64,
+                data: good_data(step),
+            },
+        );
+        log.received.insert(id.clone(), case::Receipt { seq: i as i64 + 1, at: 1_000 * i as i64 });
+        prev = id;
+    }
+    log
+}
+
+/// A state, the steps (and who took them) that reach it, what the sender and the receiver may
+/// do there.
+type Row = (&'static str, &'static [(&'static str, &'static str)], &'static [&'static str], &'static [&'static str]);
+
+fn check(state: &CaseState, step: &str, org: &str) -> Result<(), Refusal> {
+    state.check(step, org, FED, &good_data(step), FACTS).map(|_| ())
+}
+
+#[test]
+fn every_case_step_from_every_state_is_allowed_or_refused_with_its_reason() {
+    // How to reach each state, and what the sender (federation) and receiver (procuratorate)
+    // may do there. Everything else is refused: by the wrong side, as "not yours"; by the
+    // right side, as "wrong state".
+    let table: &[Row] = &[
+        ("recorded", &[], &["transfer"], &[]),
+        ("transferred", &[("transfer", FED)], &["withdraw"], &["accept", "return"]),
+        ("withdrawn", &[("transfer", FED), ("withdraw", FED)], &["transfer"], &[]),
+        ("returned", &[("transfer", FED), ("return", PROC)], &["transfer"], &[]),
+        ("accepted", &[("transfer", FED), ("accept", PROC)], &[], &["note", "police_filing_supervised", "report_result"]),
+        ("result_reported", &[("transfer", FED), ("accept", PROC), ("report_result", PROC)], &[], &["reopen"]),
+    ];
+    assert_eq!(table.len(), CASE.states.len(), "every state is in the table");
+    for (state, path, sender_may, receiver_may) in table {
+        let now = derive(&CASE, &admitted(path));
+        assert_eq!(now.state.id, *state, "{path:?}");
+        assert!(now.void().next().is_none(), "{state}: the path itself is valid");
+        for def in CASE.steps {
+            for (org, may) in [(FED, sender_may), (PROC, receiver_may)] {
+                let got = check(&now, def.id, org);
+                if may.contains(&def.id) {
+                    assert_eq!(got, Ok(()), "{state}: {org} may {}", def.id);
+                    continue;
+                }
+                let right_side = match def.by {
+                    case::Party::Sender => org == FED,
+                    // There is a receiver only while the case is with one.
+                    case::Party::Receiver => org == PROC && now.receiver.as_deref() == Some(PROC),
+                };
+                let expected = if right_side {
+                    Refusal::WrongState { step: def.id, state: now.state.id }
+                } else {
+                    Refusal::NotYours { step: def.id, by: def.by }
+                };
+                assert_eq!(got, Err(expected), "{state}: {org} takes {}", def.id);
+            }
+            // A third organisation never takes a step on a case that has a sender.
+            if now.sender.is_some() {
+                assert!(matches!(check(&now, def.id, COURT), Err(Refusal::NotYours { .. })), "{state}: court {}", def.id);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_entrustment_step_from_every_state_is_allowed_or_refused() {
+    // The procuratorate entrusts the federation.
+    let table: &[Row] = &[
+        ("drafted", &[], &["entrust"], &[]),
+        ("entrusted", &[("entrust", PROC)], &["withdraw"], &["accept", "decline"]),
+        ("withdrawn", &[("entrust", PROC), ("withdraw", PROC)], &["entrust"], &[]),
+        ("declined", &[("entrust", PROC), ("decline", FED)], &["entrust"], &[]),
+        ("investigating", &[("entrust", PROC), ("accept", FED)], &[], &["submit_report"]),
+        ("reported", &[("entrust", PROC), ("accept", FED), ("submit_report", FED)], &["acknowledge"], &[]),
+        ("acknowledged", &[("entrust", PROC), ("accept", FED), ("submit_report", FED), ("acknowledge", PROC)], &[], &[]),
+    ];
+    assert_eq!(table.len(), ENTRUSTMENT.states.len());
+    for (state, path, sender_may, receiver_may) in table {
+        let mut log = admitted(path);
+        for e in log.events.values_mut() {
+            e.data = good_data(&e.step);
+        }
+        let now = derive(&ENTRUSTMENT, &log);
+        assert_eq!(now.state.id, *state, "{path:?}");
+        for def in ENTRUSTMENT.steps {
+            for (org, may) in [(PROC, sender_may), (FED, receiver_may)] {
+                let got = now.check(def.id, org, PROC, &good_data(def.id), Facts::default()).map(|_| ());
+                assert_eq!(got.is_ok(), may.contains(&def.id), "{state}: {org} takes {}: {got:?}", def.id);
+            }
+        }
+    }
+    assert!(
+        derive(&ENTRUSTMENT, &admitted(&[("entrust", PROC), ("accept", FED), ("submit_report", FED), ("acknowledge", PROC)])).state.closed
+    );
+}
+
+#[test]
+fn steps_check_their_data_and_the_record() {
+    let recorded = derive(&CASE, &Log::default());
+    let try_transfer = |d: &[(&str, &str)], facts: Facts| recorded.check("transfer", FED, FED, &data(d), facts).map(|_| ());
+    assert_eq!(try_transfer(&[("basis", "consent")], FACTS), Err(Refusal::Missing("to_org")));
+    assert_eq!(try_transfer(&[("to_org", FED), ("basis", "consent")], FACTS), Err(Refusal::ToSelf));
+    assert_eq!(try_transfer(&[("to_org", PROC), ("basis", "because")], FACTS), Err(Refusal::BadValue("basis")));
+    assert_eq!(try_transfer(&[("to_org", PROC)], FACTS), Err(Refusal::Missing("basis")));
+    assert_eq!(
+        try_transfer(&[("to_org", PROC), ("basis", "consent")], Facts { consent_or_basis: false, ..FACTS }),
+        Err(Refusal::NeedsConsentOrBasis)
+    );
+    assert_eq!(try_transfer(&[("to_org", PROC), ("basis", "consent")], FACTS), Ok(()));
+    // Only the owner opens a case.
+    assert_eq!(
+        recorded.check("transfer", COURT, FED, &good_data("transfer"), FACTS).map(|_| ()),
+        Err(Refusal::NotYours { step: "transfer", by: case::Party::Sender })
+    );
+
+    let accepted = derive(&CASE, &admitted(&[("transfer", FED), ("accept", PROC)]));
+    let police = |facts| accepted.check("police_filing_supervised", PROC, FED, &good_data("police_filing_supervised"), facts).map(|_| ());
+    assert_eq!(police(Facts { minor_sexual_assault: false, ..FACTS }), Err(Refusal::NotMinorSexualAssault));
+    assert_eq!(police(FACTS), Ok(()));
+    let result = |d: &[(&str, &str)]| accepted.check("report_result", PROC, FED, &data(d), FACTS).map(|_| ());
+    assert_eq!(result(&[("outcome", "prosecuted"), ("date", "2026-02-30")]), Err(Refusal::BadValue("date")));
+    assert_eq!(result(&[("outcome", "won"), ("date", "2026-02-03")]), Err(Refusal::BadValue("outcome")));
+    assert_eq!(result(&[("date", "2026-02-03")]), Err(Refusal::Missing("outcome")));
+}
+
+#[test]
+fn deadlines_are_counted_from_the_servers_receipt_and_the_move_is_the_receivers() {
+    let log = admitted(&[("transfer", FED)]);
+    let now = derive(&CASE, &log);
+    let received = log.received["e0"].at;
+    assert_eq!(now.waiting_for(), Some(PROC));
+    assert_eq!(now.due(), Some(received + 7 * 86_400_000));
+    assert!(!now.overdue(received + 7 * 86_400_000));
+    assert!(now.overdue(received + 7 * 86_400_000 + 1));
+    let back = derive(&CASE, &admitted(&[("transfer", FED), ("return", PROC)]));
+    assert_eq!((back.waiting_for(), back.receiver.as_deref()), (Some(FED), None));
+    let closed = derive(&CASE, &admitted(&[("transfer", FED), ("accept", PROC), ("report_result", PROC)]));
+    assert!(closed.state.closed);
+    assert_eq!((closed.waiting_for(), closed.due()), (None, None));
+}
+
+// ----- the server's admission, on documents -----
+
+/// A record document with a case log, as `Record::create` makes it.
+fn intake() -> AutoCommit {
+    let meta = shared::record::RecordMeta {
+        kind: shared::form::RecordKind::new("intake"),
+        form_id: "intake".into(),
+        form_version: 2,
+        created_by: "fed-li".into(),
+        created_at: 0,
+    };
+    let mut record = shared::record::Record::create(shared::DocumentId::from_random_bytes([7; 16]), &meta);
+    let form = record.form().unwrap();
+    let consent = form.fields.iter().find(|f| f.id == "consent").unwrap();
+    record.set(consent, Some(shared::record::FieldValue::Choice("given".into())), 0).unwrap();
+    record.into_doc()
+}
+
+const LI: Sender<'static> = Sender { user: "1", org: FED, owner: FED };
+const WANG: Sender<'static> = Sender { user: "2", org: PROC, owner: FED };
+
+/// One device's copy: takes a step as `by` would and hands the server its changes.
+fn take(doc: &mut AutoCommit, by: Sender<'_>, step: &str, id: &str, at: i64) -> Result<case::Event, case::CaseError> {
+    case::take(doc, "intake", FED, step, id, by.user, by.org, at, good_data(step), None)
+}
+
+/// The server merges a device's copy and admits what it brought, or keeps its own copy.
+fn sync_to_server(server: &mut AutoCommit, device: &mut AutoCommit, by: Sender<'_>, now: i64) -> Result<AccessChanges, String> {
+    let before = case::log::read(server);
+    let mut next = server.fork();
+    next.merge(device).unwrap();
+    let admitted = admit(&mut next, &before, by, now)?;
+    next.commit();
+    *server = next;
+    device.merge(server).unwrap();
+    Ok(admitted)
+}
+
+#[test]
+fn the_server_admits_a_step_with_a_receipt_and_gives_or_takes_access() {
+    let mut server = intake();
+    let mut li = server.fork();
+    take(&mut li, LI, "transfer", "t1", 10).unwrap();
+    let access = sync_to_server(&mut server, &mut li, LI, 50).unwrap();
+    assert_eq!(access, AccessChanges { grant: vec![PROC.into()], revoke: vec![] });
+    let log = case::log::read(&li);
+    assert_eq!(log.received["t1"], case::Receipt { seq: 1, at: 50 }, "the device hears when the server received it");
+
+    let mut wang = server.fork();
+    take(&mut wang, WANG, "return", "r1", 60).unwrap();
+    let access = sync_to_server(&mut server, &mut wang, WANG, 70).unwrap();
+    assert_eq!(access, AccessChanges { grant: vec![], revoke: vec![PROC.into()] }, "a return ends the receiver's access");
+}
+
+#[test]
+fn the_server_refuses_forged_altered_and_out_of_turn_steps() {
+    let mut server = intake();
+    let mut li = server.fork();
+    take(&mut li, LI, "transfer", "t1", 10).unwrap();
+    sync_to_server(&mut server, &mut li, LI, 50).unwrap();
+
+    // The federation writes "accepted by the procuratorate".
+    let mut forger = server.fork();
+    take(&mut forger, WANG, "accept", "a1", 60).unwrap();
+    let err = sync_to_server(&mut server.clone(), &mut forger, LI, 70).unwrap_err();
+    assert!(err.contains("another user's or organisation's"), "{err}");
+
+    // The procuratorate, as itself, takes the federation's step.
+    let mut wang = server.fork();
+    let forged = case::Event {
+        id: "w1".into(),
+        step: "withdraw".into(),
+        by_user: "2".into(),
+        by_org: PROC.into(),
+        at: 60,
+        prev: "t1".into(),
+        seen: 1,
+        data: BTreeMap::new(),
+    };
+    case::log::append(&mut wang, &forged, None).unwrap();
+    let err = sync_to_server(&mut server.clone(), &mut wang, WANG, 70).unwrap_err();
+    assert!(err.contains("only the sending organisation"), "{err}");
+
+    // A result before acceptance.
+    let mut early = server.fork();
+    let result = case::Event {
+        id: "x1".into(),
+        step: "report_result".into(),
+        by_user: "2".into(),
+        by_org: PROC.into(),
+        at: 60,
+        prev: "t1".into(),
+        seen: 1,
+        data: good_data("report_result"),
+    };
+    case::log::append(&mut early, &result, None).unwrap();
+    let err = sync_to_server(&mut server.clone(), &mut early, WANG, 70).unwrap_err();
+    assert!(err.contains("present state"), "{err}");
+
+    // A device rewrites a recorded step, or writes a receipt of its own.
+    let mut rewrite = server.fork();
+    let mut t1 = case::log::read(&rewrite).events["t1"].clone();
+    t1.data.insert("to_org".into(), COURT.into());
+    case::log::append(&mut rewrite, &t1, None).unwrap();
+    let err = sync_to_server(&mut server.clone(), &mut rewrite, LI, 70).unwrap_err();
+    assert!(err.contains("never changes"), "{err}");
+    let mut receipt = server.fork();
+    take(&mut receipt, WANG, "accept", "a2", 60).unwrap();
+    case::log::write_receipt(&mut receipt, "a2", case::Receipt { seq: 0, at: 0 }).unwrap();
+    let err = sync_to_server(&mut server.clone(), &mut receipt, WANG, 70).unwrap_err();
+    assert!(err.contains("only the server"), "{err}");
+
+    // The server's copy is untouched by all of that.
+    assert_eq!(derive(&CASE, &case::log::read(&server)).state.id, "transferred");
+    assert_eq!(case::log::read(&server).events.len(), 1);
+}
+
+#[test]
+fn a_withdraw_and_an_accept_made_offline_resolve_by_the_servers_order_and_the_loser_is_shown() {
+    for accept_first in [true, false] {
+        let mut server = intake();
+        let mut li = server.fork();
+        take(&mut li, LI, "transfer", "t1", 10).unwrap();
+        sync_to_server(&mut server, &mut li, LI, 50).unwrap();
+        let mut wang = server.fork();
+        // Both offline: the procuratorate accepts while the federation withdraws.
+        take(&mut li, LI, "withdraw", "w1", 100).unwrap();
+        take(&mut wang, WANG, "accept", "a1", 200).unwrap();
+        let (first, second) = if accept_first { ((&mut wang, WANG), (&mut li, LI)) } else { ((&mut li, LI), (&mut wang, WANG)) };
+        sync_to_server(&mut server, first.0, first.1, 300).unwrap();
+        // Allowed where its author stood, so admitted; void after the other.
+        sync_to_server(&mut server, second.0, second.1, 400).unwrap();
+        li.merge(&mut server).unwrap();
+        wang.merge(&mut server).unwrap();
+        let states: Vec<CaseState> = [&li, &wang, &server].iter().map(|d| derive(&CASE, &case::log::read(d))).collect();
+        assert!(states.iter().all(|s| s == &states[0]), "every copy derives the same");
+        let s = &states[0];
+        assert_eq!(s.state.id, if accept_first { "accepted" } else { "withdrawn" });
+        let void: Vec<&str> = s.void().map(|st| st.event.step.as_str()).collect();
+        assert_eq!(void, vec![if accept_first { "withdraw" } else { "accept" }], "the loser is kept for review");
+        // The withdraw came too late; the accept came after the receiver lost the case.
+        let reason = &s.void().next().unwrap().outcome;
+        assert!(matches!(reason, Outcome::Void(Refusal::WrongState { .. } | Refusal::NotYours { .. })), "{reason:?}");
+    }
+}
+
+// ----- replicas offline, in random orders -----
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Replica `0` takes whichever allowed step `1` picks, on its own copy.
+    Step(usize, usize),
+    /// Replica `0` syncs with the server.
+    Sync(usize),
+}
+
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(prop_oneof![(0..3usize, 0..8usize).prop_map(|(r, s)| Op::Step(r, s)), (0..3usize).prop_map(Op::Sync)], 1..40)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Two federation devices and one procuratorate device take whatever their copy allows,
+    /// offline, and sync in any order: after all sync, every copy derives the same state, the
+    /// server admitted every step anyone took (nothing lost), and each step is applied or
+    /// shown void.
+    #[test]
+    fn replicas_taking_steps_offline_converge_with_nothing_lost(ops in ops()) {
+        let accounts = [LI, Sender { user: "3", org: FED, owner: FED }, WANG];
+        let mut server = intake();
+        let mut replicas: Vec<AutoCommit> = (0..3).map(|_| server.fork()).collect();
+        let mut taken = Vec::new();
+        let mut clock = 0;
+        for op in ops.iter().chain((0..3).map(Op::Sync).collect::<Vec<_>>().iter()) {
+            clock += 10;
+            match *op {
+                Op::Step(r, pick) => {
+                    let by = accounts[r];
+                    let now = derive(&CASE, &case::log::read(&replicas[r]));
+                    let allowed = now.allowed(by.org, FED, case::facts(&replicas[r]));
+                    if allowed.is_empty() { continue }
+                    let def = allowed[pick % allowed.len()];
+                    let id = format!("s{clock}");
+                    take(&mut replicas[r], by, def.id, &id, clock).unwrap();
+                    taken.push(id);
+                }
+                Op::Sync(r) => {
+                    // A replica whose organisation lost access keeps its copy but cannot sync it.
+                    let org = accounts[r].org;
+                    let state = derive(&CASE, &case::log::read(&server));
+                    if org == PROC && state.receiver.as_deref() != Some(PROC) && state.sender.is_some() { continue }
+                    let admitted = sync_to_server(&mut server, &mut replicas[r], accounts[r], clock);
+                    prop_assert!(admitted.is_ok(), "an honest device's steps are admitted: {admitted:?}");
+                }
+            }
+        }
+        let log = case::log::read(&server);
+        let expected = derive(&CASE, &log);
+        for (r, replica) in replicas.iter_mut().enumerate() {
+            let org = accounts[r].org;
+            if org == PROC && expected.receiver.as_deref() != Some(PROC) { continue }
+            replica.merge(&mut server).unwrap();
+            prop_assert_eq!(&derive(&CASE, &case::log::read(replica)), &expected);
+        }
+        for id in &taken {
+            let lost = !log.events.contains_key(id);
+            // Only the procuratorate's steps after it lost access can stay on its device.
+            let on_proc = case::log::read(&replicas[2]).events.get(id).is_some_and(|e| e.by_org == PROC);
+            prop_assert!(!lost || on_proc, "step {} was lost", id);
+            if !lost { prop_assert!(log.received.contains_key(id)); }
+        }
+        prop_assert_eq!(expected.steps.len(), log.events.len(), "every step is applied or shown void");
+    }
+}

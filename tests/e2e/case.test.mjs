@@ -1,0 +1,151 @@
+// Case work between organisations, in two browsers: the federation (a phone, in Chinese)
+// records a case clue about a minor and transfers it with no signal; once it is back online
+// the procuratorate (a laptop, in English) finds it in its inbox, accepts it, records that it
+// supervised the police filing and reports the result, which the federation sees with the case
+// closed. An item goes overdue when the clock (injected) passes its due date. Then an
+// entrustment round trip: the procuratorate entrusts a custody investigation, the federation
+// accepts and reports, the procuratorate acknowledges.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, DEMO, signIn, startServer } from "./harness.mjs";
+
+const DAY = 86_400_000;
+const SHOTS = process.env.LIAISON_SCREENSHOTS || "/tmp/liaison-screenshots";
+
+async function step(page, id, fill = async () => {}) {
+  await page.click(`#case-actions button[data-step="${id}"]`);
+  await page.waitForSelector(`#case-form[data-step="${id}"]`);
+  await fill();
+  await page.click("#case-confirm");
+  await page.waitForSelector(`#case-timeline li[data-step="${id}"]`);
+}
+const caseState = (page, expected, timeout = 30000) =>
+  page.waitForSelector(`#case-state[data-state="${expected}"]`, { timeout }).catch(async (e) => {
+    throw new Error(`the case is ${await page.getAttribute("#case-state", "data-state").catch(() => "?")}, expected ${expected}: ${e.message}`);
+  });
+const received = (page, stepId) => page.waitForSelector(`#case-timeline li[data-step="${stepId}"][data-received="true"]`, { timeout: 30000 });
+
+/** Reloads until the inbox lists `id` (the feed brings new records on start). */
+async function inboxHas(page, url, id) {
+  for (let i = 0; i < 10; i++) {
+    await page.goto(`${url}/#/inbox`);
+    await page.reload();
+    const found = await page.waitForSelector(`#inbox-list li[data-id="${id}"]`, { timeout: 5000 }).catch(() => null);
+    if (found) return found;
+  }
+  throw new Error(`the inbox never listed ${id}`);
+}
+
+test("a case clue is transferred offline, worked to a result, and an entrustment comes back", async () => {
+  const server = await startServer();
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  try {
+    const fedCtx = await browser.newContext({ viewport: { width: 360, height: 780 }, locale: "zh-CN" });
+    const procCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-GB" });
+    const fed = await fedCtx.newPage();
+    const proc = await procCtx.newPage();
+    for (const p of [fed, proc]) p.on("pageerror", (e) => console.error("page error:", e.message));
+    await signIn(fed, server.url, DEMO.federation);
+    await signIn(proc, server.url, DEMO.procuratorate);
+    if ((await proc.innerText("#lang-switch")) === "English") await proc.click("#lang-switch");
+
+    // The federation records a case clue about a minor, with its legal basis.
+    await fed.click("#new-intake");
+    await fed.waitForSelector("#case-panel");
+    await fed.fill("#f-survivor_code", "ZX-510");
+    await fed.selectOption("#f-minor", "yes");
+    await fed.selectOption("#f-incident_type", "sexual_assault");
+    await fed.selectOption("#f-legal_basis", "mandatory_report");
+    await caseState(fed, "recorded");
+    await fed.waitForSelector('#record-sync[data-state="on-server"]', { timeout: 20000 });
+    const id = fed.url().split("#/r/")[1];
+
+    // No signal: the transfer is recorded on the phone, waiting to sync.
+    await fedCtx.setOffline(true);
+    await step(fed, "transfer", () => fed.selectOption("#case-to-org", DEMO.procuratorate.org));
+    await caseState(fed, "transferred");
+    assert.equal(await fed.getAttribute('#case-timeline li[data-step="transfer"]', "data-received"), "false", "not on the server yet");
+    assert.match(await fed.innerText("#case-timeline"), /尚未同步到服务器/);
+    await fedCtx.setOffline(false);
+    await received(fed, "transfer");
+
+    // The procuratorate's inbox shows it, with a count on the navigation.
+    const item = await inboxHas(proc, server.url, id);
+    assert.equal(await item.getAttribute("data-overdue"), "false");
+    mkdirSync(SHOTS, { recursive: true });
+    await proc.screenshot({ path: `${SHOTS}/case-inbox.png`, fullPage: true });
+    assert.match(await item.innerText(), /ZX-510/);
+    assert.match(await item.innerText(), /Transferred, awaiting acceptance/);
+    await proc.waitForSelector('#inbox-link[data-count="1"]');
+
+    // Eight days on (the clock injected, on a device of its own: a context's clock is shared
+    // by its pages), the same item is overdue.
+    const laterCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-GB" });
+    await laterCtx.clock.setFixedTime(new Date(Date.now() + 8 * DAY));
+    const later = await laterCtx.newPage();
+    await signIn(later, server.url, DEMO.procuratorate);
+    await inboxHas(later, server.url, id);
+    await later.waitForSelector(`#inbox-list li[data-id="${id}"][data-overdue="true"]`, { timeout: 20000 });
+    assert.match(await later.innerText(`#inbox-list li[data-id="${id}"]`), /已逾期|Overdue/);
+    await laterCtx.close();
+
+    // The procuratorate accepts, records the supervised police filing and reports back.
+    await proc.click(`#inbox-list li[data-id="${id}"] a`);
+    await caseState(proc, "transferred");
+    assert.ok(!(await proc.$('#case-actions button[data-step="withdraw"]')), "only the sender withdraws");
+    await step(proc, "accept");
+    await caseState(proc, "accepted");
+    await step(proc, "police_filing_supervised");
+    await step(proc, "report_result", async () => {
+      await proc.selectOption("#case-outcome", "prosecuted");
+      await proc.fill("#case-text", "Prosecution filed; the court has accepted the case.");
+    });
+    await caseState(proc, "result_reported");
+    await received(proc, "report_result");
+    assert.match(await proc.innerText("#case-timeline"), /took/, "how long each step took");
+
+    // The federation sees the result and the case closed; nothing is left for it to do.
+    await caseState(fed, "result_reported");
+    const timeline = await fed.innerText("#case-timeline");
+    assert.match(timeline, /已提起公诉/);
+    assert.match(timeline, /已监督公安机关立案/);
+    assert.match(timeline, /Prosecution filed/);
+    assert.equal(await fed.locator("#case-actions button").count(), 0);
+    await fed.locator("#case-panel").screenshot({ path: `${SHOTS}/case-fed-closed.png` });
+    await proc.locator("#case-panel").screenshot({ path: `${SHOTS}/case-proc-closed.png` });
+
+    // The entrustment: the procuratorate asks the federation to investigate custody.
+    await proc.goto(`${server.url}/#/`);
+    await proc.click("#new-entrustment");
+    await proc.waitForSelector("#case-panel");
+    await proc.fill("#f-case_code", "ZX-510");
+    await proc.selectOption("#f-subject", "custody");
+    await proc.fill("#f-questions", "Who cares for the child day to day, and where?");
+    await proc.fill("#f-due", "2027-01-15");
+    await caseState(proc, "drafted");
+    await proc.waitForSelector('#record-sync[data-state="on-server"]', { timeout: 20000 });
+    const entrustment = proc.url().split("#/r/")[1];
+    await step(proc, "entrust", () => proc.selectOption("#case-to-org", DEMO.federation.org));
+    await received(proc, "entrust");
+
+    const fedItem = await inboxHas(fed, server.url, entrustment);
+    assert.match(await fedItem.innerText(), /已委托，待接受/);
+    await fed.click(`#inbox-list li[data-id="${entrustment}"] a`);
+    await step(fed, "accept");
+    await fed.fill("#f-findings", "祖母日常照料，居住条件尚可。");
+    await step(fed, "submit_report");
+    await received(fed, "submit_report");
+
+    await proc.reload();
+    await caseState(proc, "reported");
+    await step(proc, "acknowledge");
+    await caseState(proc, "acknowledged");
+    await caseState(fed, "acknowledged");
+    assert.equal(await proc.locator("#inbox-link").getAttribute("data-count"), "0", "nothing left in the procuratorate's inbox");
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});
