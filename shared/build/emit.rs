@@ -19,7 +19,7 @@ pub fn forms(forms: &[Form]) -> String {
 }
 
 /// A Rust expression that builds the value in a `static`.
-trait Rust {
+pub(crate) trait Rust {
     fn rust(&self) -> String;
 }
 

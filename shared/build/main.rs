@@ -23,7 +23,11 @@ mod form {
     pub use model::*;
 }
 
+#[path = "../src/case/model.rs"]
+mod case_model;
+
 mod emit;
+mod workflows;
 
 use std::path::Path;
 use std::{env, fs};
@@ -60,6 +64,32 @@ fn main() {
             }
         }
     }
+    workflows_from(&Path::new(&env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("workflows"));
+}
+
+/// `workflows/*.json` into `$OUT_DIR/workflows.rs` (see `workflows`).
+fn workflows_from(dir: &Path) {
+    println!("cargo::rerun-if-changed=workflows");
+    let mut files: Vec<String> = fs::read_dir(dir)
+        .expect("shared/workflows exists")
+        .map(|entry| entry.expect("readable shared/workflows").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    files.sort();
+    let mut checked = Vec::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    for name in files {
+        let source = fs::read_to_string(dir.join(&name)).unwrap_or_else(|e| panic!("shared/workflows/{name}: {e}"));
+        match workflows::read(&name, &source) {
+            Ok(c) if !kinds.insert(c.workflow.kind) => {
+                println!("cargo::error=shared/workflows/{name}: another workflow is for records of kind {:?}", c.workflow.kind);
+            }
+            Ok(c) => checked.push(c),
+            Err(e) => println!("cargo::error=shared/workflows/{}", e.replace('\n', " ")),
+        }
+    }
+    let target = Path::new(&env::var("OUT_DIR").expect("set by cargo")).join("workflows.rs");
+    fs::write(target, workflows::emit(&checked)).expect("OUT_DIR is writable");
 }
 
 /// `intake.v2.json`, not `form.schema.json`.

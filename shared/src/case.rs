@@ -9,6 +9,7 @@
 pub mod admit;
 mod derive;
 pub mod log;
+mod model;
 pub mod workflow;
 
 pub use derive::{CaseState, Facts, Outcome, Refusal, Step, derive, initial};

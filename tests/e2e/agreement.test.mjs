@@ -167,7 +167,7 @@ test("two organisations co-draft offline, sign, break and renew an agreement", a
     assert.match(printed, /第一条 联络/);
     assert.match(printed, /第二条 Referral/);
     assert.equal(await print.locator(".print-signature").count(), 2);
-    assert.match(printed, /签署人：fed-li/);
+    assert.match(printed, /签署人：李敏 Li Min（fed-li）/, "the signatory by name");
     assert.doesNotMatch(printed, /county-(court|federation)/, "parties by name, not by id");
     // Only the agreement takes room on paper: two parties' short agreement is one A4 page.
     const pdf = (await fed.pdf({ format: "A4" })).toString("latin1");

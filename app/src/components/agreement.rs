@@ -374,6 +374,13 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
     let org_name =
         move |org: &str| editor.orgs.with(|o| o.iter().find(|(id, _)| id == org).map(|(_, n)| n.clone())).unwrap_or_else(|| org.to_owned());
     let my_org = move || ctx.engine().and_then(|e| e.session()).map(|s| s.user.org_id);
+    // A signatory by name (as the server knows the account that wrote into this record), the
+    // username while that is not known.
+    let person = move |username: &str| {
+        actors
+            .with(|a| a.iter().find(|b| b.username == username).map(|b| format!("{}（{username}）", b.display_name)))
+            .unwrap_or_else(|| username.to_owned())
+    };
 
     let state = move || view_state.get().map(|v| v.status.state);
     let status_line = move || {
@@ -500,7 +507,7 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
             <ul class="parties" id="ag-parties">
                 {move || view_state.get().map(|v| v.status.parties.iter().map(|p| {
                     let signed = if p.current.is_some() { "current" } else if p.earlier.is_some() { "earlier" } else { "none" };
-                    let who = p.current.as_ref().or(p.earlier.as_ref()).map(|s| format!("{} · {}", s.user, platform::format_time(s.at, ctx.lang.get())));
+                    let who = p.current.as_ref().or(p.earlier.as_ref()).map(|s| format!("{} · {}", person(&s.user), platform::format_time(s.at, ctx.lang.get())));
                     let label = match signed {
                         "current" => text::AG_PARTY_SIGNED,
                         "earlier" => text::AG_PARTY_SIGNED_EARLIER,
@@ -572,7 +579,7 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
             {move || message.get().map(|(ok, m)| view! {
                 <p id="ag-message" class=if ok { "ok" } else { "error" } role=if ok { "status" } else { "alert" }>{m}</p>
             })}
-            {move || view_state.get().map(|v| view! { <PrintView view=v org_name=Callback::new(move |o: String| org_name(&o)) state=state/> })}
+            {move || view_state.get().map(|v| view! { <PrintView view=v org_name=Callback::new(move |o: String| org_name(&o)) person=Callback::new(move |u: String| person(&u)) state=state/> })}
         </section>
     }
 }
@@ -645,7 +652,12 @@ fn HistoryView(
 
 /// The agreement as printed: A4, Chinese typography, a signature block per party.
 #[component]
-fn PrintView(view: View, org_name: Callback<String, String>, state: impl Fn() -> Option<State> + Send + Sync + 'static) -> impl IntoView {
+fn PrintView(
+    view: View,
+    org_name: Callback<String, String>,
+    person: Callback<String, String>,
+    state: impl Fn() -> Option<State> + Send + Sync + 'static,
+) -> impl IntoView {
     let ctx = use_ctx();
     let lang = ctx.lang.get_untracked();
     let c = view.content;
@@ -681,7 +693,7 @@ fn PrintView(view: View, org_name: Callback<String, String>, state: impl Fn() ->
                     <p><strong>{move || org_name.run(org.clone())}</strong></p>
                     {match s {
                         Some(s) => view! {
-                            <p>{ctx.t(text::AG_SIGNATORY)}{colon}{s.user.clone()}</p>
+                            <p>{ctx.t(text::AG_SIGNATORY)}{colon}{let u = s.user.clone(); move || person.run(u.clone())}</p>
                             <p>{ctx.t(text::AG_SIGNED_AT)}{colon}{platform::format_time(s.at, lang)}</p>
                             <p>{ctx.t(text::AG_KEY)}{colon}<code>{s.key.clone()}</code></p>
                             <p>{ctx.t(text::AG_PROPOSAL)}{colon}<code>{short.clone()}</code></p>

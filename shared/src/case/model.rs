@@ -1,0 +1,94 @@
+//! The shapes of a workflow: states, steps, who takes them, what they carry, deadlines. Plain
+//! data over `std` and `i18n` only, so the build script compiles this file in too and writes
+//! the definitions in `shared/workflows/` as `static` values of these types.
+
+use crate::i18n::L;
+
+/// Which side of a case takes a step: the organisation that transfers it (the record's owner)
+/// or the one it was transferred to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    Sender,
+    Receiver,
+}
+
+/// What a step's event must carry in its `data` (codes only: events are readable by the
+/// server, which counts them, so nothing in them may identify a survivor; free text goes in
+/// the record's `case.texts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// `to_org`: the receiving organisation, not the sender.
+    ToOrg,
+    /// `key` must be one of `choices`.
+    Choice { key: &'static str, choices: &'static [&'static str] },
+    /// `key` must be a date, `YYYY-MM-DD`.
+    Date { key: &'static str },
+}
+
+/// A fact about the record a step depends on, read from its fields ([`super::Facts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Consent given, or the survivor is a minor and a legal basis is recorded.
+    ConsentOrBasis,
+    /// A minor and sexual assault.
+    MinorSexualAssault,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepDef {
+    pub id: &'static str,
+    pub label: L,
+    pub by: Party,
+    /// States it may be taken from.
+    pub from: &'static [&'static str],
+    /// The state after it (the same state for a note).
+    pub to: &'static str,
+    pub needs: &'static [Need],
+    /// A record fact the step requires when it is taken.
+    pub when: Option<When>,
+    /// The step names a new receiver (`to_org`), who may then read and write the record.
+    pub opens: bool,
+    /// The receiver loses access to the record.
+    pub closes_access: bool,
+    /// The step asks for free text in `case.texts` (a reason, a summary).
+    pub text: Option<L>,
+}
+
+/// How long a state may last before its case is overdue: a setting, not a legal time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    pub days: u32,
+    /// The setting's name, shown next to the date.
+    pub setting: L,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateDef {
+    pub id: &'static str,
+    pub label: L,
+    /// Who moves next (an inbox item for that side), if anyone.
+    pub waiting_for: Option<Party>,
+    pub deadline: Option<Deadline>,
+    /// The case is over on both sides.
+    pub closed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workflow {
+    pub id: &'static str,
+    /// The record kind whose records follow it.
+    pub kind: &'static str,
+    pub initial: &'static str,
+    pub states: &'static [StateDef],
+    pub steps: &'static [StepDef],
+}
+
+impl Workflow {
+    pub fn state(&self, id: &str) -> Option<&'static StateDef> {
+        self.states.iter().find(|s| s.id == id)
+    }
+
+    pub fn step(&self, id: &str) -> Option<&'static StepDef> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}
