@@ -60,6 +60,9 @@ impl CaseSummary {
 pub enum CaseError {
     #[error("{0}")]
     Refused(Refusal),
+    /// Something that is not a map where the log keeps one (only a hostile peer writes that).
+    #[error("the record's step log is damaged ({0} is not a map)")]
+    Malformed(&'static str),
     #[error(transparent)]
     Automerge(#[from] automerge::AutomergeError),
 }
@@ -71,6 +74,7 @@ pub fn state(doc: &AutoCommit, kind: &str) -> Option<CaseState> {
 
 /// Takes a step: checks it against where the case stands on this device (`owner`: the
 /// record's owning organisation) and appends it, answering the last step seen.
+/// The caller commits it (the app with `Record::commit_change`, stamping time and author).
 #[allow(clippy::too_many_arguments)]
 pub fn take(
     doc: &mut AutoCommit,
@@ -94,7 +98,6 @@ pub fn take(
         by_org: by_org.to_owned(),
         at,
         prev: now.last_event().to_owned(),
-        seen: now.steps.iter().filter_map(|s| s.received.map(|r| r.seq)).max().unwrap_or(0),
         data,
     };
     log::append(doc, &event, text)?;
@@ -104,11 +107,21 @@ pub fn take(
 /// The record facts steps depend on, from an intake record's fields (`minor`, `consent`,
 /// `legal_basis`, `incident_type`); every fact is false for other records.
 pub fn facts(doc: &AutoCommit) -> Facts {
-    let fields = match doc.get(ROOT, "fields") {
+    facts_at(doc, None)
+}
+
+/// [`facts`] as of `heads` (`None`: now): the server checks a step against the record as its
+/// author had it, not as other devices' later edits left it.
+pub fn facts_at(doc: &AutoCommit, heads: Option<&[automerge::ChangeHash]>) -> Facts {
+    let get = |obj: &automerge::ObjId, key: &str| match heads {
+        Some(h) => doc.get_at(obj, key, h),
+        None => doc.get(obj, key),
+    };
+    let fields = match get(&ROOT, "fields") {
         Ok(Some((Value::Object(ObjType::Map), f))) => f,
         _ => return Facts::default(),
     };
-    let scalar = |key: &str| match doc.get(&fields, key) {
+    let scalar = |key: &str| match get(&fields, key) {
         Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
         _ => None,
     };

@@ -1214,7 +1214,7 @@ fn the_server_node_admits_case_steps_and_refuses_a_broken_one() {
     server.handle(5_000, Event::Persisted { doc: id, generation, ok: true });
 
     // The procuratorate reports a result without accepting first.
-    let mut wang_doc = server.doc(id).unwrap().clone();
+    let mut wang_doc = server.doc(id).unwrap().clone().with_actor(automerge::ActorId::from(b"wang's laptop".as_slice()));
     let early = case::Event {
         id: "x1".into(),
         step: "report_result".into(),
@@ -1222,7 +1222,6 @@ fn the_server_node_admits_case_steps_and_refuses_a_broken_one() {
         by_org: "proc".into(),
         at: 6_000,
         prev: "t1".into(),
-        seen: 1,
         data: case::admit::data(&[("outcome", "prosecuted"), ("date", "2026-12-20")]),
     };
     case::log::append(&mut wang_doc, &early, None).unwrap();
@@ -1239,4 +1238,5 @@ fn the_server_node_admits_case_steps_and_refuses_a_broken_one() {
     assert!(reason.contains("x1") && reason.contains("nothing of this message was applied"), "{reason}");
     assert!(!answer.iter().any(|a| matches!(a, Action::Persist { .. })), "nothing stored: {answer:?}");
     assert!(!answer.iter().any(|a| matches!(a, Action::Close { .. })), "the connection stays");
+    assert!(server.doc(id).is_none(), "what the message applied is dropped with the document");
 }

@@ -25,6 +25,7 @@ struct Seen {
     /// Field values some steps carry (`subject`, `due`, `legal_basis`, `minor`).
     fields: BTreeMap<String, String>,
     created_by: String,
+    created_at: i64,
 }
 
 #[component]
@@ -52,7 +53,8 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
                     facts: case::facts(doc),
                     texts: case::log::texts(doc),
                     fields,
-                    created_by: r.meta().map(|m| m.created_by).unwrap_or_default(),
+                    created_by: r.meta().map(|m| m.created_by.clone()).unwrap_or_default(),
+                    created_at: r.meta().map(|m| m.created_at).unwrap_or_default(),
                 })
             })
             .flatten()
@@ -180,7 +182,14 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
     let timeline = move || {
         let s = seen.get()?;
         let wf = s.state.workflow;
-        let mut last_applied: Option<i64> = None;
+        // The record's own start (the device's clock) heads the timeline.
+        let start = wf.state(wf.initial).map(|st| st.label.get(lang())).unwrap_or_default();
+        let first = view! {
+            <li class="case-step" data-step="created">
+                <strong>{start}</strong>" · "{platform::format_cst(s.created_at, lang())}
+            </li>
+        };
+        let mut last_applied: Option<i64> = Some(s.created_at);
         let rows = s
             .state
             .steps
@@ -228,7 +237,7 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
                 }
             })
             .collect_view();
-        Some(view! { <ol class="case-timeline" id="case-timeline">{rows}</ol> })
+        Some(view! { <ol class="case-timeline" id="case-timeline">{first}{rows}</ol> })
     };
 
     let actions = move || {

@@ -481,7 +481,6 @@ async fn case_steps_are_checked_and_a_return_ends_the_receivers_access(backend: 
         by_org: wang.org_id.clone(),
         at: 2_000,
         prev: "t1".into(),
-        seen: 1,
         data: case::admit::data(&[("outcome", "prosecuted"), ("date", "2026-12-20")]),
     };
     case::log::append(&mut doc, &result, None).unwrap();
@@ -504,6 +503,43 @@ async fn case_steps_are_checked_and_a_return_ends_the_receivers_access(backend: 
     later.open(id, vec![]).await;
     assert!(later.pump_until(|c| c.unavailable.contains(&id)).await, "a new connection is told it is unavailable");
     assert!(check.pump_until(|c| case::state(c.node.doc(id).unwrap(), "intake").unwrap().state.id == "returned").await);
+
+    // Transferred again and withdrawn: the procuratorate's open socket never hears the
+    // withdraw (nor its reason); its next word about the record is refused. (The refusals
+    // above dropped the record from the server's memory, ending its sessions: a device offers
+    // it again on its next round, here a new connection.)
+    let mut fed = Client::connect(&server, &fed_token, "fed-phone-again").await;
+    fed.open(id, vec![]).await;
+    assert!(fed.synced(id).await);
+    assert_eq!(case::state(fed.node.doc(id).unwrap(), "intake").unwrap().state.id, "returned");
+    take(fed.node.doc_mut(id).unwrap(), &li, "transfer", "t2", &[("to_org", proc_org), ("basis", "consent")]);
+    fed.changed(id).await;
+    assert!(fed.pump_until(|c| case::log::read(c.node.doc(id).unwrap()).received.contains_key("t2")).await);
+    let mut open = Client::connect(&server, &proc_token, "proc-open").await;
+    open.open(id, vec![]).await;
+    assert!(open.synced(id).await);
+    case::take(
+        fed.node.doc_mut(id).unwrap(),
+        "intake",
+        fed_org,
+        "withdraw",
+        "w1",
+        &li.id.to_string(),
+        fed_org,
+        3_000,
+        Default::default(),
+        Some("W-REASON"),
+    )
+    .unwrap();
+    fed.changed(id).await;
+    assert!(fed.pump_until(|c| case::log::read(c.node.doc(id).unwrap()).received.contains_key("w1")).await);
+    assert!(
+        !open.pump_until(|c| case::log::texts(c.node.doc(id).unwrap()).contains_key("w1")).await,
+        "the withdraw did not reach the receiver"
+    );
+    open.node.doc_mut(id).unwrap().put(ROOT, "late", true).unwrap();
+    open.changed(id).await;
+    assert!(open.pump_until(|c| c.unavailable.contains(&id) || c.refusals.iter().any(|(d, _)| *d == id)).await, "refused now");
 }
 
 on_both!(

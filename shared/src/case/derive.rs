@@ -115,14 +115,25 @@ pub struct CaseState {
     pub steps: Vec<Step>,
     /// When the present state began (ms), if a step led to it.
     pub since: Option<i64>,
+    /// A due date the opening step named (`due`, as an entrustment does): the receiver's
+    /// deadline instead of the default.
+    pub asked_by: Option<String>,
 }
 
 const DAY_MS: i64 = 86_400_000;
 
 impl CaseState {
-    /// When the present state is due to end, from its default deadline (a setting).
+    /// When the present state is due to end: the end of the day (China Standard Time) the
+    /// opening step asked for, while the receiver is to move; else its default deadline (a
+    /// setting) from when the state began.
     pub fn due(&self) -> Option<i64> {
-        Some(self.since? + i64::from(self.state.deadline?.days) * DAY_MS)
+        let deadline = self.state.deadline?;
+        if self.state.waiting_for == Some(Party::Receiver)
+            && let Some(day) = self.asked_by.as_deref().and_then(cst_day_end)
+        {
+            return Some(day);
+        }
+        Some(self.since? + i64::from(deadline.days) * DAY_MS)
     }
 
     pub fn overdue(&self, now: i64) -> bool {
@@ -238,6 +249,7 @@ impl CaseState {
             Ok(def) => {
                 if def.opens {
                     self.sender.get_or_insert_with(|| event.by_org.clone());
+                    self.asked_by = event.data.get("due").cloned();
                     let to = event.data.get("to_org").cloned().unwrap_or_default();
                     self.receivers.insert(to.clone());
                     self.receiver = Some(to);
@@ -272,7 +284,24 @@ pub fn initial(workflow: &'static Workflow) -> CaseState {
         receivers: BTreeSet::new(),
         steps: Vec::new(),
         since: None,
+        asked_by: None,
     }
+}
+
+/// The last millisecond of `YYYY-MM-DD` in China Standard Time (UTC+8).
+fn cst_day_end(date: &str) -> Option<i64> {
+    if !crate::form::date::is_iso_date(date) {
+        return None;
+    }
+    let (y, m, d) = (date[0..4].parse::<i64>().ok()?, date[5..7].parse::<i64>().ok()?, date[8..10].parse::<i64>().ok()?);
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days + 1) * DAY_MS - 8 * 3_600_000 - 1)
 }
 
 pub(super) fn replay(workflow: &'static Workflow, steps: Vec<(Event, Option<Receipt>)>) -> CaseState {

@@ -2,7 +2,7 @@
 //!
 //! | key | value |
 //! | --- | --- |
-//! | `events` | map: event id → `{step, by_user, by_org, at, prev, seen, data: {key → code}}`, never changed once written |
+//! | `events` | map: event id → `{step, by_user, by_org, at, prev, data: {key → code}}`, never changed once written |
 //! | `received` | map: event id → `{seq, at}`, written by the server only, when it admits the step |
 //! | `texts` | map: event id → free text (a reason, a summary): the only place a step keeps words |
 //!
@@ -29,8 +29,6 @@ pub struct Event {
     pub at: i64,
     /// The latest step its author had seen (`""` for none): what it was taken in answer to.
     pub prev: String,
-    /// The highest receipt number its author held: with `prev`'s chain, what it had seen.
-    pub seen: i64,
     /// Codes only (organisation ids, choice ids, dates).
     pub data: BTreeMap<String, String>,
 }
@@ -118,7 +116,6 @@ pub fn append(doc: &mut AutoCommit, event: &Event, text: Option<&str>) -> Result
     doc.put(&e, "by_org", event.by_org.as_str())?;
     doc.put(&e, "at", ScalarValue::Timestamp(event.at))?;
     doc.put(&e, "prev", event.prev.as_str())?;
-    doc.put(&e, "seen", event.seen)?;
     let data = doc.put_object(&e, "data", ObjType::Map)?;
     for (k, v) in &event.data {
         doc.put(&data, k.as_str(), v.as_str())?;
@@ -141,15 +138,59 @@ pub fn write_receipt(doc: &mut AutoCommit, event: &str, receipt: Receipt) -> Res
 
 const KEY: &str = "case";
 
+/// The map to write into: the first of the maps under the key (concurrent puts all count when
+/// read), made only where the key holds nothing at all. A value that is not a map is never
+/// replaced: a put over it would replace every concurrent value with it, the whole log too.
 fn container(doc: &mut AutoCommit, key: &str) -> Result<ObjId, CaseError> {
-    let case = match doc.get(ROOT, KEY)? {
-        Some((Value::Object(ObjType::Map), id)) => id,
-        _ => doc.put_object(ROOT, KEY, ObjType::Map)?,
+    let case = match (maps(doc, &ROOT, KEY, None).first(), doc.get(ROOT, KEY)?) {
+        (Some(m), _) => m.clone(),
+        (None, None) => doc.put_object(ROOT, KEY, ObjType::Map)?,
+        (None, Some(_)) => return Err(CaseError::Malformed("case")),
     };
-    Ok(match doc.get(&case, key)? {
-        Some((Value::Object(ObjType::Map), id)) => id,
-        _ => doc.put_object(&case, key, ObjType::Map)?,
+    let found = maps(doc, &case, key, None).first().cloned();
+    Ok(match (found, doc.get(&case, key)?) {
+        (Some(m), _) => m,
+        (None, None) => doc.put_object(&case, key, ObjType::Map)?,
+        (None, Some(_)) => return Err(CaseError::Malformed("case map")),
     })
+}
+
+/// The object of step `id` (the first map under its id, in any of the log's maps).
+pub fn event_obj(doc: &AutoCommit, id: &str) -> Option<ObjId> {
+    for case in maps(doc, &ROOT, KEY, None) {
+        for events in maps(doc, &case, "events", None) {
+            if let Some(e) = maps(doc, &events, id, None).into_iter().next() {
+                return Some(e);
+            }
+        }
+    }
+    None
+}
+
+/// Every value (by the op that wrote it) at each place of the log's structure: the `case` key,
+/// its three maps, each event and receipt id, each text. Two shapes differ when a message put
+/// anything there, even a value that loses to another or is not a map (which `read` skips).
+pub fn shape(doc: &AutoCommit) -> BTreeMap<String, Vec<(ObjId, bool)>> {
+    let values = |obj: &ObjId, key: &str| -> Vec<(ObjId, bool)> {
+        doc.get_all(obj, key).unwrap_or_default().into_iter().map(|(v, id)| (id, matches!(v, Value::Object(ObjType::Map)))).collect()
+    };
+    let mut out = BTreeMap::new();
+    let case = values(&ROOT, KEY);
+    for (c, _) in case.iter().filter(|(_, map)| *map) {
+        for part in ["events", "received", "texts"] {
+            let at = values(c, part);
+            for (p, _) in at.iter().filter(|(_, map)| *map) {
+                for id in doc.keys(p) {
+                    out.entry(format!("{part}/{id}")).or_insert_with(Vec::new).extend(values(p, &id));
+                }
+            }
+            out.entry(part.to_owned()).or_insert_with(Vec::new).extend(at);
+        }
+    }
+    if !case.is_empty() {
+        out.insert(KEY.to_owned(), case);
+    }
+    out
 }
 
 fn event(doc: &AutoCommit, e: &ObjId, id: &str, heads: Option<&[ChangeHash]>) -> Option<Event> {
@@ -166,7 +207,6 @@ fn event(doc: &AutoCommit, e: &ObjId, id: &str, heads: Option<&[ChangeHash]>) ->
         by_org: string(doc, e, "by_org", heads)?,
         at: int(doc, e, "at", heads)?,
         prev: string(doc, e, "prev", heads)?,
-        seen: int(doc, e, "seen", heads)?,
         data,
     })
 }

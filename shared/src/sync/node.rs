@@ -320,7 +320,9 @@ struct Doc {
     unbound: Vec<(ActorId, String)>,
     /// (Server.) The owning organisation, from the access check.
     owner: String,
-    /// (Server.) Access changes admitted steps made since the last persist.
+    /// (Server.) The organisation its case is with, as derived when last loaded or persisted.
+    receiver: Option<String>,
+    /// (Server.) Access changes since the last persist.
     access: AccessChanges,
     /// Persists handed out and not yet reported back.
     persisting: u32,
@@ -809,7 +811,7 @@ impl Node {
                 let Some(ConnDoc::Allowed(state)) = c.docs.get_mut(&doc) else { return };
                 let before = d.doc.get_heads();
                 // (Server.) The step log before, to check the steps the message brings.
-                let steps_before = (server && case::log::present(&d.doc)).then(|| case::log::read(&d.doc));
+                let steps_before = (server && case::log::present(&d.doc)).then(|| case::admit::before(&d.doc));
                 let mut carried_changes = false;
                 let mut mixed_queue = false;
                 let result = if d.stored_incremental + d.stored_snapshot + d.queued_bytes + data.len() > max {
@@ -852,12 +854,10 @@ impl Node {
                 let result = match result {
                     Ok(()) if server && changed && (steps_before.is_some() || case::log::present(&d.doc)) => {
                         let by = case::admit::Sender { user: &account, org: &org, owner: &d.owner };
-                        case::admit::admit(&mut d.doc, &steps_before.unwrap_or_default(), by, now)
-                            .map(|access| {
+                        case::admit::admit(&mut d.doc, &steps_before.unwrap_or_default(), &before, by, now)
+                            .map(|()| {
                                 // The receipts are the server's own change, made when it received them.
                                 d.doc.commit_with(CommitOptions::default().with_time(now / 1000));
-                                d.access.grant.extend(access.grant);
-                                d.access.revoke.extend(access.revoke);
                             })
                             .map_err(|reason| format!("{doc}: {reason}; nothing of this message was applied"))
                     }
@@ -958,8 +958,32 @@ impl Node {
         d.persisting += 1;
         d.remote_change |= remote;
         let actors = std::mem::take(&mut d.unbound);
+        // (Server.) Stored access follows where the case stands now: the receiver it names may
+        // read the record, one it no longer names may not. One that lost it through another's
+        // step (a withdraw) stops hearing of the record now, before this change reaches it.
+        let mut cut_off = None;
+        if self.config.role == Role::Server
+            && let Some(state) = case::admit::derived(&d.doc)
+            && state.receiver != d.receiver
+        {
+            let was = std::mem::replace(&mut d.receiver, state.receiver.clone());
+            let last_by = state.steps.iter().rev().find(|s| s.outcome == case::Outcome::Applied).map(|s| s.event.by_org.clone());
+            if let Some(w) = was.filter(|o| *o != d.owner) {
+                if last_by.as_ref() != Some(&w) {
+                    cut_off = Some(w.clone());
+                }
+                d.access.revoke.push(w);
+            }
+            d.access.grant.extend(state.receiver.filter(|o| *o != d.owner));
+        }
         let access = std::mem::take(&mut d.access);
         out.push(Action::Persist { doc, chunk, heads: d.doc.get_heads(), generation: d.generation, actors, access });
+        if let Some(org) = cut_off {
+            let conns: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.org == org).map(|(id, _)| *id).collect();
+            for conn in conns {
+                self.recheck_access(conn, doc);
+            }
+        }
     }
 
     fn persisted(&mut self, doc: DocumentId, generation: u64, ok: bool, out: &mut Vec<Action>) {
@@ -1110,6 +1134,7 @@ impl Node {
             }
         }
         let mut doc = doc.unwrap_or_default();
+        let receiver = if self.config.role == Role::Server { case::admit::derived(&doc).and_then(|s| s.receiver) } else { None };
         // What was loaded is stored already: the next incremental save starts from here.
         let _ = doc.save_incremental();
         Doc {
@@ -1123,6 +1148,7 @@ impl Node {
             queued_by: None,
             actors: actors.into_iter().collect(),
             unbound: Vec::new(),
+            receiver,
             owner,
             access: AccessChanges::default(),
             persisting: 0,
