@@ -172,7 +172,7 @@ test("two organisations co-draft offline, sign, break and renew an agreement", a
     // Only the agreement takes room on paper: two parties' short agreement is one A4 page.
     const pdf = (await fed.pdf({ format: "A4" })).toString("latin1");
     assert.equal((pdf.match(/\/Type\s*\/Page[^s]/g) || []).length, 1, "one page, no blank ones after it");
-    assert.match(printed, /签署人：court-zhao/);
+    assert.match(printed, /签署人：赵静 Zhao Jing（court-zhao）/);
     const shots = process.env.LIAISON_SCREENSHOTS || "/tmp/liaison-screenshots";
     mkdirSync(shots, { recursive: true });
     await fed.setViewportSize({ width: 794, height: 1123 });
