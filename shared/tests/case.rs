@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+mod common;
+
 use automerge::AutoCommit;
 use proptest::prelude::*;
 use shared::case::admit::{self, Sender, data};
@@ -195,20 +197,11 @@ fn an_entrustment_is_due_on_the_day_it_asked_for_in_china_standard_time() {
 
 // ----- the server's admission, on documents -----
 
-/// A record document with a case log, as `Record::create` makes it.
+const RECORD: [u8; 16] = [7; 16];
+
+/// A case clue with consent recorded, as `Record::create` makes it.
 fn intake() -> AutoCommit {
-    let meta = shared::record::RecordMeta {
-        kind: shared::form::RecordKind::new("intake"),
-        form_id: "intake".into(),
-        form_version: 2,
-        created_by: "fed-li".into(),
-        created_at: 0,
-    };
-    let mut record = shared::record::Record::create(shared::DocumentId::from_random_bytes([7; 16]), &meta);
-    let form = record.form().unwrap();
-    let consent = form.fields.iter().find(|f| f.id == "consent").unwrap();
-    record.set(consent, Some(shared::record::FieldValue::Choice("given".into())), 0).unwrap();
-    record.into_doc()
+    common::intake(shared::DocumentId::from_random_bytes(RECORD))
 }
 
 const LI: Sender<'static> = Sender { user: "1", org: FED, owner: FED };
@@ -422,10 +415,7 @@ fn a_step_is_checked_against_the_record_as_its_author_had_it() {
     let mut a = server.fork();
     let mut b = server.fork();
     take(&mut a, LI, "transfer", "t1", 10).unwrap();
-    let mut record = shared::record::Record::from_doc(shared::DocumentId::from_random_bytes([7; 16]), b).unwrap();
-    let consent = record.form().unwrap().fields.iter().find(|f| f.id == "consent").unwrap();
-    record.set(consent, Some(shared::record::FieldValue::Choice("refused".into())), 20).unwrap();
-    b = record.into_doc();
+    common::set_consent(&mut b, shared::DocumentId::from_random_bytes(RECORD), "refused", 20);
     sync_to_server(&mut server, &mut b, Sender { user: "3", org: FED, owner: FED }, 30).unwrap();
     sync_to_server(&mut server, &mut a, LI, 40).unwrap();
     assert_eq!(derive(&CASE, &case::log::read(&server)).state.id, "transferred");
@@ -491,15 +481,6 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
     )
 }
 
-fn set_consent(doc: &mut AutoCommit, given: bool, at: i64) {
-    let id = shared::DocumentId::from_random_bytes([7; 16]);
-    let mut record = shared::record::Record::from_doc(id, std::mem::take(doc)).unwrap();
-    let consent = record.form().unwrap().fields.iter().find(|f| f.id == "consent").unwrap();
-    let value = if given { "given" } else { "refused" };
-    record.set(consent, Some(shared::record::FieldValue::Choice(value.into())), at).unwrap();
-    *doc = record.into_doc();
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -538,7 +519,7 @@ proptest! {
                     let mut other = replicas[3].clone();
                     replicas[0].merge(&mut other).unwrap();
                 }
-                Op::Consent(r, given) => set_consent(&mut replicas[r], given, clock),
+                Op::Consent(r, given) => common::set_consent(&mut replicas[r], shared::DocumentId::from_random_bytes(RECORD), if given { "given" } else { "refused" }, clock),
                 Op::Sync(r) => {
                     // A device whose organisation lost the record keeps its copy but cannot sync.
                     let org = accounts[r].org;

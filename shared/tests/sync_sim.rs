@@ -1188,17 +1188,7 @@ fn the_server_node_admits_case_steps_and_refuses_a_broken_one() {
             .encode()
     };
     let id = doc_id(0);
-    let meta = shared::record::RecordMeta {
-        kind: shared::form::RecordKind::new("intake"),
-        form_id: "intake".into(),
-        form_version: 2,
-        created_by: "fed-li".into(),
-        created_at: 0,
-    };
-    let mut record = shared::record::Record::create(id, &meta);
-    let consent = record.form().unwrap().fields.iter().find(|f| f.id == "consent").unwrap();
-    record.set(consent, Some(shared::record::FieldValue::Choice("given".into())), 0).unwrap();
-    let mut li_doc = record.into_doc();
+    let mut li_doc = common::intake(id);
     let to_proc = case::admit::data(&[("to_org", "proc"), ("basis", "consent")]);
     case::take(&mut li_doc, "intake", "fed", "transfer", "t1", "1", "fed", 1_000, to_proc, None).unwrap();
     let changes: Vec<Vec<u8>> = li_doc.get_changes(&[]).iter().map(|c| c.raw_bytes().to_vec()).collect();

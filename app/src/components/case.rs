@@ -48,13 +48,14 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
                         fields.insert(key.to_owned(), field_code(&v));
                     }
                 }
+                let meta = r.meta().ok();
                 Some(Seen {
                     state,
                     facts: case::facts(doc),
                     texts: case::log::texts(doc),
                     fields,
-                    created_by: r.meta().map(|m| m.created_by.clone()).unwrap_or_default(),
-                    created_at: r.meta().map(|m| m.created_at).unwrap_or_default(),
+                    created_by: meta.as_ref().map(|m| m.created_by.clone()).unwrap_or_default(),
+                    created_at: meta.as_ref().map_or(0, |m| m.created_at),
                 })
             })
             .flatten()

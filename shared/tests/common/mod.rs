@@ -1,4 +1,8 @@
-//! What the simulated networks share: storage as either side keeps it.
+//! What the simulated networks and the case tests share: storage as either side keeps it, and
+//! case clue records.
+
+// Each test binary uses its own part of this.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 
@@ -40,4 +44,27 @@ impl Chunks {
     pub fn heads(&self, doc: DocumentId) -> Vec<String> {
         sorted_heads(&self.load(doc).get_heads())
     }
+}
+
+/// A case clue record as `Record::create` makes it, with the survivor's consent to transfer
+/// recorded (so a transfer is allowed).
+pub fn intake(id: DocumentId) -> AutoCommit {
+    let meta = shared::record::RecordMeta {
+        kind: shared::form::RecordKind::new("intake"),
+        form_id: "intake".into(),
+        form_version: 2,
+        created_by: "fed-li".into(),
+        created_at: 0,
+    };
+    let mut doc = shared::record::Record::create(id, &meta).into_doc();
+    set_consent(&mut doc, id, "given", 0);
+    doc
+}
+
+/// Records the survivor's consent (`given` or `refused`) as an edit of the form's field.
+pub fn set_consent(doc: &mut AutoCommit, id: DocumentId, value: &str, at: i64) {
+    let mut record = shared::record::Record::from_doc(id, std::mem::take(doc)).unwrap();
+    let consent = record.form().unwrap().fields.iter().find(|f| f.id == "consent").unwrap();
+    record.set(consent, Some(shared::record::FieldValue::Choice(value.into())), at).unwrap();
+    *doc = record.into_doc();
 }
