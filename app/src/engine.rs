@@ -76,6 +76,9 @@ pub struct Engine {
     /// Writes waiting for the next transaction, and whether one is committing.
     writes: RefCell<Vec<(ChunkWrite, u64)>>,
     flushing: Cell<bool>,
+    /// Records forgotten while a write batch was committing: that batch's summaries of them
+    /// are not listed.
+    forgetting: RefCell<HashSet<DocumentId>>,
     /// Acknowledged heads waiting for their (separate, relaxed) transaction.
     acks: RefCell<Vec<(DocumentId, Vec<String>)>>,
     acks_flushing: Cell<bool>,
@@ -95,6 +98,9 @@ pub struct Engine {
     pub presence: RwSignal<PresenceSeen>,
     pub user: RwSignal<Option<api::User>>,
     pub uploader: Rc<Uploader>,
+    /// Records deleted from this device in this session because the server said the
+    /// organisation may no longer read them (shown once on the list, and on an open page).
+    pub forgotten: RwSignal<Vec<DocumentId>>,
 }
 
 /// Other devices' latest presence message per (record, peer): what it said, when it arrived.
@@ -137,6 +143,7 @@ impl Engine {
             refused: RefCell::new(HashMap::new()),
             writes: RefCell::new(Vec::new()),
             flushing: Cell::new(false),
+            forgetting: RefCell::new(HashSet::new()),
             acks: RefCell::new(Vec::new()),
             acks_flushing: Cell::new(false),
             list_dirty: Cell::new(false),
@@ -149,6 +156,7 @@ impl Engine {
             write_error: RwSignal::new(None),
             presence: RwSignal::new(HashMap::new()),
             uploader: Rc::new(Uploader::new()),
+            forgotten: RwSignal::new(Vec::new()),
         });
         engine.watch_browser();
         engine.load_core();
@@ -315,6 +323,7 @@ impl Engine {
                     later(ms as i32, move || this.handle(Input::RetryWrite { doc }));
                 }
                 Effect::Reload => reload(),
+                Effect::Forget { doc } => self.forget(doc),
                 Effect::Presence { doc, from, data } => {
                     let now = platform::now_ms();
                     self.presence.update(|p| {
@@ -499,6 +508,42 @@ impl Engine {
     /// Carries out queued writes: everything queued while the previous transaction committed
     /// goes into the next one. Each chunk's `Stored` is reported once its transaction is done;
     /// a failed batch is tried again record by record, so one bad write fails alone.
+    /// Deletes a record this organisation may no longer read. Writes of it still queued are
+    /// dropped (answered as failed, which the session ignores for a forgotten record), so no
+    /// transaction after the deletion brings a chunk of it back.
+    fn forget(self: &Rc<Self>, doc: DocumentId) {
+        let dropped: Vec<u64> = {
+            let mut writes = self.writes.borrow_mut();
+            let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut *writes).into_iter().partition(|(w, _)| w.doc == doc);
+            *writes = keep;
+            gone.into_iter().map(|(_, generation)| generation).collect()
+        };
+        self.summaries.borrow_mut().remove(&doc);
+        self.acked.borrow_mut().remove(&doc);
+        self.damaged.borrow_mut().remove(&doc);
+        self.refused.borrow_mut().remove(&doc);
+        if let Some(stored) = self.stored.borrow_mut().as_mut() {
+            stored.remove(&doc);
+        }
+        self.forgotten.update(|f| f.push(doc));
+        if self.flushing.get() {
+            self.forgetting.borrow_mut().insert(doc);
+        }
+        let this = self.clone();
+        spawn_local(async move {
+            if let Err(e) = this.store.forget(doc).await {
+                this.write_error.set(Some(e.to_string()));
+            }
+        });
+        if !dropped.is_empty() {
+            self.writes_pending.update(|n| *n -= dropped.len() as u32);
+            for generation in dropped {
+                self.handle(Input::Stored { doc, generation, ok: false, heads: None });
+            }
+        }
+        self.list_changed_soon();
+    }
+
     fn flush_writes(self: &Rc<Self>) {
         if self.flushing.replace(true) {
             return;
@@ -532,8 +577,13 @@ impl Engine {
                             if let Some(stored) = this.stored.borrow_mut().as_mut() {
                                 stored.insert(doc);
                             }
-                            if let Some(s) = summary {
+                            // Not if it was forgotten while this write was on its way; one written
+                            // afterwards is back (shared again).
+                            if let Some(s) = summary.filter(|_| !this.forgetting.borrow().contains(&doc)) {
                                 this.summaries.borrow_mut().insert(doc, Arc::new(s));
+                                if this.forgotten.with_untracked(|f| f.contains(&doc)) {
+                                    this.forgotten.update(|f| f.retain(|d| *d != doc));
+                                }
                             }
                             this.announce(doc);
                         }
@@ -542,6 +592,7 @@ impl Engine {
                     this.handle(Input::Stored { doc, generation, ok, heads });
                 }
                 this.writes_pending.update(|n| *n -= chunks);
+                this.forgetting.borrow_mut().clear();
             }
             this.flushing.set(false);
         });

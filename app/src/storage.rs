@@ -204,6 +204,21 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes every trace of `id` from this device — chunks, summary, acknowledged heads,
+    /// attachments and their pending uploads — in one transaction: its organisation may no
+    /// longer read it. Created after any write already queued, so none of those brings it back.
+    pub async fn forget(&self, id: DocumentId) -> Result<(), StoreError> {
+        let tx = self.write_tx(&[CHUNKS, RECORDS, ACKED, BLOBS, UPLOADS])?;
+        for store in [CHUNKS, BLOBS, UPLOADS] {
+            tx.object_store(store)?.delete::<JsValue, _>(doc_range(id)).primitive()?;
+        }
+        for store in [RECORDS, ACKED] {
+            tx.object_store(store)?.delete(JsValue::from(id.to_string())).primitive()?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records the heads the server acknowledged, in a transaction of their own over `acked`
     /// alone, so it never queues in front of the next edit's write. Relaxed durability: losing
     /// the last few after a crash only means the feed settles them again.

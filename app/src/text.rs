@@ -11,6 +11,19 @@ pub const EMPTY_LIST: L = L::new(
     "No records on this device yet. Choose a form above to start, for example “Case clue intake”.",
 );
 pub const EMPTY_LIST_SYNCING: L = L::new("正在从服务器取回本单位的记录…", "Fetching your organisation's records from the server…");
+pub const RECORDS_GONE: L = L::new(
+    "{n} 条记录已不再共享给本单位（共享已撤回，或案件已退回、撤回），已从本设备删除。",
+    "{n} records are no longer shared with your organisation (the share was withdrawn, or the case returned or withdrawn) and were removed from this device.",
+);
+pub const RECORDS_GONE_ONE: L = L::new(
+    "1 条记录已不再共享给本单位（共享已撤回，或案件已退回、撤回），已从本设备删除。",
+    "1 record is no longer shared with your organisation (the share was withdrawn, or the case returned or withdrawn) and was removed from this device.",
+);
+pub const RECORD_GONE: L = L::new(
+    "此记录已不再共享给本单位（共享已撤回，或案件已退回、撤回），已从本设备删除。",
+    "This record is no longer shared with your organisation (the share was withdrawn, or the case returned or withdrawn) and was removed from this device.",
+);
+pub const FILTER_STAGE: L = L::new("办理进度", "Case stage");
 pub const SHOW_MORE: L = L::new("再显示 50 条", "Show 50 more");
 pub const NO_CODE: L = L::new("（未填编号）", "(no code yet)");
 pub const DRAFT: L = L::new("草稿", "Draft");
@@ -258,7 +271,7 @@ pub const AG_PRESENCE_VIEWING: L = L::new("正在查看本协议", "has it open"
 
 // ----- case work (移送、受理、反馈；委托调查) -----
 pub const CASE_TITLE: L = L::new("办理进程", "Case progress");
-pub const CASE_WAITING_FOR: L = L::new("待办单位：", "Whose move: ");
+pub const CASE_WAITING_FOR: L = L::new("待办单位：", "Next to act: ");
 pub const CASE_DUE: L = L::new("期限：", "Due: ");
 pub const CASE_OVERDUE: L = L::new("已逾期", "Overdue");
 pub const CASE_TO: L = L::new("移送/委托至：", "To: ");
@@ -283,6 +296,14 @@ pub const CASE_TEXT_NOTE: L = L::new(
     "请只写办理情况，不写当事人姓名、电话等身份信息。",
     "Write what was done only; no survivor's name, phone number or other identifying details.",
 );
+pub const CASE_TEXT_NOTE_REASON: L = L::new(
+    "请写明原因，对方会看到；不写当事人姓名、电话等身份信息。",
+    "Say why; the other side will read it. No survivor's name, phone number or other identifying details.",
+);
+pub const LIST_SEP: L = L::new("、", ", ");
+pub const CASE_MISSING: L = L::new("请先填写：", "Please fill in first: ");
+pub const CASE_TO_NAME: L = L::new("接收单位", "Receiving organisation");
+pub const CASE_UNDER_A_MINUTE: L = L::new("不到 1 分钟", "under a minute");
 pub const CASE_CONFIRM: L = L::new("确认", "Confirm");
 pub const CASE_STEP_SAVED: L = L::new("已保存在本机，联网后同步给对方。", "Saved on this device; the other side gets it when it syncs.");
 pub const CASE_SIGN_IN: L = L::new("请先登录。", "Sign in first.");
@@ -291,6 +312,7 @@ pub const CASE_DEADLINES_NOTE: L = L::new(
     "Deadlines are this mechanism's local settings, not legal time limits; times are China Standard Time.",
 );
 pub const INBOX: L = L::new("待办", "Inbox");
+pub const INBOX_ARIA: L = L::new("待办：{n} 项", "Inbox: {n} waiting");
 pub const INBOX_TITLE: L = L::new("待本单位办理", "Awaiting our organisation");
 pub const INBOX_EMPTY: L = L::new(
     "没有待办事项。移送、委托或退回给本单位的案件会出现在这里。",

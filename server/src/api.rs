@@ -98,7 +98,8 @@ pub async fn docs_feed(State(state): State<AppState>, authed: Authed, Query(q): 
     let more = docs.len() as i64 > FEED_PAGE;
     let docs: Vec<_> = docs.into_iter().take(FEED_PAGE as usize).collect();
     let last_seq = if more { docs.last().map_or(q.since, |d| d.seq) } else { latest.max(q.since) };
-    Ok(Json(Feed { docs, last_seq, more }))
+    let gone = state.store.feed_gone(&org, q.since).await?;
+    Ok(Json(Feed { docs, last_seq, more, gone }))
 }
 
 pub async fn doc_share_create(
@@ -109,6 +110,7 @@ pub async fn doc_share_create(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
     let owner = authed.user.org_id.clone();
+    by_hand(&state, id, &owner).await?;
     let (org, shared_with) = (req.org.clone(), req.org.clone());
     // Open connections of that organisation that were refused the document ask again.
     let hub = state.hub.clone();
@@ -129,6 +131,7 @@ pub async fn doc_share_delete(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
     let owner = authed.user.org_id.clone();
+    by_hand(&state, id, &owner).await?;
     let (o, changed) = (org.clone(), org.clone());
     // Open sync sessions of that organisation lose the document now, not at next connect.
     together(async move {
@@ -139,6 +142,22 @@ pub async fn doc_share_delete(
     .await?;
     tracing::info!(doc = %id, by = authed.user.id, from = %org, "access revoked");
     Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+/// Refuses to share or withdraw by hand a record `owner` owns whose access its case steps
+/// give and end (an intake record is shared by transferring it, which checks consent).
+async fn by_hand(state: &AppState, id: DocumentId, owner: &str) -> Result<(), AppError> {
+    if state.store.doc_owner(id).await?.as_deref() != Some(owner) {
+        return Err(AppError::NotFound(format!("document {id} not found")));
+    }
+    let copy = crate::store::doc_from_chunks(&state.store.chunks_load(id).await?);
+    match shared::case::admit::workflow_of(&copy) {
+        Some(wf) => Err(AppError::Conflict(format!(
+            "a {} record is shared and withdrawn by its case steps (transfer, entrust, withdraw), not by hand",
+            wf.kind
+        ))),
+        None => Ok(()),
+    }
 }
 
 pub async fn doc_access_get(State(state): State<AppState>, authed: Authed, Path(id): Path<String>) -> Result<Json<DocAccess>, AppError> {

@@ -197,6 +197,9 @@ pub trait Store: Send + Sync {
     /// `limit`, and the highest sequence number a reader may rely on having seen everything
     /// up to (CouchDB's `_changes?since=`).
     fn feed<'a>(&'a self, org: &'a str, since: i64, limit: i64) -> StoreFuture<'a, (Vec<FeedEntry>, i64)>;
+    /// Documents another organisation owns whose access `org` lost after `since` and has not
+    /// been given again (by hand or by a case step).
+    fn feed_gone<'a>(&'a self, org: &'a str, since: i64) -> StoreFuture<'a, Vec<String>>;
 
     /// Where the upload of `hash` to `doc` stands; `None` if it never started.
     fn blob_progress<'a>(&'a self, doc: DocumentId, hash: &'a str) -> StoreFuture<'a, Option<Progress>>;

@@ -46,6 +46,11 @@ pub struct Feed {
     pub last_seq: i64,
     /// More entries wait; ask again at once.
     pub more: bool,
+    /// Records the organisation read and no longer may (a share withdrawn, a case returned or
+    /// withdrawn) since `since`: a device drops its copy, so what was about a survivor leaves
+    /// the devices of those it was taken from.
+    #[serde(default)]
+    pub gone: Vec<String>,
 }
 
 /// `POST /api/docs/{id}/share`.

@@ -55,6 +55,8 @@ struct Server {
     seq: i64,
     /// Documents this account may not read.
     forbidden: HashSet<DocumentId>,
+    /// Documents whose access this account lost, with the feed sequence of the loss.
+    gone: HashMap<DocumentId, i64>,
     up: bool,
     next_conn: u64,
 }
@@ -76,6 +78,7 @@ impl Server {
             seq_of: HashMap::new(),
             seq: 0,
             forbidden: HashSet::new(),
+            gone: HashMap::new(),
             up: true,
             next_conn: 100,
         }
@@ -88,6 +91,13 @@ impl Server {
         let bytes = r.save();
         self.store.write(id, Chunk::snapshot(bytes, Vec::new()));
         self.bump(id);
+    }
+
+    /// The account's access to `id` ends (a share withdrawn, a case returned).
+    fn revoke(&mut self, id: DocumentId) {
+        self.forbidden.insert(id);
+        self.seq += 1;
+        self.gone.insert(id, self.seq);
     }
 
     fn bump(&mut self, id: DocumentId) {
@@ -104,7 +114,8 @@ impl Server {
         let last_seq = entries.last().map_or(since, |(s, _)| *s);
         let docs =
             entries.into_iter().map(|(seq, d)| FeedEntry { id: d.to_string(), seq, heads: self.store.heads(d), owned: true }).collect();
-        Feed { docs, last_seq, more }
+        let gone = self.gone.iter().filter(|(d, s)| **s > since && self.forbidden.contains(d)).map(|(d, _)| d.to_string()).collect();
+        Feed { docs, last_seq, more, gone }
     }
 }
 
@@ -136,6 +147,8 @@ struct Device {
     /// Other devices' presence messages (record, sender peer, data).
     presence: Vec<(DocumentId, String, Vec<u8>)>,
     connects: usize,
+    /// Records deleted from this device because their access ended.
+    forgotten: Vec<DocumentId>,
 }
 
 // `Event::Create` holds a whole document; the queue is small, so unboxed is fine.
@@ -201,6 +214,7 @@ impl Sim {
             refusals: Vec::new(),
             presence: Vec::new(),
             connects: 0,
+            forgotten: Vec::new(),
         });
         let i = self.devices.len() - 1;
         let effects = self.devices[i].client.start(self.now);
@@ -309,6 +323,12 @@ impl Sim {
                 Effect::RetryWriteIn { doc, .. } => d.retries.push(doc),
                 Effect::Refused { doc, reason } => d.refusals.push((doc, reason)),
                 Effect::Presence { doc, from, data } => d.presence.push((doc, from, data)),
+                Effect::Forget { doc } => {
+                    d.store.0.remove(&doc);
+                    d.summaries.remove(&doc);
+                    d.acked.remove(&doc);
+                    d.forgotten.push(doc);
+                }
                 Effect::ListChanged | Effect::Upload => {}
             }
             let d = &mut self.devices[i];
@@ -557,6 +577,33 @@ fn a_refused_record_is_marked_and_does_not_hold_up_the_round() {
     assert!(sim.up_to_date(dev));
     assert!(sim.in_step(dev, doc_id(21)));
     assert!(!sim.devices[dev].acked.contains_key(&theirs));
+}
+
+#[test]
+fn a_record_whose_access_ended_leaves_the_device_and_comes_back_when_shared_again() {
+    let mut sim = Sim::new();
+    let (theirs, ours) = (doc_id(22), doc_id(23));
+    sim.server.seed(theirs, "THEIRS");
+    sim.server.seed(ours, "OURS");
+    let dev = sim.add_device(true, Chunks::default(), HashMap::new());
+    assert!(sim.in_step(dev, theirs) && sim.in_step(dev, ours));
+
+    // Its access ends (the case was returned); the next round's feed says so.
+    sim.server.revoke(theirs);
+    sim.input(dev, Input::Poll);
+    let d = &mut sim.devices[dev];
+    assert_eq!(d.forgotten, vec![theirs], "deleted from the device");
+    assert!(!d.store.0.contains_key(&theirs) && !d.summaries.contains_key(&theirs));
+    assert!(d.client.with_record(theirs, &mut |_| {}).is_err(), "and from memory");
+    assert!(sim.in_step(dev, ours), "the rest is untouched");
+    assert!(sim.up_to_date(dev), "the round ends: {:?}", sim.devices[dev].statuses.last());
+
+    // Named again by the feed at the next poll (shared again): fetched again.
+    sim.server.forbidden.remove(&theirs);
+    sim.server.bump(theirs);
+    sim.input(dev, Input::Poll);
+    assert!(sim.in_step(dev, theirs), "back on the device");
+    assert_eq!(sim.devices[dev].forgotten, vec![theirs], "and not forgotten twice");
 }
 
 /// An offline device that stores record `id` (as the server has it, "FIRST") and has it open.

@@ -704,7 +704,8 @@ fn a_snapshot_never_replaces_a_chunk_that_did_not_load() {
 }
 
 /// Access changes reach open connections: a refusal is not remembered (sharing later works
-/// without reconnecting) and `recheck_access` withdraws an allowance (revoking works).
+/// without reconnecting) and `recheck_access` checks a session in use again at once, telling
+/// the peer when access ended (revoking works).
 #[test]
 fn sharing_and_revoking_take_effect_on_an_open_connection() {
     let mut server = server_node();
@@ -733,13 +734,27 @@ fn sharing_and_revoking_take_effect_on_an_open_connection() {
     );
     assert!(allowed.iter().any(|a| matches!(a, Action::Send { .. })), "the document is sent");
 
-    // Revoked: the allowance goes, the next message is checked again.
-    server.recheck_access(conn, id);
+    // Shared with someone else (access changed, but not ours): checked at once, and the
+    // session goes on, nothing said.
+    let asked = server.recheck_access(conn, id);
+    assert!(matches!(&asked[..], [Action::Authorize { load: false, .. }]), "{asked:?}");
+    let kept = server
+        .handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![], owner: String::new() } });
+    assert!(kept.is_empty(), "{kept:?}");
+
+    // Revoked: checked at once, and the peer is told without asking (its device then learns
+    // from its feed to drop its copy); the next message is checked again.
+    let asked = server.recheck_access(conn, id);
+    assert!(matches!(&asked[..], [Action::Authorize { .. }]));
+    let told = server.handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Unavailable });
+    let told: Vec<Message> =
+        told.iter().filter_map(|a| if let Action::Send { bytes, .. } = a { Message::decode(bytes).ok() } else { None }).collect();
+    assert!(matches!(&told[..], [Message::DocUnavailable { reason: None, .. }]), "{told:?}");
     let asked = server.handle(0, Event::Received { conn, bytes: request.clone() });
     assert!(matches!(&asked[..], [Action::Authorize { .. }]));
 
     // A check under way when access changes is asked again rather than trusted.
-    server.recheck_access(conn, id);
+    assert!(server.recheck_access(conn, id).is_empty(), "no second check while one runs");
     let again = server
         .handle(0, Event::Authorized { conn, doc: id, verdict: Verdict::Allowed { chunks: vec![], actors: vec![], owner: String::new() } });
     assert!(matches!(&again[..], [Action::Authorize { .. }]), "a stale answer is not used");

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, DEMO, signIn, startServer } from "./harness.mjs";
+import { CHROMIUM_ARGS, DEMO, signIn, startServer, transfer } from "./harness.mjs";
 
 const DAY = 86_400_000;
 const SHOTS = process.env.LIAISON_SCREENSHOTS || "/tmp/liaison-screenshots";
@@ -143,7 +143,40 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     await step(proc, "acknowledge");
     await caseState(proc, "acknowledged");
     await caseState(fed, "acknowledged");
-    assert.equal(await proc.locator("#inbox-link").getAttribute("data-count"), "0", "nothing left in the procuratorate's inbox");
+    // Nothing left in the procuratorate's inbox (the count follows the list, a moment later).
+    await proc.waitForSelector('#inbox-link[data-count="0"]', { timeout: 10000 });
+
+    // A second case clue, transferred and returned: the procuratorate's copy leaves its
+    // device at once, and the federation sees the case returned.
+    await fed.goto(`${server.url}/#/`);
+    await fed.click("#new-intake");
+    await fed.waitForSelector("#case-panel");
+    assert.equal(await fed.locator("#share-org").count(), 0, "a case clue is shared by transferring it");
+    await fed.fill("#f-survivor_code", "ZX-511");
+    await fed.waitForSelector('#record-sync[data-state="on-server"]', { timeout: 20000 });
+    const second = fed.url().split("#/r/")[1];
+    await transfer(fed, DEMO.procuratorate.org);
+    await inboxHas(proc, server.url, second);
+    await proc.click(`#inbox-list li[data-id="${second}"] a`);
+    await caseState(proc, "transferred");
+    await proc.click('#case-actions button[data-step="return"]');
+    await proc.waitForSelector('#case-form[data-step="return"]');
+    await proc.selectOption("#case-reason", "not_competent");
+    await proc.click("#case-confirm");
+    await proc.waitForSelector("#record-gone", { timeout: 30000 });
+    assert.match(await proc.innerText("#record-gone"), /no longer shared with your organisation/);
+    await caseState(fed, "returned");
+    // On the federation's list each case shows its stage, and the list filters by it.
+    await fed.goto(`${server.url}/#/`);
+    await fed.waitForSelector(`li.record[data-id="${id}"] .badge.case-state[data-state="result_reported"]`);
+    await fed.waitForSelector(`li.record[data-id="${second}"] .badge.case-state[data-state="returned"]`);
+    await fed.click("#filters-toggle");
+    await fed.selectOption("#filter-stage", "case:returned");
+    await fed.waitForSelector(`li.record[data-id="${id}"]`, { state: "detached" });
+    assert.deepEqual(await fed.locator("li.record").evaluateAll((rows) => rows.map((r) => r.dataset.id)), [second]);
+    await proc.goto(`${server.url}/#/`);
+    await proc.waitForSelector("#records-gone");
+    assert.equal(await proc.locator(`li.record[data-id="${second}"]`).count(), 0);
   } finally {
     await browser.close();
     await server.stop();

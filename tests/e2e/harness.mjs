@@ -90,6 +90,17 @@ export async function waitValue(page, selector, expected, timeout = 20000) {
   });
 }
 
+/** Transfers the open case clue to `org` with the survivor's consent, and waits until the
+ * server has the step: how a case clue is shared (there is no share box on one). */
+export async function transfer(page, org) {
+  await page.selectOption("#f-consent", "given");
+  await page.click('#case-actions button[data-step="transfer"]');
+  await page.waitForSelector('#case-form[data-step="transfer"]');
+  await page.selectOption("#case-to-org", org);
+  await page.click("#case-confirm");
+  await page.waitForSelector('#case-timeline li[data-step="transfer"][data-received="true"]', { timeout: 30000 });
+}
+
 export async function waitSaved(page) {
   await page.waitForSelector('#save-status[data-state="saved"]', { timeout: 10000 });
 }

@@ -1,10 +1,10 @@
 // Two server instances on one PostgreSQL serve as one: the federation works through instance A,
-// the procuratorate through instance B; a record shared on A is found on B, and edits on either
+// the procuratorate through instance B; a case clue transferred on A is found on B, and edits on either
 // side show live on the other.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, cleanup, DEMO, signIn, startPostgres, startServer, waitSaved, waitValue } from "./harness.mjs";
+import { CHROMIUM_ARGS, cleanup, DEMO, signIn, startPostgres, startServer, transfer, waitSaved, waitValue } from "./harness.mjs";
 
 
 test("two instances on one PostgreSQL serve two browsers as one", async () => {
@@ -19,16 +19,13 @@ test("two instances on one PostgreSQL serve two browsers as one", async () => {
     await signIn(fed, a.url, DEMO.federation);
     await signIn(proc, b.url, DEMO.procuratorate);
 
-    // The federation records a case through A and shares it with the procuratorate.
+    // The federation records a case through A and transfers it to the procuratorate.
     await fed.click("#new-intake");
     await fed.fill("#f-survivor_code", "PG-001");
     await waitSaved(fed);
     const id = fed.url().split("#/r/")[1];
     await fed.waitForSelector('#record-sync[data-synced="true"]', { timeout: 20000 });
-    await fed.selectOption("#share-org", DEMO.procuratorate.org);
-    await fed.click("#share-button");
-    await fed.click("#share-confirm-button");
-    await fed.waitForFunction(() => /检察院/.test(document.querySelector("#shared-with")?.textContent || ""));
+    await transfer(fed, DEMO.procuratorate.org);
 
     // The procuratorate, on B, finds it in its feed and opens it.
     await proc.reload();

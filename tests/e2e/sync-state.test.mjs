@@ -1,10 +1,11 @@
 // Each record says where it stands with the server, in the list and on its page: on the
-// server, not yet, or refused (the organisation has no access there any more).
+// server or not yet. Sharing by hand asks first; a withdrawn share takes the record off the
+// other organisation's device, which says so.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cleanup, DEMO, launchProfile, startServer, tempDir, waitSaved, signIn } from "./harness.mjs";
 
-test("a record shows not yet / on the server / refused, in the list and on its page", async () => {
+test("a record shows not yet / on the server; a withdrawn share leaves the other device", async () => {
   const server = await startServer();
   const profile = tempDir("profile");
   const procProfile = tempDir("profile");
@@ -13,8 +14,8 @@ test("a record shows not yet / on the server / refused, in the list and on its p
   try {
     await signIn(page, server.url, DEMO.federation);
     await context.setOffline(true);
-    await page.click("#new-intake");
-    await page.fill("#f-survivor_code", "ZX-400");
+    await page.click("#new-mediation");
+    await page.fill("#f-case_code", "TJ-400");
     await waitSaved(page);
     const id = page.url().split("#/r/")[1];
     await page.waitForSelector('#record-sync[data-state="pending"]');
@@ -52,20 +53,38 @@ test("a record shows not yet / on the server / refused, in the list and on its p
     await row.locator("a").click();
     await p.waitForSelector('#record-sync[data-state="on-server"]', { timeout: 20000 });
 
-    // The federation withdraws the share from the record page.
+    await p.fill("#f-place", "李家村");
+    await waitSaved(p);
+
+    // The federation withdraws the share from the record page: the procuratorate's open page
+    // says the record left its device, and the list says so too.
     await page.click(`#unshare-${procOrg}`);
     await page.waitForSelector(`#unshare-${procOrg}`, { state: "detached" });
     await page.waitForSelector(`#share-org option[value="${procOrg}"]`, { state: "attached" });
-    // An edit the server no longer takes: the page says so rather than "not yet".
-    await p.fill("#f-incident_place", "李家村");
-    await waitSaved(p);
-    await p.waitForSelector('#record-sync[data-state="refused"]', { timeout: 20000 });
-    assert.match(await p.innerText("#record-sync"), /服务器拒绝了此记录（无访问权限）/);
-    await p.click("#lang-switch");
-    assert.match(await p.innerText("#record-sync"), /The server refused this record \(no access\)/);
+    await p.waitForSelector("#record-gone", { timeout: 20000 });
+    assert.match(await p.innerText("#record-gone"), /此记录已不再共享给本单位.*已从本设备删除/);
+    assert.equal(await p.locator("#f-place").count(), 0, "nothing of it shows");
     await p.click(".back");
-    await p.waitForSelector(`li.record[data-id="${id}"][data-sync="refused"]`);
-    assert.match(await p.locator(`li.record[data-id="${id}"] .sync-badge`).innerText(), /The server refused this record/);
+    await p.waitForSelector("#records-gone");
+    assert.equal(await p.locator(`li.record[data-id="${id}"]`).count(), 0);
+    // Gone from storage too: started again, it is not there (the list is read from IndexedDB).
+    await p.reload();
+    await p.waitForSelector("#empty-list");
+    assert.equal(await p.locator(`li.record[data-id="${id}"]`).count(), 0);
+    const left = await p.evaluate(async (doc) => {
+      const db = await new Promise((ok, fail) => { const r = indexedDB.open("liaison"); r.onsuccess = () => ok(r.result); r.onerror = fail; });
+      const count = (store) => new Promise((ok) => {
+        const req = db.transaction(store).objectStore(store).count(IDBKeyRange.bound([doc], [doc, []]));
+        req.onsuccess = () => ok(req.result);
+      });
+      const summary = await new Promise((ok) => { const req = db.transaction("records").objectStore("records").get(doc); req.onsuccess = () => ok(req.result); });
+      return { chunks: await count("chunks"), summary: summary ?? null };
+    }, id);
+    assert.deepEqual(left, { chunks: 0, summary: null }, "no chunk and no summary of it left in IndexedDB");
+    // The federation still has it, of course.
+    await page.reload();
+    await page.waitForSelector("#f-case_code");
+    assert.equal(await page.inputValue("#f-case_code"), "TJ-400");
   } finally {
     await proc.context.close();
     await context.close();

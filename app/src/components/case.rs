@@ -132,6 +132,21 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
             _ => {}
         }
         data.retain(|_, v| !v.is_empty());
+        // What the person was asked for and left empty, by name (the record's own fields
+        // are checked by the step's guard).
+        let missing: Vec<&str> = def
+            .needs
+            .iter()
+            .filter_map(|n| match *n {
+                Need::ToOrg if !data.contains_key("to_org") => Some(ctx.t(text::CASE_TO_NAME)),
+                Need::Choice { key: key @ ("outcome" | "reason"), .. } if !data.contains_key(key) => Some(ctx.t(choice_label(key))),
+                Need::Date { key } if def.id != "entrust" && !data.contains_key(key) => Some(ctx.t(text::CASE_DATE)),
+                _ => None,
+            })
+            .collect();
+        if !missing.is_empty() {
+            return message.set(Some((false, format!("{}{}", ctx.t(text::CASE_MISSING), missing.join(ctx.t(text::LIST_SEP))))));
+        }
         let mut bytes = [0u8; 8];
         let _ = getrandom::fill(&mut bytes);
         let event_id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -151,7 +166,17 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
                 choosing.set(None);
                 inputs.set(BTreeMap::new());
                 note.set(String::new());
-                message.set(Some((true, ctx.t(text::CASE_STEP_SAVED).to_owned())));
+                let saved = ctx.t(text::CASE_STEP_SAVED).to_owned();
+                message.set(Some((true, saved.clone())));
+                // A confirmation, not a state: it goes after a while (the timeline stays).
+                set_timeout(
+                    move || {
+                        if message.try_get_untracked().flatten().is_some_and(|(_, m)| m == saved) {
+                            message.set(None);
+                        }
+                    },
+                    std::time::Duration::from_secs(6),
+                );
                 ctx.access_changed.update(|n| *n += 1);
             }
             Err(e) => message.set(Some((false, e))),
@@ -165,7 +190,7 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
         let now = platform::now_ms();
         let due = st.due().map(|d| {
             let setting = st.state.deadline.map(|dl| dl.setting.get(lang())).unwrap_or_default();
-            (format!("{}{}（{}）", ctx.t(text::CASE_DUE), platform::format_cst_date(d, lang()), setting), st.overdue(now))
+            (format!("{}{} · {}", ctx.t(text::CASE_DUE), platform::format_cst_date(d, lang()), setting), st.overdue(now))
         });
         Some(view! {
             <div class="case-head">
@@ -329,16 +354,21 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
             <label>{label.get(lang())}
                 <textarea id="case-text" rows="3" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))></textarea>
             </label>
-            <p class="muted">{ctx.t(text::CASE_TEXT_NOTE)}</p>
+            <p class="muted">{ctx.t(if def.needs.iter().any(|n| matches!(n, Need::Choice { key: "reason", .. })) || def.id == "withdraw" {
+                text::CASE_TEXT_NOTE_REASON
+            } else {
+                text::CASE_TEXT_NOTE
+            })}</p>
         });
         Some(view! {
             <div class="case-form" id="case-form" data-step=def.id>
                 <p><strong>{def.label.get(lang())}</strong></p>
                 {fields}
                 {words}
-                <button type="button" id="case-confirm" on:click=move |_| take(def)>{ctx.t(text::CASE_CONFIRM)}</button>
-                " "
-                <button type="button" class="secondary" on:click=move |_| choosing.set(None)>{ctx.t(text::CANCEL)}</button>
+                <div class="case-form-buttons">
+                    <button type="button" id="case-confirm" on:click=move |_| take(def)>{ctx.t(text::CASE_CONFIRM)}</button>
+                    <button type="button" class="secondary" on:click=move |_| choosing.set(None)>{ctx.t(text::CANCEL)}</button>
+                </div>
             </div>
         })
     };
@@ -390,6 +420,9 @@ fn needs_text(def: &StepDef, lang: Lang) -> &'static str {
 /// "3 天" / "3 days", "5 小时" / "5 hours", under an hour in minutes.
 fn duration(ms: i64, lang: Lang) -> String {
     let minutes = ms.max(0) / 60_000;
+    if minutes == 0 {
+        return text::CASE_UNDER_A_MINUTE.get(lang).to_owned();
+    }
     let (n, zh, en) = match minutes {
         m if m >= 2 * 24 * 60 => (m / (24 * 60), "天", "days"),
         m if m >= 120 => (m / 60, "小时", "hours"),

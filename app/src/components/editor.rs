@@ -38,6 +38,8 @@ pub struct Editor {
     pub problems: Memo<Vec<Problem>>,
     /// Organisation id → name, to say who wrote a value.
     pub orgs: RwSignal<Vec<(String, String)>>,
+    /// Whether the server gave the list since this page opened.
+    orgs_fetched: StoredValue<bool>,
 }
 
 /// Where a value lives: a field of the record, or a field of one item of a repeat group.
@@ -98,10 +100,19 @@ impl Editor {
             checked,
             problems,
             orgs: RwSignal::new(Vec::new()),
+            orgs_fetched: StoredValue::new(false),
         };
         editor.refresh();
         editor.watch_remote();
         editor.load_orgs();
+        // Opened offline with no list cached: asked again once the server answers.
+        let fetched = editor.orgs_fetched;
+        Effect::new(move |_| {
+            let up = editor.engine().is_some_and(|e| matches!(e.status.get(), crate::engine::SyncStatus::UpToDate { .. }));
+            if up && !fetched.get_value() {
+                editor.load_orgs();
+            }
+        });
         editor
     }
 
@@ -275,7 +286,7 @@ impl Editor {
 
     fn load_orgs(&self) {
         let Some(session) = self.engine().and_then(|e| e.session()) else { return };
-        let orgs = self.orgs;
+        let (orgs, fetched) = (self.orgs, self.orgs_fetched);
         // The last list the server gave, so names show offline (print, diff, parties) too.
         let cached = crate::platform::cached(ORGS_CACHE).and_then(|s| serde_json::from_str::<Vec<(String, String)>>(&s).ok());
         orgs.set(cached.unwrap_or_else(|| vec![(session.user.org_id.clone(), session.user.org_name.clone())]));
@@ -285,6 +296,7 @@ impl Editor {
                 if let Ok(json) = serde_json::to_string(&list) {
                     crate::platform::cache(ORGS_CACHE, &json);
                 }
+                fetched.set_value(true);
                 orgs.set(list);
             }
         });

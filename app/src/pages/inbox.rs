@@ -83,8 +83,9 @@ pub fn InboxLink() -> impl IntoView {
     move || {
         count.get().map(|n| {
             view! {
-                <a class="inbox-link" id="inbox-link" href="#/inbox" data-count=n.to_string()>
-                    {ctx.t(text::INBOX)}{(n > 0).then(|| view! { <span class="count-badge" id="inbox-count">{n}</span> })}
+                <a class="inbox-link" id="inbox-link" href="#/inbox" data-count=n.to_string()
+                    aria-label=ctx.t(text::INBOX_ARIA).replace("{n}", &n.to_string())>
+                    {ctx.t(text::INBOX)}{(n > 0).then(|| view! { <span class="count-badge" id="inbox-count" aria-hidden="true">{n}</span> })}
                 </a>
             }
         })

@@ -21,6 +21,8 @@ struct Filter {
     text: String,
     kind: String,
     status: String,
+    /// A case stage, `workflow:state`.
+    stage: String,
     from: String,
     to: String,
 }
@@ -33,7 +35,10 @@ impl Filter {
     /// How many of the filters behind the "filters" button narrow the list: kind, status and
     /// the updated dates (one range, whichever ends are set). The text search is always shown.
     fn folded_in_use(&self) -> usize {
-        [!self.kind.is_empty(), !self.status.is_empty(), !self.from.is_empty() || !self.to.is_empty()].into_iter().filter(|&b| b).count()
+        [!self.kind.is_empty(), !self.status.is_empty(), !self.stage.is_empty(), !self.from.is_empty() || !self.to.is_empty()]
+            .into_iter()
+            .filter(|&b| b)
+            .count()
     }
 
     fn keeps(&self, s: &RecordSummary) -> bool {
@@ -41,6 +46,9 @@ impl Filter {
             return false;
         }
         if !self.status.is_empty() && status_code(s.status) != self.status {
+            return false;
+        }
+        if !self.stage.is_empty() && s.case.as_ref().is_none_or(|c| format!("{}:{}", c.workflow, c.state) != self.stage) {
             return false;
         }
         if !self.from.is_empty() || !self.to.is_empty() {
@@ -110,6 +118,14 @@ pub fn ListPage() -> impl IntoView {
                     <span class="muted count" id="record-count">{s.len()}" "{ctx.t(if s.len() == 1 { text::SHOWING_ONE } else { text::SHOWING })}</span>
                 })}
             </div>
+            {move || {
+                let n = ctx.engine().map_or(0, |e| e.forgotten.with(Vec::len));
+                (n > 0).then(|| view! {
+                    <p class="warn" role="status" id="records-gone">
+                        {ctx.t(if n == 1 { text::RECORDS_GONE_ONE } else { text::RECORDS_GONE }).replace("{n}", &n.to_string())}
+                    </p>
+                })
+            }}
             <For each=problems key=|p| p.clone() let:problem>
                 <p class="error" role="alert">{move || ctx.t(text::LIST_DAMAGED)}{problem.clone()}</p>
             </For>
@@ -230,6 +246,22 @@ fn Filters(filter: RwSignal<Filter>) -> impl IntoView {
                     </select>
                 </div>
                 <div class="filter">
+                    <label for="filter-stage">{move || ctx.t(text::FILTER_STAGE)}</label>
+                    <select id="filter-stage" prop:value=move || filter.with(|f| f.stage.clone()) on:change=set(|f, v| f.stage = v)>
+                        <option value="">{move || ctx.t(text::ALL)}</option>
+                        {shared::case::workflow::WORKFLOWS.iter().map(|wf| {
+                            let group = shared::form::forms().iter().find(|f| f.kind == wf.kind).map(|f| f.kind_label);
+                            view! {
+                                <optgroup label=move || group.map(|l| ctx.t(l))>
+                                    {wf.states.iter().map(|st| view! {
+                                        <option value=format!("{}:{}", wf.id, st.id)>{move || ctx.t(st.label)}</option>
+                                    }).collect_view()}
+                                </optgroup>
+                            }
+                        }).collect_view()}
+                    </select>
+                </div>
+                <div class="filter">
                     <label for="filter-from">{move || ctx.t(text::FILTER_FROM)}</label>
                     <input type="date" id="filter-from" prop:value=move || filter.with(|f| f.from.clone()) on:input=set(|f, v| f.from = v)/>
                 </div>
@@ -257,6 +289,11 @@ fn RecordRow(summary: Arc<RecordSummary>) -> impl IntoView {
     let kind_label = summary.kind.label();
     let updated_at = summary.updated_at;
     let status = summary.status;
+    // Where its case stands says more than draft/complete once a case has begun.
+    let stage = summary.case.as_ref().and_then(|c| {
+        let wf = shared::case::workflow::find(&c.workflow)?;
+        (c.state != wf.initial).then(|| wf.state(&c.state)).flatten()
+    });
     let sync = Memo::new(move |_| {
         ctx.engine().map_or(SyncState::Pending, |e| {
             e.list_changed.track();
@@ -271,7 +308,10 @@ fn RecordRow(summary: Arc<RecordSummary>) -> impl IntoView {
                 <span class="kind">{move || kind_label.map(|l| ctx.t(l))}</span>
                 <span class="category">{move || category.map(|l| ctx.t(l))}</span>
                 <span class="meta">
-                    <span class="badge status" data-status=status_code(status)>{move || ctx.t(status_label(status))}</span>
+                    {match stage {
+                        Some(st) => view! { <span class="badge case-state" data-state=st.id>{move || ctx.t(st.label)}</span> }.into_any(),
+                        None => view! { <span class="badge status" data-status=status_code(status)>{move || ctx.t(status_label(status))}</span> }.into_any(),
+                    }}
                     " "<span class=move || format!("sync-badge {}", sync.get().code())>{move || ctx.t(sync.get().label())}</span>
                     " · "{move || ctx.t(text::UPDATED)}" "{move || platform::format_time(updated_at, ctx.lang.get())}
                 </span>

@@ -89,10 +89,13 @@ fn RecordPage(id: DocumentId) -> impl IntoView {
         });
     }
 
+    // Deleted from this device while open: its organisation may no longer read it.
+    let gone = move || ctx.engine().is_some_and(|e| e.forgotten.with(|f| f.contains(&id)));
     view! {
         <section class="record-page">
             <a class="back" href=Route::List.href()>{move || ctx.t(text::BACK)}</a>
             {move || match state.get() {
+                _ if gone() => view! { <p class="warn" role="alert" id="record-gone">{ctx.t(text::RECORD_GONE)}</p> }.into_any(),
                 LoadState::Loading => view! { <p class="muted">{ctx.t(text::LOADING)}</p> }.into_any(),
                 LoadState::Failed(e) => view! {
                     <p class="error" role="alert" id="record-error">{ctx.t(text::RECORD_FAILED)}{e}</p>
@@ -253,9 +256,10 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
                 {move || save_status().map(|s| s.2)}
             </span>
             " · "{move || ctx.t(text::AUTOSAVE_NOTE)}</p>
-        <SharePanel id=id/>
-        {is_agreement.then(|| view! { <LazyAgreementPanel editor=editor/> })}
+        // A case record is shared by its steps (transfer checks consent), never by hand.
+        <SharePanel id=id by_hand=shared::case::workflow::for_kind(form.kind).is_none()/>
         {shared::case::workflow::for_kind(form.kind).is_some().then(|| view! { <CasePanel editor=editor/> })}
+        {is_agreement.then(|| view! { <LazyAgreementPanel editor=editor/> })}
         <CheckSummary editor=editor/>
         {move || {
             // Drawn again when someone else's change arrives or a conflict is resolved.
@@ -357,9 +361,10 @@ fn problem_place(editor: Editor, p: &Problem, lang: Lang) -> (String, String) {
     (label, format!("{}-{}-{}", field.id, at.id, at.field))
 }
 
-/// Whether the server has this record, and sharing it with another organisation.
+/// Whether the server has this record, and (`by_hand`: a record no case workflow shares)
+/// sharing it with another organisation.
 #[component]
-fn SharePanel(id: DocumentId) -> impl IntoView {
+fn SharePanel(id: DocumentId, by_hand: bool) -> impl IntoView {
     let ctx = use_ctx();
     let orgs = RwSignal::new(Vec::<api::Org>::new());
     let access = RwSignal::new(None::<api::DocAccess>);
@@ -379,7 +384,7 @@ fn SharePanel(id: DocumentId) -> impl IntoView {
     let sync_state = move || sync_state.get();
     let on_server = move || sync_state().map(|s| s == SyncState::OnServer);
     let refresh = move || {
-        let Some(session) = ctx.engine().and_then(|e| e.session()) else { return };
+        let Some(session) = ctx.engine().and_then(|e| e.session()).filter(|_| by_hand) else { return };
         spawn_local(async move {
             if let Ok(list) = api::orgs(&session.token).await {
                 orgs.set(list.into_iter().filter(|o| o.id != session.user.org_id).collect());
@@ -449,7 +454,7 @@ fn SharePanel(id: DocumentId) -> impl IntoView {
                     ctx.engine().and_then(|e| e.refusal(id)).flatten()
                 }}</span>
             </p>
-            {move || match access.get() {
+            {move || match access.get().filter(|_| by_hand) {
                 Some(a) if a.owner => {
                     let shared = a.shared_with.clone();
                     let shared_any = !shared.is_empty();
@@ -488,7 +493,7 @@ fn SharePanel(id: DocumentId) -> impl IntoView {
                     }.into_any()
                 }
                 Some(_) => ().into_any(),
-                None if ctx.engine().and_then(|e| e.session()).is_some() && on_server() != Some(true) => view! {
+                None if by_hand && ctx.engine().and_then(|e| e.session()).is_some() && on_server() != Some(true) => view! {
                     <p class="muted">{move || ctx.t(text::SHARE_NEEDS_SYNC)}</p>
                 }.into_any(),
                 None => ().into_any(),

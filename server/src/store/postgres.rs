@@ -161,6 +161,15 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (doc_id, actor)
     );
     "#,
+    // Version 4: as SQLite's version 5 (ended access, for the feed).
+    r#"
+    CREATE TABLE access_ended (
+        doc_id TEXT NOT NULL REFERENCES docs(id),
+        org_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (doc_id, org_id)
+    );
+    "#,
 ];
 
 impl PgStore {
@@ -389,6 +398,9 @@ impl Store for PgStore {
             }
             tx.execute("INSERT INTO access (doc_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&id, &org]).await?;
             self.access_changed(&tx, &id, org).await?;
+            // Numbered last (see the module comment): the receiver's feed lists it.
+            let seq = next_seq(&tx).await?;
+            tx.execute("UPDATE docs SET seq = $2 WHERE id = $1", &[&id, &seq]).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -400,8 +412,13 @@ impl Store for PgStore {
             let id = doc.to_string();
             let tx = c.transaction().await?;
             require_owner(&tx, &id, owner_org).await?;
-            tx.execute("DELETE FROM access WHERE doc_id = $1 AND org_id = $2", &[&id, &org]).await?;
+            let ended = tx.execute("DELETE FROM access WHERE doc_id = $1 AND org_id = $2", &[&id, &org]).await? > 0;
             self.access_changed(&tx, &id, org).await?;
+            let seq = next_seq(&tx).await?;
+            tx.execute("UPDATE docs SET seq = $2 WHERE id = $1", &[&id, &seq]).await?;
+            if ended {
+                access_ended(&tx, &id, org, seq).await?;
+            }
             tx.commit().await?;
             Ok(())
         })
@@ -415,6 +432,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
+            let mut ended: Vec<Vec<&str>> = Vec::with_capacity(writes.len());
             for w in &writes {
                 let kind = match w.chunk.kind {
                     ChunkKind::Incremental => "incremental",
@@ -454,22 +472,30 @@ impl Store for PgStore {
                     .await?;
                     self.access_changed(&tx, &doc, org).await?;
                 }
+                let mut lost = Vec::new();
                 for org in &w.access.revoke {
-                    tx.execute("DELETE FROM access WHERE doc_id = $1 AND org_id = $2", &[&doc, org]).await?;
+                    if tx.execute("DELETE FROM access WHERE doc_id = $1 AND org_id = $2", &[&doc, org]).await? > 0 {
+                        lost.push(org.as_str());
+                    }
                     self.access_changed(&tx, &doc, org).await?;
                 }
+                ended.push(lost);
             }
             // Numbers last (see the module comment), one per write in order, and each
             // document's final heads announced once.
             let mut last: Vec<(&DocumentId, &[String])> = Vec::new();
-            for w in &writes {
+            for (w, lost) in writes.iter().zip(&ended) {
                 let seq = next_seq(&tx).await?;
+                let doc = w.doc.to_string();
                 tx.execute(
                     "UPDATE docs SET seq = $2, heads = $3,
                      size = (SELECT COALESCE(SUM(octet_length(bytes)), 0) FROM chunks WHERE doc_id = $1) WHERE id = $1",
-                    &[&w.doc.to_string(), &seq, &heads_text(&w.heads)],
+                    &[&doc, &seq, &heads_text(&w.heads)],
                 )
                 .await?;
+                for org in lost {
+                    access_ended(&tx, &doc, org, seq).await?;
+                }
                 last.retain(|(d, _)| **d != w.doc);
                 last.push((&w.doc, &w.heads));
             }
@@ -502,6 +528,22 @@ impl Store for PgStore {
                 .map(|r| FeedEntry { id: r.get(0), seq: r.get(1), heads: heads_list(r.get::<_, &str>(2)), owned: r.get(3) })
                 .collect();
             Ok((entries, latest))
+        })
+    }
+
+    fn feed_gone<'a>(&'a self, org: &'a str, since: i64) -> StoreFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let rows = c
+                .query(
+                    "SELECT e.doc_id FROM access_ended e JOIN docs d ON d.id = e.doc_id
+                     WHERE e.org_id = $1 AND e.seq > $2 AND d.owner_org <> $1
+                       AND NOT EXISTS (SELECT 1 FROM access a WHERE a.doc_id = e.doc_id AND a.org_id = $1)
+                     ORDER BY e.seq",
+                    &[&org, &since],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
         })
     }
 
@@ -734,6 +776,16 @@ impl PgStore {
 /// comment for why that is what keeps the feed from skipping).
 async fn next_seq(tx: &tokio_postgres::Transaction<'_>) -> Result<i64, StoreError> {
     Ok(tx.query_one("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value", &[]).await?.get(0))
+}
+
+/// Notes that `org` lost access to `doc` at `seq`, for its devices' next feed.
+async fn access_ended(tx: &tokio_postgres::Transaction<'_>, doc: &str, org: &str, seq: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO access_ended (doc_id, org_id, seq) VALUES ($1, $2, $3) ON CONFLICT (doc_id, org_id) DO UPDATE SET seq = EXCLUDED.seq",
+        &[&doc, &org, &seq],
+    )
+    .await?;
+    Ok(())
 }
 
 async fn notify(tx: &tokio_postgres::Transaction<'_>, payload: &str) -> Result<(), StoreError> {

@@ -137,6 +137,15 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (doc_id, actor)
     );
     "#,
+    // Version 5: when an organisation lost access to a document (the feed tells its devices).
+    r#"
+    CREATE TABLE access_ended (
+        doc_id TEXT NOT NULL REFERENCES docs(id),
+        org_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (doc_id, org_id)
+    );
+    "#,
 ];
 
 impl SqliteStore {
@@ -371,8 +380,11 @@ impl Store for SqliteStore {
         self.call(move |c| {
             let tx = c.transaction()?;
             require_owner(&tx, doc, &owner_org)?;
-            tx.execute("DELETE FROM access WHERE doc_id = ?1 AND org_id = ?2", params![doc.to_string(), org])?;
-            bump(&tx, doc)?;
+            let ended = tx.execute("DELETE FROM access WHERE doc_id = ?1 AND org_id = ?2", params![doc.to_string(), org])? > 0;
+            let seq = bump(&tx, doc)?;
+            if ended {
+                access_ended(&tx, &doc.to_string(), &org, seq)?;
+            }
             tx.commit()?;
             Ok(())
         })
@@ -431,6 +443,20 @@ impl Store for SqliteStore {
             let entries = rows.collect::<Result<_, _>>()?;
             let latest = c.query_row("SELECT value FROM counters WHERE name = 'seq'", [], |r| r.get(0))?;
             Ok((entries, latest))
+        })
+    }
+
+    fn feed_gone<'a>(&'a self, org: &'a str, since: i64) -> StoreFuture<'a, Vec<String>> {
+        let org = org.to_owned();
+        self.call(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT e.doc_id FROM access_ended e JOIN docs d ON d.id = e.doc_id
+                 WHERE e.org_id = ?1 AND e.seq > ?2 AND d.owner_org <> ?1
+                   AND NOT EXISTS (SELECT 1 FROM access a WHERE a.doc_id = e.doc_id AND a.org_id = ?1)
+                 ORDER BY e.seq",
+            )?;
+            let rows = stmt.query_map(params![org, since], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
@@ -689,14 +715,20 @@ fn write_chunk(tx: &Transaction<'_>, w: &ChunkWrite) -> Result<(), StoreError> {
             params![doc, org],
         )?;
     }
+    let mut ended = Vec::new();
     for org in &w.access.revoke {
-        tx.execute("DELETE FROM access WHERE doc_id = ?1 AND org_id = ?2", params![doc, org])?;
+        if tx.execute("DELETE FROM access WHERE doc_id = ?1 AND org_id = ?2", params![doc, org])? > 0 {
+            ended.push(org);
+        }
     }
     let seq = next_seq(tx)?;
     tx.execute(
         "UPDATE docs SET seq = ?2, heads = ?3, size = (SELECT COALESCE(SUM(length(bytes)), 0) FROM chunks WHERE doc_id = ?1) WHERE id = ?1",
         params![doc, seq, heads_text(&w.heads)],
     )?;
+    for org in ended {
+        access_ended(tx, &doc, org, seq)?;
+    }
     Ok(())
 }
 
@@ -708,9 +740,18 @@ fn require_owner(conn: &Connection, id: DocumentId, org: &str) -> Result<(), Sto
     }
 }
 
-fn bump(tx: &Transaction<'_>, id: DocumentId) -> Result<(), StoreError> {
+fn bump(tx: &Transaction<'_>, id: DocumentId) -> Result<i64, StoreError> {
     let seq = next_seq(tx)?;
     tx.execute("UPDATE docs SET seq = ?2 WHERE id = ?1", params![id.to_string(), seq])?;
+    Ok(seq)
+}
+
+/// Notes that `org` lost access to `doc` at `seq`, for its devices' next feed.
+fn access_ended(tx: &Transaction<'_>, doc: &str, org: &str, seq: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO access_ended (doc_id, org_id, seq) VALUES (?1, ?2, ?3) ON CONFLICT (doc_id, org_id) DO UPDATE SET seq = excluded.seq",
+        params![doc, org, seq],
+    )?;
     Ok(())
 }
 

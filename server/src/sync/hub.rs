@@ -233,11 +233,12 @@ async fn hub_task(
                 actions
             }
             HubEvent::AccessChanged { doc, org, done } => {
+                let mut actions = Vec::new();
                 for (conn, _) in conns.iter().filter(|(_, c)| c.user.org_id == org) {
-                    node.recheck_access(*conn, doc);
+                    actions.extend(node.recheck_access(*conn, doc));
                 }
                 let _ = done.send(());
-                Vec::new()
+                actions
             }
             HubEvent::Lacks { doc, heads, answer } => {
                 // No heads named (too many for a notice): read it whenever it is loaded.
@@ -474,9 +475,8 @@ async fn persist_task(
         for (doc, generation) in done {
             let _ = hub.send(HubEvent::Node(Event::Persisted { doc, generation, ok })).await;
         }
-        // A case step that gave or took access: that organisation's open connections check
-        // again (one that lost it gets `doc-unavailable` on its next message about it). After
-        // `Persisted`, so the device that returned a case first hears that its return is in.
+        // A case step that gave or took access: that organisation's open sessions are checked
+        // again now it is stored (one that lost it is told `doc-unavailable` at once).
         for (doc, org) in access.into_iter().filter(|_| ok) {
             tracing::info!(doc = %doc, org = %org, "access changed by a case step");
             let (done, _) = oneshot::channel();

@@ -164,6 +164,8 @@ async fn another_organisation_cannot_read_or_write_a_record_until_it_is_shared(b
         .await
         .unwrap();
     assert_eq!(revoked.status(), 200);
+    let feed = reqwest::Client::new().get(server.http("/api/docs?since=0")).bearer_auth(&proc_token).send().await.unwrap();
+    assert_eq!(feed.json::<shared::api::Feed>().await.unwrap().gone, vec![id.to_string()], "its devices are told to drop it");
     reader.node.doc_mut(id).unwrap().put(ROOT, "description", "after revoke").unwrap();
     reader.changed(id).await;
     assert!(reader.pump_until(|c| c.unavailable.contains(&id)).await, "doc-unavailable after revoke");
@@ -463,6 +465,21 @@ async fn case_steps_are_checked_and_a_return_ends_the_receivers_access(backend: 
     assert!(desk.synced(id).await, "{:?}", desk.unavailable);
     assert_eq!(case::state(desk.node.doc(id).unwrap(), "intake").unwrap().state.id, "transferred");
 
+    // Nor may the federation share it, or withdraw it, by hand: that would walk around the
+    // consent guard, and the steps alone say who reads a case.
+    let http = reqwest::Client::new();
+    let share = http
+        .post(server.http(&format!("/api/docs/{id}/share")))
+        .bearer_auth(&fed_token)
+        .json(&serde_json::json!({ "org": "county-court" }));
+    let share = share.send().await.unwrap();
+    assert_eq!(share.status(), 409);
+    assert!(share.text().await.unwrap().contains("case steps"));
+    let unshare = http.delete(server.http(&format!("/api/docs/{id}/share/{proc_org}"))).bearer_auth(&fed_token).send().await.unwrap();
+    assert_eq!(unshare.status(), 409);
+    let access = http.get(server.http(&format!("/api/docs/{id}/access"))).bearer_auth(&fed_token).send().await.unwrap();
+    assert_eq!(access.json::<shared::api::DocAccess>().await.unwrap().shared_with, vec![proc_org.to_owned()]);
+
     // Written as the federation's step by the procuratorate: refused, not applied.
     let mut forger = Client::connect(&server, &proc_token, "proc-forger").await;
     let mut forged = desk.node.doc_mut(id).unwrap().fork();
@@ -493,12 +510,24 @@ async fn case_steps_are_checked_and_a_return_ends_the_receivers_access(backend: 
     let log = case::log::read(check.node.doc(id).unwrap());
     assert_eq!(log.events.keys().collect::<Vec<_>>(), vec!["t1"], "neither forged step was applied");
 
-    // The procuratorate returns it: its access ends.
+    // The procuratorate returns it: its access ends, and its open socket is told so without
+    // asking (its devices then drop their copies, told by the feed).
     take(desk.node.doc_mut(id).unwrap(), &wang, "return", "r1", &[("reason", "not_competent")]);
     desk.changed(id).await;
-    assert!(desk.pump_until(|c| case::log::read(c.node.doc(id).unwrap()).received.contains_key("r1")).await);
+    assert!(check.pump_until(|c| case::log::read(c.node.doc(id).unwrap()).received.contains_key("r1")).await, "the return is in");
+    assert!(desk.pump_until(|c| c.unavailable.contains(&id)).await, "the receiver's socket hears that the record is gone");
     let access = reqwest::Client::new().get(server.http(&format!("/api/docs/{id}/access"))).bearer_auth(&proc_token).send().await.unwrap();
     assert_eq!(access.status(), 404, "the receiver no longer reads it");
+    // Its devices hear from the feed that the record is gone, to delete their copies; the
+    // owner's never do.
+    let feed = |token: String| {
+        let url = server.http("/api/docs?since=0");
+        async move { reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap().json::<shared::api::Feed>().await.unwrap() }
+    };
+    let proc_feed = feed(proc_token.clone()).await;
+    assert_eq!(proc_feed.gone, vec![id.to_string()]);
+    assert!(proc_feed.docs.iter().all(|d| d.id != id.to_string()));
+    assert!(feed(fed_token.clone()).await.gone.is_empty());
     let mut later = Client::connect(&server, &proc_token, "proc-later").await;
     later.open(id, vec![]).await;
     assert!(later.pump_until(|c| c.unavailable.contains(&id)).await, "a new connection is told it is unavailable");
@@ -518,6 +547,7 @@ async fn case_steps_are_checked_and_a_return_ends_the_receivers_access(backend: 
     let mut open = Client::connect(&server, &proc_token, "proc-open").await;
     open.open(id, vec![]).await;
     assert!(open.synced(id).await);
+    assert!(feed(proc_token.clone()).await.gone.is_empty(), "transferred again: no longer gone");
     case::take(
         fed.node.doc_mut(id).unwrap(),
         "intake",
@@ -537,6 +567,7 @@ async fn case_steps_are_checked_and_a_return_ends_the_receivers_access(backend: 
         !open.pump_until(|c| case::log::texts(c.node.doc(id).unwrap()).contains_key("w1")).await,
         "the withdraw did not reach the receiver"
     );
+    assert_eq!(feed(proc_token.clone()).await.gone, vec![id.to_string()], "withdrawn: gone again");
     open.node.doc_mut(id).unwrap().put(ROOT, "late", true).unwrap();
     open.changed(id).await;
     assert!(open.pump_until(|c| c.unavailable.contains(&id) || c.refusals.iter().any(|(d, _)| *d == id)).await, "refused now");

@@ -32,6 +32,13 @@ pub struct Before {
     kind: String,
 }
 
+/// The workflow whose steps give and end access to `doc`, if its kind has one: such a record is
+/// shared by transferring (or entrusting) it, never by hand, so a consent guard cannot be
+/// walked around and stored access always follows the derived receiver.
+pub fn workflow_of(doc: &AutoCommit) -> Option<&'static workflow::Workflow> {
+    workflow::for_kind(&kind(doc))
+}
+
 /// Reads what [`admit`] needs from the document before a message is applied.
 pub fn before(doc: &AutoCommit) -> Before {
     Before { log: log::read(doc), shape: log::shape(doc), texts: log::texts(doc), kind: kind(doc) }

@@ -190,6 +190,12 @@ pub enum Effect {
         doc: DocumentId,
         reason: Option<String>,
     },
+    /// The server says this organisation may no longer read `doc` (a share withdrawn, a case
+    /// returned or withdrawn): delete every trace of it from this device — chunks, summary,
+    /// attachments. The session has dropped it already; nothing about it comes after this.
+    Forget {
+        doc: DocumentId,
+    },
     /// Another device's presence on `doc` (ephemeral: shown, never stored).
     Presence {
         doc: DocumentId,
@@ -278,6 +284,9 @@ pub struct Client {
     known: HashMap<DocumentId, Known>,
     acked: HashMap<DocumentId, Vec<String>>,
     refused: HashSet<DocumentId>,
+    /// Records forgotten (see [`Effect::Forget`]) in this session: late answers about them
+    /// are ignored. One the feed names again was shared again.
+    gone: HashSet<DocumentId>,
     /// Records a page has open (with how many holders): kept in memory.
     held: HashMap<DocumentId, u32>,
     /// Heads at which each document in memory last read as a record (its meta checked): read
@@ -356,6 +365,7 @@ impl Client {
             known: config.records.into_iter().map(|s| (s.id, Known { heads: s.heads, org: s.org })).collect(),
             acked: config.acked,
             refused: HashSet::new(),
+            gone: HashSet::new(),
             held: HashMap::new(),
             checked: HashMap::new(),
             spare: None,
@@ -642,9 +652,16 @@ impl Client {
                     // Not in sync and not waiting either: asked again when the feed names it
                     // (say, once it is shared again) or on the next round. The record stays as
                     // it is stored here, unsaved changes and all.
+                    // Refused outside a round (the server withdrew it from an open session):
+                    // the feed says at once whether access ended, so the record leaves this
+                    // device now rather than at the next poll.
+                    let live = reason.is_none() && !self.round.members.contains(&doc);
                     self.refused.insert(doc);
                     self.out.push(Effect::Refused { doc, reason });
                     self.settled(doc);
+                    if live {
+                        self.discover();
+                    }
                 }
                 Action::Refused { .. } => {}
                 Action::Ephemeral { doc, from, data } => self.out.push(Effect::Presence { doc, from: from.0, data }),
@@ -660,6 +677,9 @@ impl Client {
 
     fn stored(&mut self, doc: DocumentId, generation: u64, ok: bool, heads: Option<Vec<String>>) {
         self.unsaved = self.unsaved.saturating_sub(1);
+        if self.gone.contains(&doc) {
+            return self.maybe_reload();
+        }
         if ok && let Some(heads) = heads {
             let org = self.org.clone();
             self.known.insert(doc, Known { heads, org });
@@ -794,8 +814,12 @@ impl Client {
             // next poll asks again.
             Err(FeedError::Other(_)) => return self.discovery_done(),
         };
+        for id in feed.gone.iter().filter_map(|g| g.parse::<DocumentId>().ok()) {
+            self.forget(id);
+        }
         for entry in &feed.docs {
             let Ok(id) = entry.id.parse::<DocumentId>() else { continue };
+            self.gone.remove(&id);
             let ours = match self.node.doc_mut(id) {
                 Some(d) => Some(sorted_heads(&d.get_heads())),
                 None => self.known.get(&id).map(|k| k.heads.clone()),
@@ -826,6 +850,26 @@ impl Client {
         }
         self.round.feed_seq = Some(feed.last_seq);
         self.discovery_done();
+    }
+
+    /// Drops a record this organisation may no longer read, and asks the caller to delete it.
+    fn forget(&mut self, doc: DocumentId) {
+        if self.known.remove(&doc).is_none() && self.node.doc(doc).is_none() {
+            return;
+        }
+        self.node.forget(doc);
+        self.acked.remove(&doc);
+        self.refused.remove(&doc);
+        self.checked.remove(&doc);
+        if self.round.members.remove(&doc) {
+            self.round.queue.retain(|d| *d != doc);
+            self.round.in_flight.remove(&doc);
+            self.round.done += 1;
+        }
+        self.gone.insert(doc);
+        self.out.push(Effect::Forget { doc });
+        self.out.push(Effect::Updated { doc, remote: true });
+        self.out.push(Effect::ListChanged);
     }
 
     fn discovery_done(&mut self) {

@@ -357,18 +357,24 @@ impl Node {
     }
 
     /// Access to `doc` may have changed for the account on `conn` (it was shared or revoked):
-    /// the next message about it on that connection is checked again, and an answer still on
-    /// its way is not trusted.
-    pub fn recheck_access(&mut self, conn: ConnId, doc: DocumentId) {
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+    /// an answer still on its way is not trusted, and a session in use is checked again now
+    /// (messages about it wait meanwhile). If access ended, the peer is told at once with
+    /// `doc-unavailable` — a device then learns from its feed that it must drop its copy —
+    /// rather than at its next message; if not, the session goes on where it was.
+    pub fn recheck_access(&mut self, conn: ConnId, doc: DocumentId) -> Vec<Action> {
+        let mut out = Vec::new();
+        let loaded = self.docs.contains_key(&doc);
+        let Some(c) = self.conns.get_mut(&conn) else { return out };
         match c.docs.get_mut(&doc) {
             Some(ConnDoc::Pending { stale, .. }) => *stale = true,
             Some(ConnDoc::Allowed(_)) => {
-                c.docs.remove(&doc);
-                self.evict_if_unused(doc);
+                let Some(ConnDoc::Allowed(state)) = c.docs.remove(&doc) else { unreachable!("matched above") };
+                c.docs.insert(doc, ConnDoc::Pending { queue: Vec::new(), loading: !loaded, stale: false, state: Some(state) });
+                out.push(Action::Authorize { conn, doc, create: false, load: !loaded });
             }
             None => {}
         }
+        out
     }
 
     /// The document the last [`Node::handle`] was working on, if it was about one. After a
@@ -434,6 +440,18 @@ impl Node {
             d.released = true;
         }
         self.forget_if_released(doc);
+    }
+
+    /// (Client.) Drops `doc` at once — memory, unsaved changes, sync sessions, messages
+    /// waiting for it — because the server says this organisation may no longer read it:
+    /// nothing about it is persisted or sent after this, and late answers about it are ignored.
+    pub fn forget(&mut self, doc: DocumentId) {
+        self.docs.remove(&doc);
+        for c in self.conns.values_mut() {
+            if let Some(ConnDoc::Pending { queue, .. }) = c.docs.remove(&doc) {
+                c.waiting_bytes -= queue.iter().map(waiting_size).sum::<usize>();
+            }
+        }
     }
 
     fn forget_if_released(&mut self, doc: DocumentId) {
@@ -729,9 +747,14 @@ impl Node {
             Verdict::Failed(reason) => self.refuse(conn, doc, &format!("could not check access to {doc}: {reason}; try again later"), out),
             Verdict::Refused(reason) => self.refuse(conn, doc, &reason, out),
             Verdict::Unavailable => {
+                // Nothing waiting: the check was a recheck of a session in use (access ended).
+                if queue.is_empty() {
+                    self.tell_unavailable(conn, doc, out);
+                }
                 for msg in queue {
                     self.unavailable(conn, doc, &msg, out);
                 }
+                self.evict_if_unused(doc);
             }
             Verdict::Allowed { chunks, actors, owner } => {
                 if !loaded {
@@ -755,6 +778,30 @@ impl Node {
         self.conns.get_mut(&conn).expect("checked").docs.insert(doc, ConnDoc::Allowed(state));
         for msg in queue {
             self.apply(conn, doc, msg, out);
+        }
+    }
+
+    /// `doc-unavailable` for `doc`, unasked: the session ended on the server's side.
+    fn tell_unavailable(&mut self, conn: ConnId, doc: DocumentId, out: &mut Vec<Action>) {
+        if let Some(target) = self.remote(conn) {
+            let reply =
+                Message::DocUnavailable { sender_id: self.config.peer_id.clone(), target_id: target, document_id: doc, reason: None };
+            out.push(Action::Send { conn, bytes: reply.encode() });
+        }
+    }
+
+    /// The account on `conn` loses `doc` through the other side's step, before that step is
+    /// stored: its session ends now (nothing of the step reaches it) and it is told so. Not
+    /// [`Node::recheck_access`]: storage still says it may read until the step is stored.
+    fn cut_off(&mut self, conn: ConnId, doc: DocumentId, out: &mut Vec<Action>) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        match c.docs.get_mut(&doc) {
+            Some(ConnDoc::Pending { stale, .. }) => *stale = true,
+            Some(ConnDoc::Allowed(_)) => {
+                c.docs.remove(&doc);
+                self.tell_unavailable(conn, doc, out);
+            }
+            None => {}
         }
     }
 
@@ -981,7 +1028,7 @@ impl Node {
         if let Some(org) = cut_off {
             let conns: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.org == org).map(|(id, _)| *id).collect();
             for conn in conns {
-                self.recheck_access(conn, doc);
+                self.cut_off(conn, doc, out);
             }
         }
     }
