@@ -214,7 +214,12 @@ test("repeat groups and checkboxes work from the keyboard alone", async () => {
     await page.keyboard.type("刘芳");
     await page.focus("#add-attendees");
     await page.keyboard.press("Enter");
-    await page.waitForFunction(() => document.querySelectorAll('[data-field="attendees"] li.item').length === 2);
+    // Type only once the cursor is in the second item: typed earlier, a keystroke is lost.
+    await page.waitForFunction(() => {
+      const items = document.querySelectorAll('[data-field="attendees"] li.item');
+      return items.length === 2 && items[1].contains(document.activeElement) &&
+        /^f-attendees-.+-name$/.test(document.activeElement.id);
+    });
     await page.keyboard.type("陈静");
     const items = page.locator('[data-field="attendees"] li.item');
     assert.equal(await items.nth(1).locator('[data-field="name"] input').inputValue(), "陈静");

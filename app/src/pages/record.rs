@@ -18,7 +18,7 @@ use crate::components::badges::{SyncState, status_code, status_label};
 use crate::components::case::CasePanel;
 use crate::components::editor::{Editor, Slot, focus_within};
 use crate::components::field::{FieldInput, pick};
-use crate::context::{Route, use_ctx};
+use crate::context::{Ctx, Route, use_ctx};
 use crate::{platform, text};
 
 /// The record page, fetched the first time a record is opened: the first screen (the list)
@@ -135,6 +135,7 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
     let editor = Editor::new(ctx, id, form);
     let result = RwSignal::new(None::<Result<(), String>>);
     let is_agreement = editor.read(|r| shared::agreement::content(r.doc()).is_ok()).unwrap_or(false);
+    let sync_state = sync_state_memo(ctx, id);
 
     // A memo: several places show it, and it changes far less often than the record.
     let status = Memo::new(move |_| {
@@ -256,8 +257,9 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
                 {move || save_status().map(|s| s.2)}
             </span>
             " · "{move || ctx.t(text::AUTOSAVE_NOTE)}</p>
+        <SyncLine id=id sync_state=sync_state/>
         // A case record is shared by its steps (transfer checks consent), never by hand.
-        <SharePanel id=id by_hand=shared::case::workflow::for_kind(form.kind).is_none()/>
+        {shared::case::workflow::for_kind(form.kind).is_none().then(|| view! { <SharePanel id=id sync_state=sync_state/> })}
         {shared::case::workflow::for_kind(form.kind).is_some().then(|| view! { <CasePanel editor=editor/> })}
         {is_agreement.then(|| view! { <LazyAgreementPanel editor=editor/> })}
         <CheckSummary editor=editor/>
@@ -361,10 +363,38 @@ fn problem_place(editor: Editor, p: &Problem, lang: Lang) -> (String, String) {
     (label, format!("{}-{}-{}", field.id, at.id, at.field))
 }
 
-/// Whether the server has this record, and (`by_hand`: a record no case workflow shares)
-/// sharing it with another organisation.
+/// Where this record stands with the server, and why the server refused it if it did.
 #[component]
-fn SharePanel(id: DocumentId, by_hand: bool) -> impl IntoView {
+fn SyncLine(id: DocumentId, sync_state: Memo<Option<SyncState>>) -> impl IntoView {
+    let ctx = use_ctx();
+    let state = move || sync_state.get().unwrap_or(SyncState::Pending);
+    view! {
+        <p id="record-sync" data-synced=move || (state() == SyncState::OnServer).to_string()
+            data-state=move || state().code()
+            class=move || format!("sync-state {}", state().code())>
+            {move || ctx.t(state().label())}
+            <span id="record-refusal">{move || {
+                sync_state.track();
+                ctx.engine().and_then(|e| e.refusal(id)).flatten()
+            }}</span>
+        </p>
+    }
+}
+
+/// The sync state of one record, as a memo: the sync line and the share box both show it,
+/// and each change to the record would otherwise read the record once per place.
+fn sync_state_memo(ctx: Ctx, id: DocumentId) -> Memo<Option<SyncState>> {
+    Memo::new(move |_| {
+        let engine = ctx.engine()?;
+        engine.revision.track();
+        let heads = engine.with_record(id, |r| r.heads()).ok()?;
+        Some(SyncState::of(&engine, id, &heads))
+    })
+}
+
+/// Sharing a record no case workflow shares with another organisation, and withdrawing it.
+#[component]
+fn SharePanel(id: DocumentId, sync_state: Memo<Option<SyncState>>) -> impl IntoView {
     let ctx = use_ctx();
     let orgs = RwSignal::new(Vec::<api::Org>::new());
     let access = RwSignal::new(None::<api::DocAccess>);
@@ -372,19 +402,10 @@ fn SharePanel(id: DocumentId, by_hand: bool) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     // Sharing survivor data is not undone by the other side forgetting it: it is confirmed first.
     let confirming = RwSignal::new(None::<String>);
-
-    // A memo: five places show it, and each change to the record would otherwise read the
-    // record five times over.
-    let sync_state = Memo::new(move |_| {
-        let engine = ctx.engine()?;
-        engine.revision.track();
-        let heads = engine.with_record(id, |r| r.heads()).ok()?;
-        Some(SyncState::of(&engine, id, &heads))
-    });
     let sync_state = move || sync_state.get();
     let on_server = move || sync_state().map(|s| s == SyncState::OnServer);
     let refresh = move || {
-        let Some(session) = ctx.engine().and_then(|e| e.session()).filter(|_| by_hand) else { return };
+        let Some(session) = ctx.engine().and_then(|e| e.session()) else { return };
         spawn_local(async move {
             if let Ok(list) = api::orgs(&session.token).await {
                 orgs.set(list.into_iter().filter(|o| o.id != session.user.org_id).collect());
@@ -445,16 +466,7 @@ fn SharePanel(id: DocumentId, by_hand: bool) -> impl IntoView {
 
     view! {
         <div class="share" id="share-panel">
-            <p id="record-sync" data-synced=move || on_server().unwrap_or(false).to_string()
-                data-state=move || sync_state().unwrap_or(SyncState::Pending).code()
-                class=move || format!("sync-state {}", sync_state().unwrap_or(SyncState::Pending).code())>
-                {move || ctx.t(sync_state().unwrap_or(SyncState::Pending).label())}
-                <span id="record-refusal">{move || {
-                    sync_state();
-                    ctx.engine().and_then(|e| e.refusal(id)).flatten()
-                }}</span>
-            </p>
-            {move || match access.get().filter(|_| by_hand) {
+            {move || match access.get() {
                 Some(a) if a.owner => {
                     let shared = a.shared_with.clone();
                     let shared_any = !shared.is_empty();
@@ -493,7 +505,7 @@ fn SharePanel(id: DocumentId, by_hand: bool) -> impl IntoView {
                     }.into_any()
                 }
                 Some(_) => ().into_any(),
-                None if by_hand && ctx.engine().and_then(|e| e.session()).is_some() && on_server() != Some(true) => view! {
+                None if ctx.engine().and_then(|e| e.session()).is_some() && on_server() != Some(true) => view! {
                     <p class="muted">{move || ctx.t(text::SHARE_NEEDS_SYNC)}</p>
                 }.into_any(),
                 None => ().into_any(),
