@@ -303,6 +303,10 @@ pub const CASE_TEXT_NOTE_REASON: L = L::new(
 pub const LIST_SEP: L = L::new("、", ", ");
 pub const CASE_MISSING: L = L::new("请先填写：", "Please fill in first: ");
 pub const CASE_TO_NAME: L = L::new("接收单位", "Receiving organisation");
+pub const CASE_NO_RECEIVER: L = L::new(
+    "没有可接收的单位：请先联网一次取得单位名单；若仍没有，请管理员在服务器上登记接收单位的类型。",
+    "No organisation of the kind this step goes to: connect once to fetch the list of organisations; if it is still empty, ask the administrator to register the receiving organisation's kind on the server.",
+);
 pub const CASE_UNDER_A_MINUTE: L = L::new("不到 1 分钟", "under a minute");
 pub const CASE_CONFIRM: L = L::new("确认", "Confirm");
 pub const CASE_STEP_SAVED: L = L::new("已保存在本机，联网后同步给对方。", "Saved on this device; the other side gets it when it syncs.");

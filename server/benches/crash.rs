@@ -238,7 +238,7 @@ async fn campaign(backend: Backend, bin: &Path, postgres: Option<&str>, config: 
 
     // One sign-in per account: tokens live in the store, so they outlast every kill.
     let mut tokens = Vec::new();
-    for (_, _, user, _, password) in server::demo::ACCOUNTS {
+    for server::demo::DemoAccount { user, password, .. } in server::demo::ACCOUNTS {
         tokens.push(login_as(server.port, user, password).await?);
     }
     let (port_tx, port_rx) = watch::channel(Some(server.port));

@@ -10,6 +10,8 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+use shared::case::workflow::ORG_KINDS;
+
 use crate::store::{Store, StoreError};
 
 /// How long a session token stays valid.
@@ -17,11 +19,28 @@ pub const TOKEN_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 pub use shared::api::User;
 
-pub async fn create_org(store: &dyn Store, id: &str, name: &str) -> Result<(), StoreError> {
+/// Adds an organisation of `kind`, one of [`ORG_KINDS`] (a case clue is transferred only to a
+/// procuratorate, an entrustment only to a federation).
+pub async fn create_org(store: &dyn Store, id: &str, name: &str, kind: &str) -> Result<(), StoreError> {
     if !valid_slug(id) {
         return Err(StoreError::Conflict(format!("organisation id `{id}` must be 1-64 of a-z, 0-9, - and _")));
     }
-    store.org_create(id, name).await
+    check_kind(kind)?;
+    store.org_create(id, name, kind).await
+}
+
+/// Changes what an organisation is. Steps already admitted stand; later ones are checked
+/// against the new kind.
+pub async fn set_org_kind(store: &dyn Store, id: &str, kind: &str) -> Result<(), StoreError> {
+    check_kind(kind)?;
+    store.org_set_kind(id, kind).await
+}
+
+fn check_kind(kind: &str) -> Result<(), StoreError> {
+    if ORG_KINDS.contains(&kind) {
+        return Ok(());
+    }
+    Err(StoreError::Conflict(format!("an organisation's kind is one of {}, not `{kind}`", ORG_KINDS.join(", "))))
 }
 
 pub async fn create_user(store: &dyn Store, username: &str, display_name: &str, org_id: &str, password: &str) -> Result<i64, StoreError> {
@@ -120,7 +139,7 @@ mod tests {
     async fn passwords_tokens_expiry_and_revocation() {
         let store = store();
         let s: &dyn Store = &store;
-        create_org(s, "fed", "县妇联").await.unwrap();
+        create_org(s, "fed", "县妇联", "federation").await.unwrap();
         let id = create_user(s, "li", "李", "fed", "correct horse battery").await.unwrap();
         assert!(check_password(s, "li", "wrong password!").await.unwrap().is_none());
         assert!(check_password(s, "nobody", "correct horse battery").await.unwrap().is_none());
@@ -140,9 +159,16 @@ mod tests {
     async fn bad_accounts_are_refused_clearly() {
         let store = store();
         let s: &dyn Store = &store;
-        create_org(s, "fed", "县妇联").await.unwrap();
-        assert!(matches!(create_org(s, "fed", "again").await, Err(StoreError::Conflict(_))));
-        assert!(matches!(create_org(s, "Bad Org", "x").await, Err(StoreError::Conflict(_))));
+        create_org(s, "fed", "县妇联", "federation").await.unwrap();
+        assert!(matches!(create_org(s, "fed", "again", "federation").await, Err(StoreError::Conflict(_))));
+        assert!(matches!(create_org(s, "Bad Org", "x", "court").await, Err(StoreError::Conflict(_))));
+        let wrong = create_org(s, "proc", "县检察院", "prosecutor").await;
+        assert!(matches!(&wrong, Err(StoreError::Conflict(m)) if m.contains("procuratorate")), "{wrong:?}");
+        assert!(!s.org_exists("proc").await.unwrap());
+        set_org_kind(s, "fed", "other").await.unwrap();
+        assert_eq!(s.orgs().await.unwrap()[0].kind, "other");
+        assert!(matches!(set_org_kind(s, "fed", "bank").await, Err(StoreError::Conflict(_))));
+        assert!(matches!(set_org_kind(s, "nobody", "court").await, Err(StoreError::NotFound(_))));
         assert!(matches!(create_user(s, "wang", "王", "nope", "long enough pw").await, Err(StoreError::NotFound(_))));
         assert!(matches!(create_user(s, "wang", "王", "fed", "short").await, Err(StoreError::Conflict(_))));
         create_user(s, "wang", "王", "fed", "long enough pw").await.unwrap();

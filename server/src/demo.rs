@@ -4,19 +4,52 @@
 use crate::accounts;
 use crate::store::{Store, StoreError};
 
-pub const ACCOUNTS: &[(&str, &str, &str, &str, &str)] = &[
-    // (org id, org name, username, display name, password)
-    ("county-federation", "县妇女联合会 County Women's Federation", "fed-li", "李敏 Li Min", "demo-federation"),
-    ("county-procuratorate", "县人民检察院 County People's Procuratorate", "proc-wang", "王强 Wang Qiang", "demo-procuratorate"),
-    ("county-court", "县人民法院 County People's Court", "court-zhao", "赵静 Zhao Jing", "demo-court"),
+/// One demo organisation and its user.
+pub struct DemoAccount {
+    pub org: &'static str,
+    pub org_name: &'static str,
+    pub kind: &'static str,
+    pub user: &'static str,
+    pub name: &'static str,
+    pub password: &'static str,
+}
+
+pub const ACCOUNTS: &[DemoAccount] = &[
+    DemoAccount {
+        org: "county-federation",
+        org_name: "县妇女联合会 County Women's Federation",
+        kind: "federation",
+        user: "fed-li",
+        name: "李敏 Li Min",
+        password: "demo-federation",
+    },
+    DemoAccount {
+        org: "county-procuratorate",
+        org_name: "县人民检察院 County People's Procuratorate",
+        kind: "procuratorate",
+        user: "proc-wang",
+        name: "王强 Wang Qiang",
+        password: "demo-procuratorate",
+    },
+    DemoAccount {
+        org: "county-court",
+        org_name: "县人民法院 County People's Court",
+        kind: "court",
+        user: "court-zhao",
+        name: "赵静 Zhao Jing",
+        password: "demo-court",
+    },
 ];
 
 /// Creates the demo organisations and users unless they exist; returns the lines to print.
 pub async fn seed(store: &dyn Store) -> Result<Vec<String>, StoreError> {
     let mut lines = vec!["demo accounts (localhost trials only):".to_owned()];
-    for (org, org_name, user, name, password) in ACCOUNTS {
-        if !store.org_exists(org).await? {
-            accounts::create_org(store, org, org_name).await?;
+    for DemoAccount { org, org_name, kind, user, name, password } in ACCOUNTS {
+        if store.org_exists(org).await? {
+            // A demo database made before organisations had kinds.
+            accounts::set_org_kind(store, org, kind).await?;
+        } else {
+            accounts::create_org(store, org, org_name, kind).await?;
         }
         match accounts::create_user(store, user, name, org, password).await {
             Ok(_) | Err(StoreError::Conflict(_)) => {}

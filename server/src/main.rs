@@ -60,8 +60,19 @@ enum KeyCommand {
 
 #[derive(Subcommand, Debug)]
 enum OrgCommand {
-    /// Add an organisation: `org add county-court "县人民法院"`.
-    Add { id: String, name: String },
+    /// Add an organisation: `org add county-court "县人民法院" --kind court`.
+    Add {
+        id: String,
+        name: String,
+        /// What it is: federation, procuratorate, court, police or other. A case clue is
+        /// transferred only to a procuratorate, an entrustment only to a federation.
+        #[arg(long)]
+        kind: String,
+    },
+    /// Change what an organisation is: `org set-kind county-procuratorate procuratorate`.
+    SetKind { id: String, kind: String },
+    /// List every organisation: id, kind, name.
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,10 +104,23 @@ async fn serve_or_run_command() -> anyhow::Result<()> {
     let args = Args::parse();
     let database = server::Database::new(args.database.as_deref(), &args.data_dir)?;
     match args.command {
-        Some(Command::Org { command: OrgCommand::Add { id, name } }) => {
+        Some(Command::Org { command }) => {
             let store = server::store::open(&database).await?;
-            server::accounts::create_org(&*store, &id, &name).await?;
-            println!("organisation {id} added");
+            match command {
+                OrgCommand::Add { id, name, kind } => {
+                    server::accounts::create_org(&*store, &id, &name, &kind).await?;
+                    println!("organisation {id} ({kind}) added");
+                }
+                OrgCommand::SetKind { id, kind } => {
+                    server::accounts::set_org_kind(&*store, &id, &kind).await?;
+                    println!("organisation {id} is now of kind {kind}; steps already taken stand");
+                }
+                OrgCommand::List => {
+                    for org in store.orgs().await? {
+                        println!("{}\t{}\t{}", org.id, org.kind, org.name);
+                    }
+                }
+            }
             return Ok(());
         }
         Some(Command::User { command: UserCommand::Add { username, org, name } }) => {

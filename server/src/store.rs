@@ -148,8 +148,10 @@ pub trait Store: Send + Sync {
     /// instance shares. Called once, before serving.
     fn listen(&self) -> StoreFuture<'_, Option<mpsc::UnboundedReceiver<Notice>>>;
 
-    /// Adds an organisation; `Conflict` if the id is taken.
-    fn org_create<'a>(&'a self, id: &'a str, name: &'a str) -> StoreFuture<'a, ()>;
+    /// Adds an organisation of `kind` (checked by the caller); `Conflict` if the id is taken.
+    fn org_create<'a>(&'a self, id: &'a str, name: &'a str, kind: &'a str) -> StoreFuture<'a, ()>;
+    /// Says what an organisation is; `NotFound` without it.
+    fn org_set_kind<'a>(&'a self, id: &'a str, kind: &'a str) -> StoreFuture<'a, ()>;
     fn org_exists<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
     /// What an organisation's records take: how many it owns, and the bytes of their
     /// attachments (uploads under way counted at their full size), for its quotas.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::case_model::{Deadline, Need, Party, StateDef, StepDef, When, Workflow};
+use crate::case_model::{Deadline, Need, ORG_KINDS, Party, StateDef, StepDef, When, Workflow};
 use crate::emit::Rust;
 use crate::i18n::L;
 
@@ -76,8 +76,9 @@ struct StepFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NeedFile {
+    /// The kind of organisation the step names as receiver (one of `ORG_KINDS`).
     #[serde(default)]
-    to_org: bool,
+    to_org: Option<String>,
     #[serde(default)]
     choice: Option<String>,
     #[serde(default)]
@@ -120,13 +121,16 @@ pub fn read(name: &str, source: &str) -> Result<Checked, String> {
         if step.opens && step.by != "sender" {
             return fail(format!("step {:?} opens the case, so the sender takes it", step.id));
         }
-        if step.opens && !step.needs.iter().any(|n| n.to_org) {
+        if step.opens && !step.needs.iter().any(|n| n.to_org.is_some()) {
             return fail(format!("step {:?} opens the case, so it needs `to_org`", step.id));
         }
         for need in &step.needs {
-            let kinds = [need.to_org, need.choice.is_some(), need.date.is_some()].into_iter().filter(|k| *k).count();
+            let kinds = [need.to_org.is_some(), need.choice.is_some(), need.date.is_some()].into_iter().filter(|k| *k).count();
             if kinds != 1 {
                 return fail(format!("step {:?}: each need is one of to_org, choice or date", step.id));
+            }
+            if let Some(kind) = need.to_org.as_deref().filter(|k| !ORG_KINDS.contains(k)) {
+                return fail(format!("step {:?}: `to_org` is a kind of organisation ({}), not {kind:?}", step.id, ORG_KINDS.join(", ")));
             }
             if need.choice.is_some() && need.choices.is_empty() {
                 return fail(format!("step {:?}: a choice needs its choices", step.id));
@@ -185,7 +189,7 @@ pub fn read(name: &str, source: &str) -> Result<Checked, String> {
                                     choices: leak_slice(n.choices.iter().map(|c| leak(c.clone())).collect()),
                                 },
                                 (_, Some(key)) => Need::Date { key: leak(key.clone()) },
-                                _ => Need::ToOrg,
+                                _ => Need::ToOrg { kind: leak(n.to_org.clone().unwrap_or_default()) },
                             })
                             .collect(),
                     ),
@@ -297,7 +301,7 @@ impl Rust for When {
 impl Rust for Need {
     fn rust(&self) -> String {
         match self {
-            Need::ToOrg => "Need::ToOrg".into(),
+            Need::ToOrg { kind } => format!("Need::ToOrg {{ kind: {} }}", kind.rust()),
             Need::Choice { key, choices } => format!("Need::Choice {{ key: {}, choices: {} }}", key.rust(), choices.rust()),
             Need::Date { key } => format!("Need::Date {{ key: {} }}", key.rust()),
         }

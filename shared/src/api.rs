@@ -128,6 +128,9 @@ pub struct ActorBinding {
 pub struct Org {
     pub id: String,
     pub name: String,
+    /// What it is (one of [`crate::case::workflow::ORG_KINDS`]): who a case step may go to.
+    #[serde(default)]
+    pub kind: String,
 }
 
 /// The largest attachment the server accepts (a phone photo after downscaling is well under

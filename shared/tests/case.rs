@@ -14,6 +14,8 @@ use shared::case::{self, CaseState, Facts, Log, Outcome, Refusal, derive};
 const FED: &str = "fed";
 const PROC: &str = "proc";
 const COURT: &str = "court";
+/// Another procuratorate (the city's): a transfer may go to either.
+const CITY: &str = "city-proc";
 const FACTS: Facts = Facts { consent_or_basis: true, minor_sexual_assault: true };
 
 /// What each step must carry to pass its data checks.
@@ -214,13 +216,21 @@ fn take(doc: &mut AutoCommit, by: Sender<'_>, step: &str, id: &str, at: i64) -> 
     Ok(event)
 }
 
+/// The server's register: what each organisation in these tests is.
+fn org_kinds() -> admit::OrgKinds {
+    [(FED, "federation"), (PROC, "procuratorate"), (COURT, "court"), (CITY, "procuratorate")]
+        .into_iter()
+        .map(|(o, k)| (o.into(), k.into()))
+        .collect()
+}
+
 /// The server merges a device's copy and admits what it brought, or keeps its own copy.
 fn sync_to_server(server: &mut AutoCommit, device: &mut AutoCommit, by: Sender<'_>, now: i64) -> Result<(), String> {
     let before = admit::before(server);
     let heads = server.get_heads();
     let mut next = server.fork();
     next.merge(device).unwrap();
-    admit::admit(&mut next, &before, &heads, by, now)?;
+    admit::admit(&mut next, &before, &heads, by, &org_kinds(), now)?;
     next.commit();
     *server = next;
     device.merge(server).unwrap();
@@ -275,6 +285,20 @@ fn the_server_refuses_forged_altered_and_out_of_turn_steps() {
     case::log::append(&mut wang, &forged, None).unwrap();
     let err = sync_to_server(&mut server.clone(), &mut wang, WANG, 70).unwrap_err();
     assert!(err.contains("only the sending organisation"), "{err}");
+
+    // A transfer (another one, from a second federation device) to a court, or to an
+    // organisation the server does not know: a case clue goes to a procuratorate.
+    for (to, why) in [(COURT, "a court; this step goes to a procuratorate"), ("nobody", "not a registered organisation")] {
+        let mut fresh = intake();
+        let mut other = fresh.fork();
+        let mut d = good_data("transfer");
+        d.insert("to_org".into(), to.into());
+        case::take(&mut other, "intake", FED, "transfer", "t9", LI.user, LI.org, 10, d, None).unwrap();
+        other.commit();
+        let err = sync_to_server(&mut fresh, &mut other, LI, 50).unwrap_err();
+        assert!(err.contains("step t9 (transfer) was refused") && err.contains(why), "{to}: {err}");
+        assert!(case::log::read(&fresh).events.is_empty(), "{to}: nothing of it was applied");
+    }
 
     // A result before acceptance.
     let mut early = server.fork();
@@ -509,7 +533,7 @@ proptest! {
                     let id = format!("s{clock}");
                     let mut d = good_data(def.id);
                     if def.id == "transfer" && pick % 3 == 0 {
-                        d.insert("to_org".into(), COURT.into());
+                        d.insert("to_org".into(), CITY.into());
                     }
                     case::take(&mut replicas[r], "intake", FED, def.id, &id, by.user, by.org, clock, d, None).unwrap();
                     replicas[r].commit();

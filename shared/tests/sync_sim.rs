@@ -1192,6 +1192,7 @@ fn the_server_node_admits_case_steps_and_refuses_a_broken_one() {
         role: Role::Server,
         max_doc_bytes: 1 << 20,
     });
+    server.set_org_kinds([("fed", "federation"), ("proc", "procuratorate")].into_iter().map(|(o, k)| (o.into(), k.into())).collect());
     let (li, wang) = (ConnId(1), ConnId(2));
     for (conn, account, org, peer) in [(li, "1", "fed", "p"), (wang, "2", "proc", "q")] {
         let join = Message::Join { sender_id: PeerId(peer.into()), supported_protocol_versions: vec!["1".into()], peer_metadata: None };

@@ -64,7 +64,12 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
 
     // No signal: the transfer is recorded on the phone, waiting to sync.
     await fedCtx.setOffline(true);
-    await step(fed, "transfer", () => fed.selectOption("#case-to-org", DEMO.procuratorate.org));
+    await step(fed, "transfer", async () => {
+      // Offered only the procuratorate: a case clue goes to no court, and not back to itself.
+      const offered = await fed.$$eval("#case-to-org option", (os) => os.map((o) => o.value).filter(Boolean));
+      assert.deepEqual(offered, [DEMO.procuratorate.org]);
+      await fed.selectOption("#case-to-org", DEMO.procuratorate.org);
+    });
     await caseState(fed, "transferred");
     assert.equal(await fed.getAttribute('#case-timeline li[data-step="transfer"]', "data-received"), "false", "not on the server yet");
     assert.match(await fed.innerText("#case-timeline"), /尚未同步到服务器/);
@@ -127,7 +132,11 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     await caseState(proc, "drafted");
     await proc.waitForSelector('#record-sync[data-state="on-server"]', { timeout: 20000 });
     const entrustment = proc.url().split("#/r/")[1];
-    await step(proc, "entrust", () => proc.selectOption("#case-to-org", DEMO.federation.org));
+    await step(proc, "entrust", async () => {
+      const offered = await proc.$$eval("#case-to-org option", (os) => os.map((o) => o.value).filter(Boolean));
+      assert.deepEqual(offered, [DEMO.federation.org], "an entrustment goes to a federation");
+      await proc.selectOption("#case-to-org", DEMO.federation.org);
+    });
     await received(proc, "entrust");
 
     const fedItem = await inboxHas(fed, server.url, entrustment);

@@ -371,8 +371,7 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
         editor.redraw();
     };
 
-    let org_name =
-        move |org: &str| editor.orgs.with(|o| o.iter().find(|(id, _)| id == org).map(|(_, n)| n.clone())).unwrap_or_else(|| org.to_owned());
+    let org_name = move |org: &str| editor.org_name(org);
     let my_org = move || ctx.engine().and_then(|e| e.session()).map(|s| s.user.org_id);
     // A signatory by name (as the server knows the account that wrote into this record), the
     // username while that is not known.
@@ -538,7 +537,7 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
                     <option value="">{move || format!("— {} —", ctx.t(text::CHOOSE))}</option>
                     {move || {
                         let parties = view_state.get().map(|v| v.content.parties).unwrap_or_default();
-                        editor.orgs.get().into_iter().filter(|(o, _)| !parties.contains(o)).map(|(o, name)| view! { <option value=o>{name}</option> }).collect_view()
+                        editor.orgs.get().into_iter().filter(|o| !parties.contains(&o.id)).map(|o| view! { <option value=o.id>{o.name}</option> }).collect_view()
                     }}
                 </select>
                 <button type="button" id="ag-add-party-button" on:click=add_party>{move || ctx.t(text::AG_ADD)}</button>

@@ -138,7 +138,7 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
             .needs
             .iter()
             .filter_map(|n| match *n {
-                Need::ToOrg if !data.contains_key("to_org") => Some(ctx.t(text::CASE_TO_NAME)),
+                Need::ToOrg { .. } if !data.contains_key("to_org") => Some(ctx.t(text::CASE_TO_NAME)),
                 Need::Choice { key: key @ ("outcome" | "reason"), .. } if !data.contains_key(key) => Some(ctx.t(choice_label(key))),
                 Need::Date { key } if def.id != "entrust" && !data.contains_key(key) => Some(ctx.t(text::CASE_DATE)),
                 _ => None,
@@ -302,14 +302,13 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
             .needs
             .iter()
             .filter_map(|need| match *need {
-                Need::ToOrg => {
-                    let options = editor
-                        .orgs
-                        .get()
-                        .into_iter()
-                        .filter(|(o, _)| *o != org)
-                        .map(|(o, name)| view! { <option value=o>{name}</option> })
-                        .collect_view();
+                Need::ToOrg { kind } => {
+                    // Only organisations of the kind the step goes to: the server refuses others.
+                    let options: Vec<_> = editor.orgs.get().into_iter().filter(|o| o.id != org && o.kind == kind).collect();
+                    if options.is_empty() {
+                        return Some(view! { <p class="error" id="case-no-receiver">{ctx.t(text::CASE_NO_RECEIVER)}</p> }.into_any());
+                    }
+                    let options = options.into_iter().map(|o| view! { <option value=o.id>{o.name}</option> }).collect_view();
                     Some(view! {
                         <label>{ctx.t(text::CASE_TO)}
                             <select id="case-to-org" on:change=move |ev| { let v = event_target_value(&ev); inputs.update(|i| { i.insert("to_org".into(), v); }); }>

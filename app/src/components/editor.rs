@@ -37,7 +37,7 @@ pub struct Editor {
     pub checked: RwSignal<bool>,
     pub problems: Memo<Vec<Problem>>,
     /// Organisation id → name, to say who wrote a value.
-    pub orgs: RwSignal<Vec<(String, String)>>,
+    pub orgs: RwSignal<Vec<crate::api::Org>>,
     /// Whether the server gave the list since this page opened.
     orgs_fetched: StoredValue<bool>,
 }
@@ -220,7 +220,7 @@ impl Editor {
 
     /// An organisation's name, or its id while the names are not known.
     pub fn org_name(&self, id: &str) -> String {
-        self.orgs.with(|orgs| orgs.iter().find(|(o, _)| o == id).map(|(_, n)| n.clone())).unwrap_or_else(|| id.to_owned())
+        self.orgs.with(|orgs| orgs.iter().find(|o| o.id == id).map(|o| o.name.clone())).unwrap_or_else(|| id.to_owned())
     }
 
     /// Re-reads the values from the record.
@@ -288,11 +288,13 @@ impl Editor {
         let Some(session) = self.engine().and_then(|e| e.session()) else { return };
         let (orgs, fetched) = (self.orgs, self.orgs_fetched);
         // The last list the server gave, so names show offline (print, diff, parties) too.
-        let cached = crate::platform::cached(ORGS_CACHE).and_then(|s| serde_json::from_str::<Vec<(String, String)>>(&s).ok());
-        orgs.set(cached.unwrap_or_else(|| vec![(session.user.org_id.clone(), session.user.org_name.clone())]));
+        // A list cached before organisations had kinds does not read: the own name stands in
+        // until the server answers.
+        let cached = crate::platform::cached(ORGS_CACHE).and_then(|s| serde_json::from_str::<Vec<crate::api::Org>>(&s).ok());
+        let own = || vec![crate::api::Org { id: session.user.org_id.clone(), name: session.user.org_name.clone(), kind: String::new() }];
+        orgs.set(cached.unwrap_or_else(own));
         leptos::task::spawn_local(async move {
             if let Ok(list) = crate::api::orgs(&session.token).await {
-                let list: Vec<(String, String)> = list.into_iter().map(|o| (o.id, o.name)).collect();
                 if let Ok(json) = serde_json::to_string(&list) {
                     crate::platform::cache(ORGS_CACHE, &json);
                 }
@@ -303,7 +305,7 @@ impl Editor {
     }
 }
 
-/// `localStorage` key of the organisations' names (`[[id, name], …]`).
+/// `localStorage` key of the register of organisations (`[{id, name, kind}, …]`).
 const ORGS_CACHE: &str = "liaison.orgs";
 
 /// Focuses an element by id (and brings it into view), if it is on the page.

@@ -170,6 +170,10 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (doc_id, org_id)
     );
     "#,
+    // Version 5: as SQLite's version 6 (what each organisation is).
+    r#"
+    ALTER TABLE orgs ADD COLUMN kind TEXT NOT NULL DEFAULT 'other';
+    "#,
 ];
 
 impl PgStore {
@@ -224,12 +228,24 @@ impl Store for PgStore {
         })
     }
 
-    fn org_create<'a>(&'a self, id: &'a str, name: &'a str) -> StoreFuture<'a, ()> {
+    fn org_create<'a>(&'a self, id: &'a str, name: &'a str, kind: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let c = self.pool.get().await?;
-            let n = c.execute("INSERT INTO orgs (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", &[&id, &name]).await?;
+            let n = c
+                .execute("INSERT INTO orgs (id, name, kind) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", &[&id, &name, &kind])
+                .await?;
             if n == 0 {
                 return Err(StoreError::Conflict(format!("organisation `{id}` exists already")));
+            }
+            Ok(())
+        })
+    }
+
+    fn org_set_kind<'a>(&'a self, id: &'a str, kind: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            if c.execute("UPDATE orgs SET kind = $2 WHERE id = $1", &[&id, &kind]).await? == 0 {
+                return Err(StoreError::NotFound(format!("organisation `{id}`")));
             }
             Ok(())
         })
@@ -257,8 +273,8 @@ impl Store for PgStore {
     fn orgs(&self) -> StoreFuture<'_, Vec<Org>> {
         Box::pin(async move {
             let c = self.pool.get().await?;
-            let rows = c.query("SELECT id, name FROM orgs ORDER BY id", &[]).await?;
-            Ok(rows.iter().map(|r| Org { id: r.get(0), name: r.get(1) }).collect())
+            let rows = c.query("SELECT id, name, kind FROM orgs ORDER BY id", &[]).await?;
+            Ok(rows.iter().map(|r| Org { id: r.get(0), name: r.get(1), kind: r.get(2) }).collect())
         })
     }
 

@@ -146,6 +146,10 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (doc_id, org_id)
     );
     "#,
+    // Version 6: what each organisation is (a case clue goes to a procuratorate).
+    r#"
+    ALTER TABLE orgs ADD COLUMN kind TEXT NOT NULL DEFAULT 'other';
+    "#,
 ];
 
 impl SqliteStore {
@@ -195,12 +199,22 @@ impl Store for SqliteStore {
         Box::pin(async { Ok(None) })
     }
 
-    fn org_create<'a>(&'a self, id: &'a str, name: &'a str) -> StoreFuture<'a, ()> {
-        let (id, name) = (id.to_owned(), name.to_owned());
+    fn org_create<'a>(&'a self, id: &'a str, name: &'a str, kind: &'a str) -> StoreFuture<'a, ()> {
+        let (id, name, kind) = (id.to_owned(), name.to_owned(), kind.to_owned());
         self.call(move |c| {
-            let n = c.execute("INSERT OR IGNORE INTO orgs (id, name) VALUES (?1, ?2)", params![id, name])?;
+            let n = c.execute("INSERT OR IGNORE INTO orgs (id, name, kind) VALUES (?1, ?2, ?3)", params![id, name, kind])?;
             if n == 0 {
                 return Err(StoreError::Conflict(format!("organisation `{id}` exists already")));
+            }
+            Ok(())
+        })
+    }
+
+    fn org_set_kind<'a>(&'a self, id: &'a str, kind: &'a str) -> StoreFuture<'a, ()> {
+        let (id, kind) = (id.to_owned(), kind.to_owned());
+        self.call(move |c| {
+            if c.execute("UPDATE orgs SET kind = ?2 WHERE id = ?1", params![id, kind])? == 0 {
+                return Err(StoreError::NotFound(format!("organisation `{id}`")));
             }
             Ok(())
         })
@@ -226,8 +240,8 @@ impl Store for SqliteStore {
 
     fn orgs(&self) -> StoreFuture<'_, Vec<Org>> {
         self.call(|c| {
-            let mut stmt = c.prepare("SELECT id, name FROM orgs ORDER BY id")?;
-            let rows = stmt.query_map([], |r| Ok(Org { id: r.get(0)?, name: r.get(1)? }))?;
+            let mut stmt = c.prepare("SELECT id, name, kind FROM orgs ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok(Org { id: r.get(0)?, name: r.get(1)?, kind: r.get(2)? }))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }

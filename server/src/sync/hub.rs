@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use automerge::{ChangeHash, ReadDoc};
 use shared::DocumentId;
+use shared::case::admit::OrgKinds;
 use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerId, PeerMetadata, Role, Verdict};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -35,6 +36,7 @@ pub const MAX_PERSIST_QUEUE_BYTES: usize = 128 * 1024 * 1024;
 pub struct Hub {
     tx: mpsc::Sender<HubEvent>,
     next_conn: Arc<AtomicU64>,
+    store: Arc<dyn Store>,
 }
 
 /// What the hub tells a socket task.
@@ -52,6 +54,9 @@ enum HubEvent {
         user: User,
         token_hash: String,
         out: mpsc::Sender<Outgoing>,
+        /// The register of organisations as read for this connection (`None`: the read
+        /// failed, the last one stands).
+        org_kinds: Option<OrgKinds>,
     },
     Node(Event),
     /// `org` was given or lost access to `doc`.
@@ -116,8 +121,8 @@ impl Hub {
             max_doc_bytes: config.max_doc_bytes,
         });
         let quota = Arc::new(DocQuota { limit: config.max_docs_per_org, owned: tokio::sync::Mutex::new(HashMap::new()) });
-        tokio::spawn(hub_task(node, store, rx, tx.clone(), persist_tx, persist_queued, quota));
-        Hub { tx, next_conn: Arc::new(AtomicU64::new(1)) }
+        tokio::spawn(hub_task(node, store.clone(), rx, tx.clone(), persist_tx, persist_queued, quota));
+        Hub { tx, next_conn: Arc::new(AtomicU64::new(1)), store }
     }
 
     /// Registers a socket; returns its id and the channel of frames to write to it.
@@ -125,7 +130,16 @@ impl Hub {
         let conn = ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed));
         let (out, rx) = mpsc::channel(OUTGOING_BUFFER);
         let token_hash = shared::storage_key::chunk_hash(token.as_bytes());
-        let _ = self.tx.send(HubEvent::Connected { conn, user, token_hash, out }).await;
+        // Read again for every connection: `org add` and `org set-kind` run as another process,
+        // and any step a connection brings comes after its own read.
+        let org_kinds = match self.store.orgs().await {
+            Ok(orgs) => Some(orgs.into_iter().map(|o| (o.id, o.kind)).collect()),
+            Err(e) => {
+                tracing::warn!(error = %e, "the register of organisations could not be read; the last one read stands");
+                None
+            }
+        };
+        let _ = self.tx.send(HubEvent::Connected { conn, user, token_hash, out, org_kinds }).await;
         (conn, rx)
     }
 
@@ -181,7 +195,10 @@ async fn hub_task(
     while let Some(event) = rx.recv().await {
         let now = crate::now_ms() as u64;
         let actions = match event {
-            HubEvent::Connected { conn, user, token_hash, out } => {
+            HubEvent::Connected { conn, user, token_hash, out, org_kinds } => {
+                if let Some(kinds) = org_kinds {
+                    node.set_org_kinds(kinds);
+                }
                 let account = user.id.to_string();
                 tracing::info!(conn = conn.0, user = user.id, org = %user.org_id, "sync connection opened");
                 let org = user.org_id.clone();
@@ -417,7 +434,7 @@ fn stored_elsewhere(node: &mut Node, now: u64, doc: DocumentId, chunks: &[Vec<u8
 /// Turns the store's notices into hub events. A document's notice names its heads; only when
 /// this instance lacks one of them (and has the document loaded) are its chunks read.
 async fn notice_task(store: Arc<dyn Store>, mut notices: mpsc::UnboundedReceiver<Notice>, hub: mpsc::Sender<HubEvent>) {
-    let handle = Hub { tx: hub.clone(), next_conn: Arc::new(AtomicU64::new(0)) };
+    let handle = Hub { tx: hub.clone(), next_conn: Arc::new(AtomicU64::new(0)), store: store.clone() };
     while let Some(notice) = notices.recv().await {
         match notice {
             Notice::DocChanged { doc, heads } => {

@@ -127,7 +127,7 @@ impl TestServer {
     }
 
     pub async fn token(&self, user: &str) -> String {
-        let password = server::demo::ACCOUNTS.iter().find(|a| a.2 == user).unwrap().4;
+        let password = server::demo::ACCOUNTS.iter().find(|a| a.user == user).unwrap().password;
         let r = self.login(user, password).await;
         assert_eq!(r.status(), 200);
         r.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_owned()

@@ -68,7 +68,7 @@ impl App {
     }
 
     async fn token(&self, user: &str) -> String {
-        let password = server::demo::ACCOUNTS.iter().find(|a| a.2 == user).unwrap().4;
+        let password = server::demo::ACCOUNTS.iter().find(|a| a.user == user).unwrap().password;
         let (status, body) = self.call(Method::POST, "/api/login", None, Some(json!({ "username": user, "password": password }))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["token"].as_str().unwrap().to_owned()

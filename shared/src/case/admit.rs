@@ -16,6 +16,7 @@ use automerge::{AutoCommit, ChangeHash, ObjId, ReadDoc};
 
 use super::derive::derive;
 use super::log::{self, Event, Log, Receipt};
+use super::workflow::Need;
 use super::{facts_at, workflow};
 
 /// At most this many new steps in one message, and in one record: a step is a person's act,
@@ -52,10 +53,21 @@ pub struct Sender<'a> {
     pub owner: &'a str,
 }
 
+/// What each organisation the server knows is (id → one of [`workflow::ORG_KINDS`]): a step names as
+/// receiver only an organisation of the kind it needs, as registered when the step arrives.
+pub type OrgKinds = BTreeMap<String, String>;
+
 /// Checks what `doc` gained since `before` (read before the message was applied; `heads`: the
 /// document's heads then) and writes a receipt for each new step. An `Err` refuses the whole
 /// message (the caller drops what it applied).
-pub fn admit(doc: &mut AutoCommit, before: &Before, heads: &[ChangeHash], by: Sender<'_>, now: i64) -> Result<(), String> {
+pub fn admit(
+    doc: &mut AutoCommit,
+    before: &Before,
+    heads: &[ChangeHash],
+    by: Sender<'_>,
+    org_kinds: &OrgKinds,
+    now: i64,
+) -> Result<(), String> {
     let after = log::read(doc);
     let shape = log::shape(doc);
     let changed = |what: &str| Err(format!("{what}: a message may only add steps"));
@@ -128,6 +140,9 @@ pub fn admit(doc: &mut AutoCommit, before: &Before, heads: &[ChangeHash], by: Se
         if let Err(refusal) = where_it_stood.check(&e.step, by.org, by.owner, &e.data, facts_at(doc, Some(&at))) {
             return Err(format!("step {} ({}) was refused: {refusal}", e.id, e.step));
         }
+        if let Some(refusal) = wrong_receiver(wf, e, org_kinds) {
+            return Err(format!("step {} ({}) was refused: {refusal}", e.id, e.step));
+        }
         seq += 1;
         let receipt = Receipt { seq, at: now };
         log::write_receipt(doc, &e.id, receipt).map_err(|err| err.to_string())?;
@@ -148,6 +163,22 @@ pub struct AccessChanges {
 pub fn derived(doc: &AutoCommit) -> Option<super::CaseState> {
     let wf = workflow::for_kind(&kind(doc))?;
     Some(derive(wf, &log::read(doc)))
+}
+
+/// Why the receiver `e` names is not one its step may name, if it is not.
+fn wrong_receiver(wf: &workflow::Workflow, e: &Event, org_kinds: &OrgKinds) -> Option<String> {
+    let needs = wf.step(&e.step).map(|s| s.needs).unwrap_or_default();
+    needs.iter().find_map(|need| match need {
+        Need::ToOrg { kind } => {
+            let to = e.data.get("to_org").map(String::as_str).unwrap_or_default();
+            match org_kinds.get(to) {
+                Some(k) if k == kind => None,
+                Some(k) => Some(format!("it names {to:?} as receiver, a {k}; this step goes to a {kind}")),
+                None => Some(format!("it names {to:?} as receiver, which is not a registered organisation")),
+            }
+        }
+        _ => None,
+    })
 }
 
 /// Whether `change` holds the op `id` (an object the change created).

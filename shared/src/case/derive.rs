@@ -222,7 +222,7 @@ impl CaseState {
         }
         for need in def.needs {
             match *need {
-                Need::ToOrg => match data.get("to_org") {
+                Need::ToOrg { .. } => match data.get("to_org") {
                     None => return Err(Refusal::Missing("to_org")),
                     Some(to) if to.is_empty() => return Err(Refusal::Missing("to_org")),
                     Some(to) if to == org => return Err(Refusal::ToSelf),

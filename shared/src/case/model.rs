@@ -17,13 +17,19 @@ pub enum Party {
 /// the record's `case.texts`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
-    /// `to_org`: the receiving organisation, not the sender.
-    ToOrg,
+    /// `to_org`: the receiving organisation, not the sender, and one of kind `kind` (one of
+    /// [`ORG_KINDS`]) — a case clue goes to a procuratorate, an entrustment to a federation.
+    /// The kind is checked where organisations are known (the server's admission, the app's
+    /// list of receivers); the derived state does not depend on it.
+    ToOrg { kind: &'static str },
     /// `key` must be one of `choices`.
     Choice { key: &'static str, choices: &'static [&'static str] },
     /// `key` must be a date, `YYYY-MM-DD`.
     Date { key: &'static str },
 }
+
+/// What an organisation is, as the server's register says: what a step may name as receiver.
+pub const ORG_KINDS: &[&str] = &["federation", "procuratorate", "court", "police", "other"];
 
 /// A fact about the record a step depends on, read from its fields ([`super::Facts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -267,6 +267,8 @@ pub struct Node {
     /// the caller drops that document ([`Node::interrupted_doc`]).
     handling: Option<DocumentId>,
     max_loaded_docs: usize,
+    /// (Server.) What each organisation is, for the receiver a case step may name.
+    org_kinds: case::admit::OrgKinds,
     /// Ephemeral messages this node sent (their `count`, which peers de-duplicate by).
     ephemeral_count: u64,
     /// The time `handle` was called with: when the server received a case step.
@@ -347,6 +349,7 @@ impl Node {
             clock: 0,
             handling: None,
             max_loaded_docs: DEFAULT_MAX_LOADED_DOCS,
+            org_kinds: Default::default(),
         }
     }
 
@@ -354,6 +357,13 @@ impl Node {
     /// opened: its memory may hold changes its storage failed to take.
     pub fn set_max_loaded_docs(&mut self, max: usize) {
         self.max_loaded_docs = max.max(1);
+    }
+
+    /// (Server.) The register of organisations and their kinds, as storage holds it now: a
+    /// case step naming a receiver is admitted only if the receiver is of the step's kind.
+    /// Until it is set, no step naming a receiver is admitted.
+    pub fn set_org_kinds(&mut self, kinds: case::admit::OrgKinds) {
+        self.org_kinds = kinds;
     }
 
     /// Access to `doc` may have changed for the account on `conn` (it was shared or revoked):
@@ -901,7 +911,7 @@ impl Node {
                 let result = match result {
                     Ok(()) if server && changed && (steps_before.is_some() || case::log::present(&d.doc)) => {
                         let by = case::admit::Sender { user: &account, org: &org, owner: &d.owner };
-                        case::admit::admit(&mut d.doc, &steps_before.unwrap_or_default(), &before, by, now)
+                        case::admit::admit(&mut d.doc, &steps_before.unwrap_or_default(), &before, by, &self.org_kinds, now)
                             .map(|()| {
                                 // The receipts are the server's own change, made when it received them.
                                 d.doc.commit_with(CommitOptions::default().with_time(now / 1000));
