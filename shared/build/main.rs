@@ -52,23 +52,26 @@ fn main() {
         })
         .collect();
     let sources: Vec<(&str, &str)> = sources.iter().map(|(name, source)| (name.as_str(), source.as_str())).collect();
-    match form::definition::load(&sources) {
+    let forms = match form::definition::load(&sources) {
         Ok(forms) => {
             let target = Path::new(&env::var("OUT_DIR").expect("set by cargo")).join("forms.rs");
             fs::write(target, emit::forms(&forms)).expect("OUT_DIR is writable");
+            forms
         }
         // Each error starts with its file name; Cargo prints these and fails the build.
         Err(errors) => {
             for e in errors {
                 println!("cargo::error=shared/forms/{}", e.to_string().replace('\n', " "));
             }
+            Vec::new()
         }
-    }
-    workflows_from(&Path::new(&env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("workflows"));
+    };
+    workflows_from(&Path::new(&env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("workflows"), &forms);
 }
 
-/// `workflows/*.json` into `$OUT_DIR/workflows.rs` (see `workflows`).
-fn workflows_from(dir: &Path) {
+/// `workflows/*.json` into `$OUT_DIR/workflows.rs` (see `workflows`); a state's `fixed` fields
+/// must be fields of every form of the workflow's kind.
+fn workflows_from(dir: &Path, forms: &[form::Form]) {
     println!("cargo::rerun-if-changed=workflows");
     let mut files: Vec<String> = fs::read_dir(dir)
         .expect("shared/workflows exists")
@@ -84,7 +87,18 @@ fn workflows_from(dir: &Path) {
             Ok(c) if !kinds.insert(c.workflow.kind) => {
                 println!("cargo::error=shared/workflows/{name}: another workflow is for records of kind {:?}", c.workflow.kind);
             }
-            Ok(c) => checked.push(c),
+            Ok(c) => {
+                let of_kind = forms.iter().filter(|f| f.kind == c.workflow.kind);
+                for (form, state) in of_kind.flat_map(|f| c.workflow.states.iter().map(move |s| (f, s))) {
+                    if let Some(field) = state.fixed.iter().find(|id| !form.fields.iter().any(|f| f.id == **id)) {
+                        println!(
+                            "cargo::error=shared/workflows/{name}: state {:?} fixes field {field:?}, which form {} v{} does not have",
+                            state.id, form.id, form.version
+                        );
+                    }
+                }
+                checked.push(c);
+            }
             Err(e) => println!("cargo::error=shared/workflows/{}", e.replace('\n', " ")),
         }
     }

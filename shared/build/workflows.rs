@@ -44,6 +44,8 @@ struct StateFile {
     deadline: Option<DeadlineFile>,
     #[serde(default)]
     closed: bool,
+    #[serde(default)]
+    fixed: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +170,7 @@ pub fn read(name: &str, source: &str) -> Result<Checked, String> {
                     waiting_for: s.waiting_for.as_deref().and_then(party),
                     deadline: s.deadline.as_ref().map(|d| Deadline { days: d.days, setting: text(&d.setting) }),
                     closed: s.closed,
+                    fixed: leak_slice(s.fixed.iter().map(|f| leak(f.clone())).collect()),
                 })
                 .collect(),
         ),
@@ -267,14 +270,15 @@ impl Rust for Workflow {
 
 impl Rust for StateDef {
     fn rust(&self) -> String {
-        let StateDef { id, label, waiting_for, deadline, closed } = self;
+        let StateDef { id, label, waiting_for, deadline, closed, fixed } = self;
         format!(
-            "StateDef {{ id: {}, label: {}, waiting_for: {}, deadline: {}, closed: {} }}",
+            "StateDef {{ id: {}, label: {}, waiting_for: {}, deadline: {}, closed: {}, fixed: {} }}",
             id.rust(),
             label.rust(),
             waiting_for.rust(),
             deadline.rust(),
-            closed.rust()
+            closed.rust(),
+            fixed.rust()
         )
     }
 }

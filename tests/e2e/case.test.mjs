@@ -138,14 +138,23 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
       await proc.selectOption("#case-to-org", DEMO.federation.org);
     });
     await received(proc, "entrust");
+    // The questions went out with the entrustment: read-only now, on both sides.
+    assert.ok(await proc.isDisabled("#f-questions"), "the questions are fixed once entrusted");
+    await proc.waitForSelector('#w-questions[data-fixed="true"] .fixed-note');
 
     const fedItem = await inboxHas(fed, server.url, entrustment);
     assert.match(await fedItem.innerText(), /已委托，待接受/);
     await fed.click(`#inbox-list li[data-id="${entrustment}"] a`);
     await step(fed, "accept");
     await fed.fill("#f-findings", "祖母日常照料，居住条件尚可。");
+    assert.ok(await fed.isDisabled("#f-questions"), "the federation answers the questions as sent");
+    assert.ok(!(await fed.isDisabled("#f-findings")), "the report is the federation's to write");
     await step(fed, "submit_report");
     await received(fed, "submit_report");
+    // Submitted: the report stays as sent, items included.
+    assert.ok(await fed.isDisabled("#f-findings"));
+    assert.ok(await fed.isDisabled("#add-visits"), "no visit is added to a submitted report");
+    assert.equal(await fed.inputValue("#f-findings"), "祖母日常照料，居住条件尚可。");
 
     await proc.reload();
     await caseState(proc, "reported");

@@ -40,6 +40,9 @@ pub struct Editor {
     pub orgs: RwSignal<Vec<crate::api::Org>>,
     /// Whether the server gave the list since this page opened.
     orgs_fetched: StoredValue<bool>,
+    /// Top-level fields the record's case has fixed where it stands now (sent on with a step;
+    /// see `StateDef::fixed`): shown read-only, and not written from this page.
+    fixed: Memo<&'static [&'static str]>,
 }
 
 /// Where a value lives: a field of the record, or a field of one item of a repeat group.
@@ -89,18 +92,29 @@ impl Editor {
         let values = RwSignal::new(Values::new());
         let checked = RwSignal::new(false);
         let problems = Memo::new(move |_| if checked.get() { values.with(|v| form.check(v)) } else { Vec::new() });
+        let (tick, epoch) = (RwSignal::new(0), RwSignal::new(0));
+        let fixed = Memo::new(move |_| {
+            if shared::case::workflow::for_kind(form.kind).is_none() {
+                return &[][..];
+            }
+            tick.track();
+            epoch.track();
+            let state = ctx.engine().and_then(|e| e.with_record(id, |r| shared::case::state(r.doc(), form.kind)).ok().flatten());
+            state.map_or(&[][..], |s| s.state.fixed)
+        });
         let editor = Editor {
             id,
             form,
             ctx,
             values,
-            tick: RwSignal::new(0),
-            epoch: RwSignal::new(0),
+            tick,
+            epoch,
             error: RwSignal::new(None),
             checked,
             problems,
             orgs: RwSignal::new(Vec::new()),
             orgs_fetched: StoredValue::new(false),
+            fixed,
         };
         editor.refresh();
         editor.watch_remote();
@@ -156,8 +170,19 @@ impl Editor {
         })
     }
 
+    /// Whether the case has fixed this slot's field (or its group) where it stands now.
+    pub fn is_fixed(&self, slot: &Slot) -> bool {
+        let top = slot.item.as_ref().map_or(slot.field.id, |i| i.group.id);
+        self.fixed.with(|f| f.contains(&top))
+    }
+
     /// Stores one value (or clears it with `None`).
     pub fn set(&self, slot: &Slot, value: Option<FieldValue>) -> Result<(), String> {
+        if self.is_fixed(slot) {
+            let e = self.ctx.t(crate::text::FIELD_FIXED).to_owned();
+            self.error.set(Some(e.clone()));
+            return Err(e);
+        }
         let now = platform::now_ms();
         let result = match &slot.item {
             // A field of the record changes only that field: it alone is read back (a keystroke

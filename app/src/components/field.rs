@@ -81,13 +81,22 @@ pub fn FieldInput(at: Slot, editor: Editor) -> AnyView {
     };
     let wrap_id = format!("w-{key}");
     let kind = field.ty.kind().as_str();
+    // Fixed by the case (sent on with a step): a disabled fieldset disables every control in
+    // it, items' and the conflict chooser's too, and says why once, at the top-level field.
+    let fixed = {
+        let slot = slot.clone();
+        Memo::new(move |_| editor.is_fixed(&slot))
+    };
+    let fixed_note =
+        slot.item.is_none().then_some(move || fixed.get().then(|| view! { <p class="hint fixed-note">{ctx.t(text::FIELD_FIXED)}</p> }));
 
     if grouped {
         view! {
             <fieldset class="field" class:invalid=failing id=wrap_id data-field=field.id data-type=kind hidden=move || !shown.get()
-                aria-describedby=described>
+                aria-describedby=described prop:disabled=move || fixed.get() data-fixed=move || fixed.get().then_some("true")>
                 <legend>{label}{required}</legend>
                 {hint}
+                {fixed_note}
                 {control}
                 {below}
             </fieldset>
@@ -95,11 +104,15 @@ pub fn FieldInput(at: Slot, editor: Editor) -> AnyView {
         .into_any()
     } else {
         view! {
-            <div class="field" class:invalid=failing id=wrap_id data-field=field.id data-type=kind hidden=move || !shown.get()>
+            <div class="field" class:invalid=failing id=wrap_id data-field=field.id data-type=kind hidden=move || !shown.get()
+                data-fixed=move || fixed.get().then_some("true")>
                 <label for=input_id>{label}{required}</label>
                 {hint}
-                {control}
-                {below}
+                {fixed_note}
+                <fieldset class="lock" prop:disabled=move || fixed.get()>
+                    {control}
+                    {below}
+                </fieldset>
             </div>
         }
         .into_any()

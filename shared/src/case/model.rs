@@ -77,6 +77,10 @@ pub struct StateDef {
     pub deadline: Option<Deadline>,
     /// The case is over on both sides.
     pub closed: bool,
+    /// Fields of the record (top-level ids) fixed in this state: they went out with a step —
+    /// the questions with the entrustment, the findings with the report — and the other side
+    /// acts on them as sent. The app shows them read-only.
+    pub fixed: &'static [&'static str],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
