@@ -69,8 +69,9 @@ fn main() {
     workflows_from(&Path::new(&env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("workflows"), &forms);
 }
 
-/// `workflows/*.json` into `$OUT_DIR/workflows.rs` (see `workflows`); a state's `fixed` fields
-/// must be fields of every form of the workflow's kind.
+/// `workflows/*.json` into `$OUT_DIR/workflows.rs` (see `workflows`); the fields a state fixes
+/// or a step's form shows must be fields of the newest version of each form of the workflow's
+/// kind (the version records are edited with).
 fn workflows_from(dir: &Path, forms: &[form::Form]) {
     println!("cargo::rerun-if-changed=workflows");
     let mut files: Vec<String> = fs::read_dir(dir)
@@ -88,12 +89,16 @@ fn workflows_from(dir: &Path, forms: &[form::Form]) {
                 println!("cargo::error=shared/workflows/{name}: another workflow is for records of kind {:?}", c.workflow.kind);
             }
             Ok(c) => {
-                let of_kind = forms.iter().filter(|f| f.kind == c.workflow.kind);
-                for (form, state) in of_kind.flat_map(|f| c.workflow.states.iter().map(move |s| (f, s))) {
-                    if let Some(field) = state.fixed.iter().find(|id| !form.fields.iter().any(|f| f.id == **id)) {
+                let newest = |f: &&form::Form| !forms.iter().any(|o| o.id == f.id && o.version > f.version);
+                let named = c.workflow.states.iter().flat_map(|s| s.fixed.iter().map(move |f| (format!("state {:?} fixes", s.id), f)));
+                let named =
+                    named.chain(c.workflow.steps.iter().flat_map(|s| s.fields.iter().map(move |f| (format!("step {:?} shows", s.id), f))));
+                let named: Vec<_> = named.collect();
+                for form in forms.iter().filter(|f| f.kind == c.workflow.kind).filter(newest) {
+                    for (what, field) in named.iter().filter(|(_, id)| !form.fields.iter().any(|f| f.id == **id)) {
                         println!(
-                            "cargo::error=shared/workflows/{name}: state {:?} fixes field {field:?}, which form {} v{} does not have",
-                            state.id, form.id, form.version
+                            "cargo::error=shared/workflows/{name}: {what} field {field:?}, which form {} v{} does not have",
+                            form.id, form.version
                         );
                     }
                 }

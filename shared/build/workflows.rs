@@ -73,6 +73,8 @@ struct StepFile {
     closes_access: bool,
     #[serde(default)]
     text: Option<Text>,
+    #[serde(default)]
+    fields: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +202,7 @@ pub fn read(name: &str, source: &str) -> Result<Checked, String> {
                     opens: s.opens,
                     closes_access: s.closes_access,
                     text: s.text.as_ref().map(text),
+                    fields: leak_slice(s.fields.iter().map(|f| leak(f.clone())).collect()),
                 })
                 .collect(),
         ),
@@ -314,9 +317,9 @@ impl Rust for Need {
 
 impl Rust for StepDef {
     fn rust(&self) -> String {
-        let StepDef { id, label, by, from, to, needs, when, opens, closes_access, text } = self;
+        let StepDef { id, label, by, from, to, needs, when, opens, closes_access, text, fields } = self;
         format!(
-            "StepDef {{ id: {}, label: {}, by: {}, from: {}, to: {}, needs: {}, when: {}, opens: {}, closes_access: {}, text: {} }}",
+            "StepDef {{ id: {}, label: {}, by: {}, from: {}, to: {}, needs: {}, when: {}, opens: {}, closes_access: {}, text: {}, fields: {} }}",
             id.rust(),
             label.rust(),
             by.rust(),
@@ -326,7 +329,8 @@ impl Rust for StepDef {
             when.rust(),
             opens.rust(),
             closes_access.rust(),
-            text.rust()
+            text.rust(),
+            fields.rust()
         )
     }
 }

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS, DEMO, signIn, startServer, transfer } from "./harness.mjs";
+import { png } from "./fields-helpers.mjs";
 
 const DAY = 86_400_000;
 const SHOTS = process.env.LIAISON_SCREENSHOTS || "/tmp/liaison-screenshots";
@@ -106,7 +107,13 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     await step(proc, "report_result", async () => {
       await proc.selectOption("#case-outcome", "prosecuted");
       await proc.fill("#case-text", "Prosecution filed; the court has accepted the case.");
+      // The indictment goes with the result, attached in the step's own form.
+      await proc.click("#case-form #add-result_files");
+      const item = proc.locator('#case-form [data-field="result_files"] li.item').first();
+      await item.locator('input[type="file"]').setInputFiles({ name: "起诉书.png", mimeType: "image/png", buffer: png(40, 30) });
+      await item.locator(".file-view").waitFor();
     });
+    assert.equal(await proc.locator('form.fields > [data-field="result_files"]').count(), 0, "not among the record's own fields");
     await caseState(proc, "result_reported");
     await received(proc, "report_result");
     assert.match(await proc.innerText("#case-timeline"), /took/, "how long each step took");
@@ -118,6 +125,9 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     assert.match(timeline, /已监督公安机关立案/);
     assert.match(timeline, /Prosecution filed/);
     assert.equal(await fed.locator("#case-actions button").count(), 0);
+    const files = fed.locator('#case-fields[data-step="report_result"] [data-field="result_files"]');
+    await files.locator(".file-name").filter({ hasText: "起诉书.png" }).waitFor({ timeout: 20000 });
+    assert.ok(await files.locator("button").first().isDisabled(), "the result's documents stand as reported");
     await fed.locator("#case-panel").screenshot({ path: `${SHOTS}/case-fed-closed.png` });
     await proc.locator("#case-panel").screenshot({ path: `${SHOTS}/case-proc-closed.png` });
 

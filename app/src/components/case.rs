@@ -12,7 +12,8 @@ use shared::case::{self, CaseState, Facts, Outcome};
 use shared::i18n::{L, Lang};
 
 use crate::api;
-use crate::components::editor::Editor;
+use crate::components::editor::{Editor, Slot};
+use crate::components::field::FieldInput;
 use crate::context::use_ctx;
 use crate::{platform, text};
 
@@ -295,6 +296,28 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
         })
     };
 
+    // Record fields a step's form shows (a result's documents): filled there, then shown under
+    // the timeline once the step is taken — a memo, so typing in them does not redraw them.
+    let step_fields = move |def: &'static StepDef| {
+        def.fields
+            .iter()
+            .filter_map(|id| editor.form.field(id))
+            .map(|field| view! { <FieldInput at=Slot::top(field) editor=editor/> })
+            .collect_view()
+    };
+    let taken_with_fields = Memo::new(move |_| {
+        let s = seen.get()?;
+        let chosen = choosing.get().map(|d| d.id);
+        let applied = s.state.steps.iter().rev().filter(|st| st.outcome == Outcome::Applied);
+        applied.filter_map(|st| s.state.workflow.step(&st.event.step)).find(|d| !d.fields.is_empty()).filter(|d| Some(d.id) != chosen)
+    });
+    let taken_fields = move || {
+        editor.epoch.track();
+        taken_with_fields
+            .get()
+            .map(|def| view! { <div class="case-fields fields" id="case-fields" data-step=def.id>{step_fields(def)}</div> })
+    };
+
     let form = move || {
         let def = choosing.get()?;
         let org = my_org().unwrap_or_default();
@@ -364,6 +387,7 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
                 <p><strong>{def.label.get(lang())}</strong></p>
                 {fields}
                 {words}
+                {(!def.fields.is_empty()).then(|| view! { <div class="fields">{step_fields(def)}</div> })}
                 <div class="case-form-buttons">
                     <button type="button" id="case-confirm" on:click=move |_| take(def)>{ctx.t(text::CASE_CONFIRM)}</button>
                     <button type="button" class="secondary" on:click=move |_| choosing.set(None)>{ctx.t(text::CANCEL)}</button>
@@ -377,6 +401,7 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
             <h3>{move || ctx.t(text::CASE_TITLE)}</h3>
             {header}
             {timeline}
+            {taken_fields}
             {move || seen.with(|s| s.as_ref().is_some_and(|s| s.state.void().next().is_some())).then(|| view! {
                 <p class="warn" id="case-review">{ctx.t(text::CASE_REVIEW)}</p>
             })}

@@ -268,7 +268,13 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
             editor.epoch.track();
             view! {
                 <form class="fields" on:submit=|ev| ev.prevent_default()>
-                    {form.fields.iter().map(|field| view! { <FieldInput at=Slot::top(field) editor=editor/> }).collect_view()}
+                    {form
+                        .fields
+                        .iter()
+                        // A result's documents are filled with the result, in the case panel.
+                        .filter(|f| !shared::case::workflow::for_kind(form.kind).is_some_and(|w| w.is_step_field(f.id)))
+                        .map(|field| view! { <FieldInput at=Slot::top(field) editor=editor/> })
+                        .collect_view()}
                 </form>
             }
         }}

@@ -58,6 +58,9 @@ pub struct StepDef {
     pub closes_access: bool,
     /// The step asks for free text in `case.texts` (a reason, a summary).
     pub text: Option<L>,
+    /// Record fields (top-level ids) filled in the step's own form rather than the record's —
+    /// a result's documents: attachments are record data, and no step carries them.
+    pub fields: &'static [&'static str],
 }
 
 /// How long a state may last before its case is overdue: a setting, not a legal time limit.
@@ -100,5 +103,10 @@ impl Workflow {
 
     pub fn step(&self, id: &str) -> Option<&'static StepDef> {
         self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// Whether the record's field `id` is filled in a step's own form, not the record's.
+    pub fn is_step_field(&self, id: &str) -> bool {
+        self.steps.iter().any(|s| s.fields.contains(&id))
     }
 }

@@ -30,7 +30,7 @@ fn the_compiled_in_forms_are_the_files() {
 fn every_bundled_definition_loads() {
     // The project's own forms at least; adding a file adds a form without touching this test.
     let latest: Vec<(&str, u32)> = form::forms().iter().map(|f| (f.id, f.version)).collect();
-    for own in [("intake", 2), ("mediation", 1), ("minutes", 1), ("roster", 1), ("training", 1)] {
+    for own in [("intake", 3), ("mediation", 1), ("minutes", 1), ("roster", 1), ("training", 1)] {
         assert!(latest.contains(&own), "{own:?} missing from {latest:?}");
     }
     // One entry per form file name's id, each at its highest version.
@@ -42,7 +42,7 @@ fn every_bundled_definition_loads() {
     ids.sort();
     ids.dedup();
     assert_eq!(latest.len(), ids.len(), "one chooser entry per form id in shared/forms");
-    assert_eq!(form::versions("intake").iter().map(|f| f.version).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(form::versions("intake").iter().map(|f| f.version).collect::<Vec<_>>(), [1, 2, 3]);
     assert!(form::find("intake", 1).is_some() && form::latest("nothing").is_none());
 }
 
@@ -80,6 +80,22 @@ fn intake_v2_keeps_every_v1_field_and_covers_the_domain() {
     }
     let evidence = v2.field("evidence").unwrap();
     assert!(evidence.sub_fields().iter().any(|f| f.ty.kind() == FieldKind::Attachment));
+}
+
+#[test]
+fn intake_v3_adds_the_results_documents_to_v2() {
+    let (v2, v3) = (form::find("intake", 2).unwrap(), form::find("intake", 3).unwrap());
+    for f in v2.fields {
+        let kept = v3.field(f.id).unwrap_or_else(|| panic!("v3 dropped {}", f.id));
+        assert_eq!(kept.ty.kind(), f.ty.kind(), "{}", f.id);
+    }
+    let added: Vec<&str> = v3.fields.iter().filter(|f| v2.field(f.id).is_none()).map(|f| f.id).collect();
+    assert_eq!(added, ["result_files"]);
+    let files = v3.field("result_files").unwrap();
+    assert!(files.sub_fields().iter().any(|f| f.ty.kind() == FieldKind::Attachment));
+    // Filled with the result, in the case panel, and fixed once the result is reported.
+    assert!(shared::case::workflow::CASE.is_step_field("result_files"));
+    assert!(shared::case::workflow::CASE.state("result_reported").unwrap().fixed.contains(&"result_files"));
 }
 
 #[test]

@@ -89,21 +89,22 @@ fn a_record_from_a_newer_version_opens_with_the_newest_known() {
     assert!(layout.made_with.is_none());
 }
 
-/// The bundled intake form: records made with version 1 (the first app) open under
-/// version 2, keep their values and get a summary.
+/// The bundled intake form: records made with version 1 (the first app) open under the
+/// newest (3: a result's documents), keep their values and get a summary.
 #[test]
-fn a_bundled_intake_v1_record_opens_under_v2() {
+fn a_bundled_intake_v1_record_opens_under_the_newest() {
     let v1 = shared::form::find("intake", 1).unwrap();
     let mut r = Record::create(id(), &meta(v1, "amei"));
     r.set(field(v1, "survivor_code"), text("ZX-2026-031"), T0).unwrap();
     r.set(field(v1, "consent"), Some(FieldValue::Choice("not_required".into())), T0).unwrap();
     r.set(field(v1, "incident_type"), Some(FieldValue::Choice("sexual_assault".into())), T0).unwrap();
     let layout = r.layout().unwrap();
-    assert_eq!(layout.current.version, 2);
+    assert_eq!(layout.current.version, 3);
     assert!(layout.retired.is_empty() && layout.unknown.is_empty());
-    let v2 = layout.current;
-    assert_eq!(r.get(field(v2, "survivor_code")), text("ZX-2026-031"));
+    let v3 = layout.current;
+    assert_eq!(r.get(field(v3, "survivor_code")), text("ZX-2026-031"));
     assert!(layout.added.iter().any(|f| f.id == "guardian_contact"));
+    assert!(layout.added.iter().any(|f| f.id == "result_files"));
     let summary = r.summary().unwrap();
     assert_eq!((summary.title.as_str(), summary.category.as_deref()), ("ZX-2026-031", Some("sexual_assault")));
     assert_eq!((summary.form_id.as_str(), summary.form_version), ("intake", 1));
