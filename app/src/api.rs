@@ -69,6 +69,18 @@ pub async fn feed(token: &str, since: i64) -> Result<Feed, ApiError> {
     json(check(Request::get(&url).header("Authorization", &format!("Bearer {token}")).send().await).await?).await
 }
 
+/// Waits (up to the server's limit, about 25 s) until this organisation's access to some
+/// record changes; `true` when it did.
+pub async fn feed_wait(token: &str) -> Result<bool, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Waited {
+        changed: bool,
+    }
+    let waited: Waited =
+        json(check(Request::get("/api/docs/wait").header("Authorization", &format!("Bearer {token}")).send().await).await?).await?;
+    Ok(waited.changed)
+}
+
 pub async fn orgs(token: &str) -> Result<Vec<Org>, ApiError> {
     json(check(Request::get("/api/orgs").header("Authorization", &format!("Bearer {token}")).send().await).await?).await
 }

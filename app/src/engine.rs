@@ -43,6 +43,9 @@ use crate::storage::{ChunkWrite, DamagedChunk, Store, StoreError};
 
 const SESSION_KEY: &str = "liaison.session";
 const FEED_POLL_MS: i32 = 30_000;
+/// How long the access wait rests while the tab is hidden, offline or signed out, or after
+/// an error.
+const ACCESS_WAIT_IDLE_MS: i32 = 5_000;
 /// How often the session checks whether a round stopped moving.
 const STALL_CHECK_MS: i32 = 2_000;
 /// A sync chunk that failed to load is fetched again after this long.
@@ -159,6 +162,7 @@ impl Engine {
             forgotten: RwSignal::new(Vec::new()),
         });
         engine.watch_browser();
+        engine.watch_access();
         engine.load_core();
         Ok(engine)
     }
@@ -687,6 +691,37 @@ impl Engine {
     }
 
     // ----- the browser -----
+
+    /// Waits on the server for this organisation's access to change (a case clue transferred
+    /// to it, a record shared) and runs a discovery the moment it does, so the record is in
+    /// the list and the inbox within moments instead of at the next poll. Only a visible tab
+    /// waits: each wait holds one of the few connections a browser keeps to one server. Ends
+    /// with the engine.
+    fn watch_access(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        spawn_local(async move {
+            loop {
+                let Some(this) = weak.upgrade() else { return };
+                let visible =
+                    web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+                let session = this.session().filter(|_| visible && platform::is_online());
+                drop(this);
+                let Some(session) = session else {
+                    platform::sleep(ACCESS_WAIT_IDLE_MS).await;
+                    continue;
+                };
+                match api::feed_wait(&session.token).await {
+                    Ok(true) => {
+                        if let Some(this) = weak.upgrade() {
+                            this.handle(Input::Poll);
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(_) => platform::sleep(ACCESS_WAIT_IDLE_MS).await,
+                }
+            }
+        });
+    }
 
     fn watch_browser(self: &Rc<Self>) {
         let window = web_sys::window().expect("a window");

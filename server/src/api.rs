@@ -102,6 +102,42 @@ pub async fn docs_feed(State(state): State<AppState>, authed: Authed, Query(q): 
     Ok(Json(Feed { docs, last_seq, more, gone }))
 }
 
+#[derive(Deserialize)]
+pub struct FeedWaitQuery {
+    /// How long to wait, at most [`FEED_WAIT_MS`] (the default).
+    pub timeout_ms: Option<u64>,
+}
+
+/// Longest a feed wait is held: under the idle timeouts of common proxies.
+pub const FEED_WAIT_MS: u64 = 25_000;
+
+/// `GET /api/docs/wait`: answers `{"changed": true}` as soon as the organisation's access to
+/// some record changes (a case clue transferred to it, a share, a return), or `false` after
+/// the timeout. The device then asks the feed, so a transferred record shows in the
+/// receiver's inbox within moments rather than at its next poll. It carries no record ids:
+/// the feed, with its checks, says what changed.
+pub async fn docs_wait(State(state): State<AppState>, authed: Authed, Query(q): Query<FeedWaitQuery>) -> Json<serde_json::Value> {
+    let org = authed.user.org_id;
+    let timeout = std::time::Duration::from_millis(q.timeout_ms.unwrap_or(FEED_WAIT_MS).min(FEED_WAIT_MS));
+    let mut changes = state.hub.access_changes();
+    let mut closing = state.closing.subscribe();
+    let heard = tokio::time::timeout(timeout, async {
+        loop {
+            match changes.recv().await {
+                Ok(changed) if changed == org => return true,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return true,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    });
+    let heard = tokio::select! {
+        heard = heard => heard.unwrap_or(false),
+        _ = closing.wait_for(|c| *c) => false,
+    };
+    Json(serde_json::json!({ "changed": heard }))
+}
+
 pub async fn doc_share_create(
     State(state): State<AppState>,
     authed: Authed,

@@ -70,6 +70,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub hub: Hub,
     pub logins: Arc<throttle::LoginThrottle>,
+    /// Set when the server starts shutting down: requests held open (feed waits) answer then,
+    /// rather than holding the shutdown up.
+    pub closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/orgs", get(api::orgs_list))
         .route("/api/keys", get(api::keys_list).post(api::key_create))
         .route("/api/docs", get(api::docs_feed))
+        .route("/api/docs/wait", get(api::docs_wait))
         .route("/api/docs/{id}/access", get(api::doc_access_get))
         .route("/api/docs/{id}/actors", get(api::doc_actors))
         .route("/api/docs/{id}/signatures", get(api::signatures_list).post(api::signature_create))
@@ -123,6 +127,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     }
     let store = store::open(&config.database).await?;
     let state = state(store, config).await?;
+    let closing = state.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
@@ -137,7 +146,8 @@ pub async fn state(store: Arc<dyn Store>, config: Config) -> Result<AppState, St
         notices,
         HubConfig { storage_id, max_doc_bytes: config.max_doc_bytes, max_docs_per_org: config.quota.docs_per_org },
     );
-    Ok(AppState { config: Arc::new(config), store, hub, logins: Arc::default() })
+    let closing = Arc::new(tokio::sync::watch::channel(false).0);
+    Ok(AppState { config: Arc::new(config), store, hub, logins: Arc::default(), closing })
 }
 
 async fn health_get() -> Json<serde_json::Value> {

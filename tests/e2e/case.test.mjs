@@ -74,11 +74,16 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     await caseState(fed, "transferred");
     assert.equal(await fed.getAttribute('#case-timeline li[data-step="transfer"]', "data-received"), "false", "not on the server yet");
     assert.match(await fed.innerText("#case-timeline"), /尚未同步到服务器/);
+    // The procuratorate has its inbox open, empty and synced, before the transfer arrives.
+    await proc.goto(`${server.url}/#/inbox`);
+    await proc.waitForSelector("#inbox-empty");
+    await proc.waitForSelector('#sync-status[data-state="up-to-date"]', { timeout: 20000 });
     await fedCtx.setOffline(false);
     await received(fed, "transfer");
 
-    // The procuratorate's inbox shows it, with a count on the navigation.
-    const item = await inboxHas(proc, server.url, id);
+    // The procuratorate's inbox shows it, with a count on the navigation, without a reload:
+    // the server wakes its waiting device at the transfer (well before the 30 s poll).
+    const item = await proc.waitForSelector(`#inbox-list li[data-id="${id}"]`, { timeout: 15000 });
     assert.equal(await item.getAttribute("data-overdue"), "false");
     mkdirSync(SHOTS, { recursive: true });
     await proc.screenshot({ path: `${SHOTS}/case-inbox.png`, fullPage: true });

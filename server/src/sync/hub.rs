@@ -18,7 +18,7 @@ use automerge::{ChangeHash, ReadDoc};
 use shared::DocumentId;
 use shared::case::admit::OrgKinds;
 use shared::sync::{Action, ConnId, Event, Node, NodeConfig, PeerId, PeerMetadata, Role, Verdict};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 
 use crate::accounts::User;
 use crate::store::{ChunkWrite, Notice, Opened, Store};
@@ -37,6 +37,9 @@ pub struct Hub {
     tx: mpsc::Sender<HubEvent>,
     next_conn: Arc<AtomicU64>,
     store: Arc<dyn Store>,
+    /// The organisation whose access to a record just changed, for feed waiters
+    /// ([`Hub::access_changes`]).
+    access_changes: broadcast::Sender<String>,
 }
 
 /// What the hub tells a socket task.
@@ -121,8 +124,10 @@ impl Hub {
             max_doc_bytes: config.max_doc_bytes,
         });
         let quota = Arc::new(DocQuota { limit: config.max_docs_per_org, owned: tokio::sync::Mutex::new(HashMap::new()) });
-        tokio::spawn(hub_task(node, store.clone(), rx, tx.clone(), persist_tx, persist_queued, quota));
-        Hub { tx, next_conn: Arc::new(AtomicU64::new(1)), store }
+        let (access_changes, _) = broadcast::channel(256);
+        let hub = Hub { tx, next_conn: Arc::new(AtomicU64::new(1)), store, access_changes };
+        tokio::spawn(hub_task(node, hub.clone(), rx, persist_tx, persist_queued, quota));
+        hub
     }
 
     /// Registers a socket; returns its id and the channel of frames to write to it.
@@ -163,6 +168,13 @@ impl Hub {
         }
     }
 
+    /// Hears each organisation whose access to a record changes from now on (a transfer, a
+    /// share, a return, on this instance or, through notices, another): what a device waiting
+    /// on the feed wakes for. Lagging behind counts as hearing every organisation.
+    pub fn access_changes(&self) -> broadcast::Receiver<String> {
+        self.access_changes.subscribe()
+    }
+
     /// `org` was given or lost access to `doc`: its open connections check access to it
     /// again on their next message about it (a revoked one gets `doc-unavailable`).
     pub async fn access_changed(&self, doc: DocumentId, org: String) {
@@ -180,13 +192,13 @@ struct Persist {
 
 async fn hub_task(
     mut node: Node,
-    store: Arc<dyn Store>,
+    hub: Hub,
     mut rx: mpsc::Receiver<HubEvent>,
-    tx: mpsc::Sender<HubEvent>,
     persist: mpsc::UnboundedSender<Persist>,
     persist_queued: Arc<AtomicUsize>,
     quota: Arc<DocQuota>,
 ) {
+    let Hub { tx, store, access_changes, .. } = hub;
     let mut conns: HashMap<ConnId, Conn> = HashMap::new();
     let checks = Arc::new(Semaphore::new(CONCURRENT_CHECKS));
     // Documents the node may hold (every one it asked to authorize; pruned at each resync):
@@ -250,6 +262,7 @@ async fn hub_task(
                 actions
             }
             HubEvent::AccessChanged { doc, org, done } => {
+                let _ = access_changes.send(org.clone());
                 let mut actions = Vec::new();
                 for (conn, _) in conns.iter().filter(|(_, c)| c.user.org_id == org) {
                     actions.extend(node.recheck_access(*conn, doc));
@@ -434,7 +447,8 @@ fn stored_elsewhere(node: &mut Node, now: u64, doc: DocumentId, chunks: &[Vec<u8
 /// Turns the store's notices into hub events. A document's notice names its heads; only when
 /// this instance lacks one of them (and has the document loaded) are its chunks read.
 async fn notice_task(store: Arc<dyn Store>, mut notices: mpsc::UnboundedReceiver<Notice>, hub: mpsc::Sender<HubEvent>) {
-    let handle = Hub { tx: hub.clone(), next_conn: Arc::new(AtomicU64::new(0)), store: store.clone() };
+    let (access_changes, _) = broadcast::channel(1);
+    let handle = Hub { tx: hub.clone(), next_conn: Arc::new(AtomicU64::new(0)), store: store.clone(), access_changes };
     while let Some(notice) = notices.recv().await {
         match notice {
             Notice::DocChanged { doc, heads } => {

@@ -126,6 +126,23 @@ async fn another_organisation_cannot_read_or_write_a_record_until_it_is_shared(b
     probe.open(nowhere, vec![]).await;
     assert!(probe.pump_until(|c| c.unavailable.contains(&nowhere)).await);
 
+    // A device waiting on the feed hears nothing while nothing changes for it…
+    let wait = |token: String, timeout_ms: u64| {
+        let url = server.http(&format!("/api/docs/wait?timeout_ms={timeout_ms}"));
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let answer = reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap();
+            (answer.json::<serde_json::Value>().await.unwrap()["changed"].as_bool().unwrap(), started.elapsed())
+        })
+    };
+    assert!(!wait(proc_token.clone(), 200).await.unwrap().0, "nothing changed for it");
+    let unauthorised = reqwest::Client::new().get(server.http("/api/docs/wait")).send().await.unwrap();
+    assert_eq!(unauthorised.status(), 401);
+    let proc_waits = wait(proc_token.clone(), 20_000);
+    let court_token = server.token("court-zhao").await;
+    let court_waits = wait(court_token, 1_500);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
     // Share: now it shows in the procuratorate's feed and syncs.
     let since = proc_feed["last_seq"].as_i64().unwrap();
     let shared = reqwest::Client::new()
@@ -136,6 +153,10 @@ async fn another_organisation_cannot_read_or_write_a_record_until_it_is_shared(b
         .await
         .unwrap();
     assert_eq!(shared.status(), 200);
+    // …and is woken by the share at once; another organisation's wait is not.
+    let (changed, took) = proc_waits.await.unwrap();
+    assert!(changed && took < std::time::Duration::from_secs(10), "woken by the share ({took:?})");
+    assert!(!court_waits.await.unwrap().0, "the court's access did not change");
     let proc_feed = feed(&server, &proc_token, since).await;
     assert_eq!(proc_feed["docs"].as_array().unwrap().len(), 1);
     assert_eq!(proc_feed["docs"][0]["id"], id.to_string());
