@@ -82,8 +82,23 @@ pub async fn feed_wait(token: &str) -> Result<bool, ApiError> {
 }
 
 pub async fn orgs(token: &str) -> Result<Vec<Org>, ApiError> {
-    json(check(Request::get("/api/orgs").header("Authorization", &format!("Bearer {token}")).send().await).await?).await
+    let orgs: Vec<Org> =
+        json(check(Request::get("/api/orgs").header("Authorization", &format!("Bearer {token}")).send().await).await?).await?;
+    // Kept for offline use: names on print and diff, receivers of a transfer made with no
+    // signal.
+    if let Ok(text) = serde_json::to_string(&orgs) {
+        crate::platform::cache(ORGS_CACHE, &text);
+    }
+    Ok(orgs)
 }
+
+/// The register of organisations as last fetched on this device (`[{id, name, kind}, …]`).
+/// A list cached before organisations had kinds does not read.
+pub fn orgs_cached() -> Option<Vec<Org>> {
+    crate::platform::cached(ORGS_CACHE).and_then(|s| serde_json::from_str(&s).ok())
+}
+
+const ORGS_CACHE: &str = "liaison.orgs";
 
 pub async fn access(token: &str, id: DocumentId) -> Result<DocAccess, ApiError> {
     let url = format!("/api/docs/{id}/access");

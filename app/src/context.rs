@@ -126,6 +126,25 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // The register of organisations, fetched once per signed-in session as soon as sync is up
+    // (at sign-in at the latest), so a transfer made later with no signal has its receivers.
+    let orgs_for = StoredValue::new(None::<i64>);
+    Effect::new(move |_| {
+        ctx.store_state.track();
+        let Some(engine) = ctx.engine() else { return };
+        let up = matches!(engine.status.get(), crate::engine::SyncStatus::UpToDate { .. });
+        let Some(session) = engine.session().filter(|_| up) else { return };
+        if orgs_for.get_value() == Some(session.user.id) {
+            return;
+        }
+        orgs_for.set_value(Some(session.user.id));
+        spawn_local(async move {
+            if crate::api::orgs(&session.token).await.is_err() {
+                orgs_for.set_value(None);
+            }
+        });
+    });
+
     let switch_lang = move |_| {
         let next = if ctx.lang.get_untracked() == Lang::Zh { Lang::En } else { Lang::Zh };
         platform::save_lang(next);

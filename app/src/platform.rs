@@ -108,19 +108,11 @@ pub async fn register_service_worker() -> bool {
     }
 }
 
-/// Formats a time for people, in the interface language.
-pub fn format_time(ms: i64, lang: Lang) -> String {
-    let date = js_sys::Date::new(&(ms as f64).into());
-    let tag = if lang == Lang::Zh { "zh-CN" } else { "en-GB" };
-    date.to_locale_string(tag, &wasm_bindgen::JsValue::UNDEFINED).into()
-}
-
-/// A time as short as it can be said: the clock time for today, else date and time.
+/// A time as short as it can be said, in China Standard Time: the clock time for today,
+/// else date and time.
 pub fn format_time_short(ms: i64, lang: Lang) -> String {
-    let date = js_sys::Date::new(&(ms as f64).into());
-    let now = js_sys::Date::new_0();
-    let today = date.get_full_year() == now.get_full_year() && date.get_month() == now.get_month() && date.get_date() == now.get_date();
-    if today { format!("{:02}:{:02}", date.get_hours(), date.get_minutes()) } else { format_time(ms, lang) }
+    let today = format_cst_date(ms, lang) == format_cst_date(now_ms(), lang);
+    if today { cst(ms, lang, &[("timeStyle", "short")]) } else { format_cst(ms, lang) }
 }
 
 /// Formats a byte count as KB/MB/GB.
@@ -160,8 +152,8 @@ pub fn cache(key: &str, value: &str) {
     }
 }
 
-/// A time in China Standard Time, whatever the device's zone: deadlines and case steps are
-/// read against the mechanism's calendar.
+/// A time for people, in China Standard Time whatever the device's zone: the mechanism's
+/// calendar, which deadlines, case steps, signatures and list dates are all read against.
 pub fn format_cst(ms: i64, lang: Lang) -> String {
     cst(ms, lang, &[("dateStyle", "medium"), ("timeStyle", "short")])
 }

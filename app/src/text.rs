@@ -276,6 +276,7 @@ pub const CASE_DUE: L = L::new("期限：", "Due: ");
 pub const CASE_OVERDUE: L = L::new("已逾期", "Overdue");
 pub const CASE_TO: L = L::new("移送/委托至：", "To: ");
 pub const CASE_TOOK: L = L::new("用时 ", "took ");
+pub const CASE_RECEIVED_AT: L = L::new("服务器收到：", "on the server ");
 pub const CASE_NOT_SYNCED: L = L::new("尚未同步到服务器", "not yet on the server");
 pub const CASE_VOID: L = L::new("未计入：", "Did not count: ");
 pub const CASE_REVIEW: L = L::new(
@@ -300,6 +301,17 @@ pub const CASE_TEXT_NOTE_REASON: L = L::new(
     "请写明原因，对方会看到；不写当事人姓名、电话等身份信息。",
     "Say why; the other side will read it. No survivor's name, phone number or other identifying details.",
 );
+pub const CASE_TEXT_NOTE_WITHDRAW: L = L::new(
+    "原因记入本记录的办理经过；撤回后对方不再能查看本记录，请另行告知对方。不写当事人姓名、电话等身份信息。",
+    "The reason stays in this record's history; once withdrawn the other side can no longer read the record, so tell them separately. No survivor's name, phone number or other identifying details.",
+);
+pub const CASE_NOT_OURS: L = L::new(
+    "这一步发给与本单位同类的单位（例如委托由检察院发给妇联），本单位不能发出。",
+    "This step goes to an organisation of our own kind (an entrustment goes from a procuratorate to a federation); we cannot send it.",
+);
+pub const CASE_DUE_ASKED: L = L::new("委托方要求的报告期限", "report date asked by the sender");
+pub const CASE_DUE_PAST: L =
+    L::new("报告期限已过，请选择今天或以后的日期。", "The report due date has passed; choose today or a later date.");
 pub const LIST_SEP: L = L::new("、", ", ");
 pub const CASE_MISSING: L = L::new("请先填写：", "Please fill in first: ");
 pub const CASE_TO_NAME: L = L::new("接收单位", "Receiving organisation");

@@ -52,6 +52,12 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     await signIn(proc, server.url, DEMO.procuratorate);
     if ((await proc.innerText("#lang-switch")) === "English") await proc.click("#lang-switch");
 
+    // The cadre signs in at the office and leaves for the village: no signal from here on,
+    // and no record was opened while online (the receivers come with sign-in).
+    await fed.waitForSelector('#sync-status[data-state="up-to-date"]', { timeout: 20000 });
+    await fed.waitForFunction(() => (localStorage.getItem("liaison.orgs") || "").includes("procuratorate"));
+    await fedCtx.setOffline(true);
+
     // The federation records a case clue about a minor, with its legal basis.
     await fed.click("#new-intake");
     await fed.waitForSelector("#case-panel");
@@ -60,11 +66,9 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     await fed.selectOption("#f-incident_type", "sexual_assault");
     await fed.selectOption("#f-legal_basis", "mandatory_report");
     await caseState(fed, "recorded");
-    await fed.waitForSelector('#record-sync[data-state="on-server"]', { timeout: 20000 });
     const id = fed.url().split("#/r/")[1];
 
-    // No signal: the transfer is recorded on the phone, waiting to sync.
-    await fedCtx.setOffline(true);
+    // Still no signal: the transfer is recorded on the phone, waiting to sync.
     await step(fed, "transfer", async () => {
       // Offered only the procuratorate: a case clue goes to no court, and not back to itself.
       const offered = await fed.$$eval("#case-to-org option", (os) => os.map((o) => o.value).filter(Boolean));
@@ -133,6 +137,7 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     const files = fed.locator('#case-fields[data-step="report_result"] [data-field="result_files"]');
     await files.locator(".file-name").filter({ hasText: "起诉书.png" }).waitFor({ timeout: 20000 });
     assert.ok(await files.locator("button").first().isDisabled(), "the result's documents stand as reported");
+    assert.match(await files.locator("a.open-image").getAttribute("href"), /^blob:/, "the document opens full size");
     await fed.locator("#case-panel").screenshot({ path: `${SHOTS}/case-fed-closed.png` });
     await proc.locator("#case-panel").screenshot({ path: `${SHOTS}/case-proc-closed.png` });
 
@@ -143,7 +148,16 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     await proc.fill("#f-case_code", "ZX-510");
     await proc.selectOption("#f-subject", "custody");
     await proc.fill("#f-questions", "Who cares for the child day to day, and where?");
-    await proc.fill("#f-due", "2027-01-15");
+    // A due date already past is refused before anything is sent.
+    await proc.fill("#f-due", "2020-01-15");
+    await proc.click('#case-actions button[data-step="entrust"]');
+    await proc.selectOption("#case-to-org", DEMO.federation.org);
+    await proc.click("#case-confirm");
+    assert.match(await proc.innerText("#case-message"), /due date has passed/);
+    await proc.click("#case-form button.secondary");
+    // Due in 40 days (in China Standard Time, as the app reads dates).
+    const due = new Date(Date.now() + 40 * DAY + 8 * 3600 * 1000).toISOString().slice(0, 10);
+    await proc.fill("#f-due", due);
     await caseState(proc, "drafted");
     await proc.waitForSelector('#record-sync[data-state="on-server"]', { timeout: 20000 });
     const entrustment = proc.url().split("#/r/")[1];

@@ -506,7 +506,7 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
             <ul class="parties" id="ag-parties">
                 {move || view_state.get().map(|v| v.status.parties.iter().map(|p| {
                     let signed = if p.current.is_some() { "current" } else if p.earlier.is_some() { "earlier" } else { "none" };
-                    let who = p.current.as_ref().or(p.earlier.as_ref()).map(|s| format!("{} · {}", person(&s.user), platform::format_time(s.at, ctx.lang.get())));
+                    let who = p.current.as_ref().or(p.earlier.as_ref()).map(|s| format!("{} · {}", person(&s.user), platform::format_cst(s.at, ctx.lang.get())));
                     let label = match signed {
                         "current" => text::AG_PARTY_SIGNED,
                         "earlier" => text::AG_PARTY_SIGNED_EARLIER,
@@ -636,7 +636,7 @@ fn HistoryView(
                         view! {
                             <li class="version" data-verified=verified.to_string()>
                                 <span class="version-author">{who.unwrap_or_else(|| ctx.t(text::AG_UNVERIFIED_AUTHOR).to_owned())}</span>
-                                " · "{platform::format_time(v.to, ctx.lang.get())}
+                                " · "{platform::format_cst(v.to, ctx.lang.get())}
                                 " · "{if v.changes == 1 { ctx.t(text::AG_CHANGE_ONE).to_owned() } else { ctx.t(text::AG_CHANGES).replace("{n}", &v.changes.to_string()) }}" "
                                 <button type="button" class="link compare" on:click=move |_| compare.set(Some(heads.clone()))>{ctx.t(text::AG_COMPARE)}</button>
                             </li>
@@ -693,7 +693,7 @@ fn PrintView(
                     {match s {
                         Some(s) => view! {
                             <p>{ctx.t(text::AG_SIGNATORY)}{colon}{let u = s.user.clone(); move || person.run(u.clone())}</p>
-                            <p>{ctx.t(text::AG_SIGNED_AT)}{colon}{platform::format_time(s.at, lang)}</p>
+                            <p>{ctx.t(text::AG_SIGNED_AT)}{colon}{platform::format_cst(s.at, lang)}</p>
                             <p>{ctx.t(text::AG_KEY)}{colon}<code>{s.key.clone()}</code></p>
                             <p>{ctx.t(text::AG_PROPOSAL)}{colon}<code>{short.clone()}</code></p>
                         }.into_any(),

@@ -173,7 +173,14 @@ pub fn FileView(editor: Editor, current: RwSignal<Option<AttachmentRef>>) -> imp
         Some(view! {
             <div class="file-view" data-sha256=a.sha256.clone()>
                 {move || url.get().map(|u| if is_image {
-                    view! { <img class="thumb" src=u alt=name.clone()/> }.into_any()
+                    // Tapping the picture opens it full size (or saves it where the browser
+                    // cannot show it).
+                    let href = u.clone();
+                    view! {
+                        <a class="open-image" href=href target="_blank" rel="noopener" download=name.clone()>
+                            <img class="thumb" src=u alt=name.clone()/>
+                        </a>
+                    }.into_any()
                 } else {
                     view! { <a class="open-file" href=u target="_blank" rel="noopener" download=name.clone()>{ctx.t(text::OPEN_FILE)}</a> }.into_any()
                 })}

@@ -148,6 +148,10 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
         if !missing.is_empty() {
             return message.set(Some((false, format!("{}{}", ctx.t(text::CASE_MISSING), missing.join(ctx.t(text::LIST_SEP))))));
         }
+        // An entrustment due before it is sent would be overdue from the start.
+        if def.opens && data.get("due").is_some_and(|d| !d.is_empty() && *d < platform::today_cst()) {
+            return message.set(Some((false, ctx.t(text::CASE_DUE_PAST).to_owned())));
+        }
         let mut bytes = [0u8; 8];
         let _ = getrandom::fill(&mut bytes);
         let event_id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -190,7 +194,13 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
         let waiting = st.waiting_for().map(|o| format!("{}{}", ctx.t(text::CASE_WAITING_FOR), org_name(o)));
         let now = platform::now_ms();
         let due = st.due().map(|d| {
-            let setting = st.state.deadline.map(|dl| dl.setting.get(lang())).unwrap_or_default();
+            // The date the sender asked for, where it stands in for the default setting.
+            let asked = st.state.waiting_for == Some(Party::Receiver) && st.asked_by.is_some();
+            let setting = match st.state.deadline {
+                _ if asked => ctx.t(text::CASE_DUE_ASKED),
+                Some(dl) => dl.setting.get(lang()),
+                None => "",
+            };
             (format!("{}{} · {}", ctx.t(text::CASE_DUE), platform::format_cst_date(d, lang()), setting), st.overdue(now))
         });
         Some(view! {
@@ -243,10 +253,14 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
                     .iter()
                     .map(|(k, v)| match k.as_str() {
                         "to_org" => format!("{}{}", ctx.t(text::CASE_TO), org_name(v)),
+                        _ if is_date(v) => platform::format_cst_date(date_ms(v), lang()),
                         _ => workflow::code_label(v).map(|l| l.get(lang()).to_owned()).unwrap_or_else(|| v.clone()),
                     })
                     .collect();
                 let words = s.texts.get(&e.id).cloned();
+                // Taken offline: when it was done (the device's clock) and when the server had
+                // it, which deadlines count by, both shown.
+                let offline = step.received.filter(|r| r.at - e.at >= 60_000).map(|r| platform::format_cst(r.at, lang()));
                 let void = match &step.outcome {
                     Outcome::Void(why) => Some(why.text().get(lang()).to_owned()),
                     Outcome::Applied => None,
@@ -254,7 +268,8 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
                 let class = if void.is_some() { "case-step void" } else { "case-step" };
                 view! {
                     <li class=class data-step=e.step.clone() data-received=step.received.is_some().to_string()>
-                        <strong>{label}</strong>" · "{who}" · "{platform::format_cst(step.time(), lang())}
+                        <strong>{label}</strong>" · "{who}" · "{platform::format_cst(e.at, lang())}
+                        {offline.map(|at| view! { <span class="muted">" · "{ctx.t(text::CASE_RECEIVED_AT)}{at}</span> })}
                         {took.map(|t| view! { <span class="muted">" · "{ctx.t(text::CASE_TOOK)}{t}</span> })}
                         {step.received.is_none().then(|| view! { <span class="muted">" · "{ctx.t(text::CASE_NOT_SYNCED)}</span> })}
                         {(!details.is_empty()).then(|| view! { <div class="muted">{details.join(" · ")}</div> })}
@@ -329,7 +344,11 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
                     // Only organisations of the kind the step goes to: the server refuses others.
                     let options: Vec<_> = editor.orgs.get().into_iter().filter(|o| o.id != org && o.kind == kind).collect();
                     if options.is_empty() {
-                        return Some(view! { <p class="error" id="case-no-receiver">{ctx.t(text::CASE_NO_RECEIVER)}</p> }.into_any());
+                        // We are of the kind it goes to (a federation cannot entrust a federation):
+                        // say so rather than blame the list.
+                        let ours = editor.orgs.with(|os| os.iter().any(|o| o.id == org && o.kind == kind));
+                        let why = if ours { text::CASE_NOT_OURS } else { text::CASE_NO_RECEIVER };
+                        return Some(view! { <p class="error" id="case-no-receiver">{ctx.t(why)}</p> }.into_any());
                     }
                     let options = options.into_iter().map(|o| view! { <option value=o.id>{o.name}</option> }).collect_view();
                     Some(view! {
@@ -376,7 +395,9 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
             <label>{label.get(lang())}
                 <textarea id="case-text" rows="3" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))></textarea>
             </label>
-            <p class="muted">{ctx.t(if def.needs.iter().any(|n| matches!(n, Need::Choice { key: "reason", .. })) || def.id == "withdraw" {
+            <p class="muted">{ctx.t(if def.closes_access && def.by == Party::Sender {
+                text::CASE_TEXT_NOTE_WITHDRAW
+            } else if def.needs.iter().any(|n| matches!(n, Need::Choice { key: "reason", .. })) {
                 text::CASE_TEXT_NOTE_REASON
             } else {
                 text::CASE_TEXT_NOTE
@@ -441,6 +462,16 @@ fn needs_text(def: &StepDef, lang: Lang) -> &'static str {
     }
 }
 
+/// Whether a step's code is a date (`YYYY-MM-DD`).
+fn is_date(v: &str) -> bool {
+    v.len() == 10 && v.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() })
+}
+
+/// Noon of a `YYYY-MM-DD` date in China Standard Time, to show it as that date.
+fn date_ms(v: &str) -> i64 {
+    js_sys::Date::parse(&format!("{v}T12:00:00+08:00")) as i64
+}
+
 /// "3 天" / "3 days", "5 小时" / "5 hours", under an hour in minutes.
 fn duration(ms: i64, lang: Lang) -> String {
     let minutes = ms.max(0) / 60_000;
@@ -454,6 +485,8 @@ fn duration(ms: i64, lang: Lang) -> String {
     };
     match lang {
         Lang::Zh => format!("{n} {zh}"),
+        // "1 minute", "1 hour"; days start at 2.
+        Lang::En if n == 1 => format!("1 {}", en.trim_end_matches('s')),
         Lang::En => format!("{n} {en}"),
     }
 }

@@ -313,25 +313,18 @@ impl Editor {
         let Some(session) = self.engine().and_then(|e| e.session()) else { return };
         let (orgs, fetched) = (self.orgs, self.orgs_fetched);
         // The last list the server gave, so names show offline (print, diff, parties) too.
-        // A list cached before organisations had kinds does not read: the own name stands in
-        // until the server answers.
-        let cached = crate::platform::cached(ORGS_CACHE).and_then(|s| serde_json::from_str::<Vec<crate::api::Org>>(&s).ok());
+        // Until the server answers (or with nothing cached), the own name stands in.
+        let cached = crate::api::orgs_cached();
         let own = || vec![crate::api::Org { id: session.user.org_id.clone(), name: session.user.org_name.clone(), kind: String::new() }];
         orgs.set(cached.unwrap_or_else(own));
         leptos::task::spawn_local(async move {
             if let Ok(list) = crate::api::orgs(&session.token).await {
-                if let Ok(json) = serde_json::to_string(&list) {
-                    crate::platform::cache(ORGS_CACHE, &json);
-                }
                 fetched.set_value(true);
                 orgs.set(list);
             }
         });
     }
 }
-
-/// `localStorage` key of the register of organisations (`[{id, name, kind}, …]`).
-const ORGS_CACHE: &str = "liaison.orgs";
 
 /// Focuses an element by id (and brings it into view), if it is on the page.
 pub fn focus_element(id: &str) {

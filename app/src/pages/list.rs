@@ -178,9 +178,12 @@ fn NewRecord() -> impl IntoView {
             ctx.go(Route::Record(id));
         });
     };
-    let buttons = shared::form::forms()
-        .iter()
-        .map(|&form| {
+    // The case clue comes first: on a phone the row scrolls sideways.
+    let mut forms: Vec<&'static shared::form::Form> = shared::form::forms().to_vec();
+    forms.sort_by_key(|f| f.id != "intake");
+    let buttons = forms
+        .into_iter()
+        .map(|form| {
             // The case clue comes first and stands out: it is what most people open the app for.
             let class = if form.id == "intake" { "new-form primary" } else { "new-form" };
             view! {
@@ -313,7 +316,7 @@ fn RecordRow(summary: Arc<RecordSummary>) -> impl IntoView {
                         None => view! { <span class="badge status" data-status=status_code(status)>{move || ctx.t(status_label(status))}</span> }.into_any(),
                     }}
                     " "<span class=move || format!("sync-badge {}", sync.get().code())>{move || ctx.t(sync.get().label())}</span>
-                    " · "{move || ctx.t(text::UPDATED)}" "{move || platform::format_time(updated_at, ctx.lang.get())}
+                    " · "{move || ctx.t(text::UPDATED)}" "{move || platform::format_cst(updated_at, ctx.lang.get())}
                 </span>
             </a>
         </li>
