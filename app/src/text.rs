@@ -317,6 +317,8 @@ pub const CASE_MISSING: L = L::new("请先填写：", "Please fill in first: ");
 pub const CASE_TO_NAME: L = L::new("接收单位", "Receiving organisation");
 pub const FIELD_FIXED: L =
     L::new("此项已随案件流程发给对方，不能再改。", "Sent to the other side with a case step; it can no longer be changed.");
+pub const FIELD_THEIRS: L =
+    L::new("此项由对方单位填写，本单位不能修改。", "This is the other organisation's to fill in; we cannot change it.");
 pub const CASE_NO_RECEIVER: L = L::new(
     "没有可接收的单位：请先联网一次取得单位名单；若仍没有，请管理员在服务器上登记接收单位的类型。",
     "No organisation of the kind this step goes to: connect once to fetch the list of organisations; if it is still empty, ask the administrator to register the receiving organisation's kind on the server.",

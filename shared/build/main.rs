@@ -93,6 +93,7 @@ fn workflows_from(dir: &Path, forms: &[form::Form]) {
                 let named = c.workflow.states.iter().flat_map(|s| s.fixed.iter().map(move |f| (format!("state {:?} fixes", s.id), f)));
                 let named =
                     named.chain(c.workflow.steps.iter().flat_map(|s| s.fields.iter().map(move |f| (format!("step {:?} shows", s.id), f))));
+                let named = named.chain(c.workflow.receiver_fields.iter().map(|f| ("`receiver_fields` names".to_owned(), f)));
                 let named: Vec<_> = named.collect();
                 for form in forms.iter().filter(|f| f.kind == c.workflow.kind).filter(newest) {
                     for (what, field) in named.iter().filter(|(_, id)| !form.fields.iter().any(|f| f.id == **id)) {

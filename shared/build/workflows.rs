@@ -21,6 +21,8 @@ struct File {
     initial: String,
     states: Vec<StateFile>,
     steps: Vec<StepFile>,
+    #[serde(default)]
+    receiver_fields: Vec<String>,
     /// Labels of every code a step's choices use.
     #[serde(default)]
     codes: BTreeMap<String, Text>,
@@ -163,6 +165,7 @@ pub fn read(name: &str, source: &str) -> Result<Checked, String> {
         id: leak(file.id.clone()),
         kind: leak(file.kind.clone()),
         initial: leak(file.initial.clone()),
+        receiver_fields: leak_slice(file.receiver_fields.iter().map(|f| leak(f.clone())).collect()),
         states: leak_slice(
             file.states
                 .iter()
@@ -259,14 +262,15 @@ fn leak_slice<T>(v: Vec<T>) -> &'static [T] {
 
 impl Rust for Workflow {
     fn rust(&self) -> String {
-        let Workflow { id, kind, initial, states, steps } = self;
+        let Workflow { id, kind, initial, states, steps, receiver_fields } = self;
         format!(
-            "Workflow {{ id: {}, kind: {}, initial: {}, states: {}, steps: {} }}",
+            "Workflow {{ id: {}, kind: {}, initial: {}, states: {}, steps: {}, receiver_fields: {} }}",
             id.rust(),
             kind.rust(),
             initial.rust(),
             states.rust(),
-            steps.rust()
+            steps.rust(),
+            receiver_fields.rust()
         )
     }
 }

@@ -112,6 +112,9 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     assert.ok(!(await proc.$('#case-actions button[data-step="withdraw"]')), "only the sender withdraws");
     await step(proc, "accept");
     await caseState(proc, "accepted");
+    // The clue is the federation's: the procuratorate reads it and cannot change it.
+    assert.ok(await proc.isDisabled("#f-survivor_code"), "the receiver does not write the sender's fields");
+    assert.match(await proc.innerText("#w-survivor_code"), /other organisation's to fill in/);
     await step(proc, "police_filing_supervised");
     await step(proc, "report_result", async () => {
       await proc.selectOption("#case-outcome", "prosecuted");
@@ -187,6 +190,7 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
 
     await proc.reload();
     await caseState(proc, "reported");
+    assert.ok(await proc.isDisabled("#f-findings"), "the report is the federation's, not the sender's");
     await step(proc, "acknowledge");
     await caseState(proc, "acknowledged");
     await caseState(fed, "acknowledged");

@@ -101,6 +101,15 @@ export async function transfer(page, org) {
   await page.waitForSelector('#case-timeline li[data-step="transfer"][data-received="true"]', { timeout: 30000 });
 }
 
+/** Shares the open record (of a kind shared by hand, such as meeting minutes) with `org`,
+ * confirming, and waits until the server has the share. */
+export async function share(page, org) {
+  await page.selectOption("#share-org", org);
+  await page.click("#share-button");
+  await page.click("#share-confirm-button");
+  await page.waitForSelector(`#unshare-${org}`, { timeout: 20000 });
+}
+
 export async function waitSaved(page) {
   await page.waitForSelector('#save-status[data-state="saved"]', { timeout: 10000 });
 }

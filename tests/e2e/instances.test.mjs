@@ -1,6 +1,6 @@
 // Two server instances on one PostgreSQL serve as one: the federation works through instance A,
-// the procuratorate through instance B; a case clue transferred on A is found on B, and edits on either
-// side show live on the other.
+// the procuratorate through instance B; a case clue transferred on A is found on B, and an edit
+// on A and a step on B show live on the other side.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
@@ -39,9 +39,11 @@ test("two instances on one PostgreSQL serve two browsers as one", async () => {
     await fed.fill("#f-description", "Visited on Monday; the survivor is safe.");
     await waitSaved(fed);
     await waitValue(proc, "#f-description", "Visited on Monday; the survivor is safe.");
-    await proc.fill("#f-incident_place", "东关镇");
-    await waitSaved(proc);
-    await waitValue(fed, "#f-incident_place", "东关镇");
+    // The procuratorate writes none of the clue's fields; its step is its edit.
+    assert.ok(await proc.isDisabled("#f-incident_place"));
+    await proc.click('#case-actions button[data-step="accept"]');
+    await proc.click("#case-confirm");
+    await fed.waitForSelector('#case-state[data-state="accepted"]', { timeout: 20000 });
   } finally {
     await browser.close();
     await a.stop();

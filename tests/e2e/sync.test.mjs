@@ -1,10 +1,11 @@
-// Two organisations, two browsers: the federation records a case offline and transfers it to
-// the procuratorate; both edit different fields and the same paragraph offline; both
-// reconnect; both see every edit.
+// Two organisations, two browsers: the federation writes the minutes of a joint meeting
+// offline and shares them with the procuratorate; both edit different fields and the same
+// paragraph offline; both reconnect; both see every edit. (A case clue is not co-edited: each
+// side writes only its own fields of a case, see case.test.mjs.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, cleanup, DEMO, signIn, startServer, transfer, waitSaved, waitValue } from "./harness.mjs";
+import { CHROMIUM_ARGS, cleanup, DEMO, share, signIn, startServer, waitSaved, waitValue } from "./harness.mjs";
 
 
 
@@ -20,24 +21,21 @@ test("offline edits by two organisations merge, and only after sharing", async (
     await signIn(fed, server.url, DEMO.federation);
     await signIn(proc, server.url, DEMO.procuratorate);
 
-    // The federation records a case with no network.
+    // The federation writes the minutes with no network.
     await fedCtx.setOffline(true);
     await fed.waitForSelector('#sync-status[data-state="offline"]');
-    await fed.click("#new-intake");
-    await fed.fill("#f-survivor_code", "ZX-077");
-    await fed.selectOption("#f-incident_type", "sexual_assault");
-    await fed.fill("#f-description", "First sentence. Second sentence.");
+    await fed.click("#new-minutes");
+    await fed.fill("#f-title", "ZX-077 联席会议");
+    await fed.fill("#f-agenda", "First sentence. Second sentence.");
     await waitSaved(fed);
     await fed.waitForSelector('#record-sync[data-synced="false"]');
     const recordUrl = fed.url();
     const id = recordUrl.split("#/r/")[1];
 
-    // Back online: it reaches the server, and is transferred to the procuratorate (a case
-    // clue has no share box: the transfer checks consent).
+    // Back online: it reaches the server, and is shared with the procuratorate.
     await fedCtx.setOffline(false);
     await fed.waitForSelector('#record-sync[data-synced="true"]', { timeout: 20000 });
-    assert.equal(await fed.locator("#share-org").count(), 0);
-    await transfer(fed, DEMO.procuratorate.org);
+    await share(fed, DEMO.procuratorate.org);
 
     // The procuratorate finds it through the change feed (its next connection).
     await proc.reload();
@@ -45,16 +43,16 @@ test("offline edits by two organisations merge, and only after sharing", async (
     await row.waitFor({ timeout: 20000 });
     assert.match(await row.innerText(), /ZX-077/);
     await row.locator("a").click();
-    await waitValue(proc, "#f-description", "First sentence. Second sentence.");
+    await waitValue(proc, "#f-agenda", "First sentence. Second sentence.");
 
     // Both offline; each edits a different field and a different sentence.
     await fedCtx.setOffline(true);
     await procCtx.setOffline(true);
-    await fed.fill("#f-incident_place", "李家村");
-    await fed.fill("#f-description", "First sentence, checked by the federation. Second sentence.");
+    await fed.fill("#f-place", "李家村");
+    await fed.fill("#f-agenda", "First sentence, checked by the federation. Second sentence.");
     await waitSaved(fed);
-    await proc.fill("#f-survivor_age", "15");
-    await proc.fill("#f-description", "First sentence. Second sentence, noted by the procuratorate.");
+    await proc.fill("#f-decisions", "Refer to the county court.");
+    await proc.fill("#f-agenda", "First sentence. Second sentence, noted by the procuratorate.");
     await waitSaved(proc);
 
     // Both reconnect; both see everything.
@@ -62,9 +60,9 @@ test("offline edits by two organisations merge, and only after sharing", async (
     await procCtx.setOffline(false);
     const merged = "First sentence, checked by the federation. Second sentence, noted by the procuratorate.";
     for (const page of [fed, proc]) {
-      await waitValue(page, "#f-description", merged);
-      await waitValue(page, "#f-incident_place", "李家村");
-      await waitValue(page, "#f-survivor_age", "15");
+      await waitValue(page, "#f-agenda", merged);
+      await waitValue(page, "#f-place", "李家村");
+      await waitValue(page, "#f-decisions", "Refer to the county court.");
     }
     // And it is on both devices, not only on screen: reload each offline.
     for (const [ctx, page] of [[fedCtx, fed], [procCtx, proc]]) {
@@ -72,7 +70,7 @@ test("offline edits by two organisations merge, and only after sharing", async (
       await page.waitForSelector('#sync-status[data-state="up-to-date"]', { timeout: 20000 });
       await ctx.setOffline(true);
       await page.reload();
-      await waitValue(page, "#f-description", merged);
+      await waitValue(page, "#f-agenda", merged);
     }
 
     // The court, never shared with, sees nothing.

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use leptos::prelude::*;
+use shared::case::Party;
 use shared::form::{Field, Form, Problem};
 use shared::record::{Conflict, Values};
 use shared::{DocumentId, FieldValue, Record};
@@ -40,9 +41,19 @@ pub struct Editor {
     pub orgs: RwSignal<Vec<crate::api::Org>>,
     /// Whether the server gave the list since this page opened.
     orgs_fetched: StoredValue<bool>,
-    /// Top-level fields the record's case has fixed where it stands now (sent on with a step;
-    /// see `StateDef::fixed`): shown read-only, and not written from this page.
-    fixed: Memo<&'static [&'static str]>,
+    /// What the record's case says about writing its fields here, now: shown read-only, and
+    /// not written from this page.
+    fixed: Memo<Fixed>,
+}
+
+/// What the record's case fixes for this organisation, where it stands now.
+#[derive(Clone, Copy, Default, PartialEq)]
+struct Fixed {
+    /// Fields the present state fixed for both sides (`StateDef::fixed`).
+    by_state: &'static [&'static str],
+    /// Our side of the case, once it has one; each writes only its own fields.
+    side: Option<Party>,
+    workflow: Option<&'static shared::case::Workflow>,
 }
 
 /// Where a value lives: a field of the record, or a field of one item of a repeat group.
@@ -95,12 +106,21 @@ impl Editor {
         let (tick, epoch) = (RwSignal::new(0), RwSignal::new(0));
         let fixed = Memo::new(move |_| {
             if shared::case::workflow::for_kind(form.kind).is_none() {
-                return &[][..];
+                return Fixed::default();
             }
             tick.track();
             epoch.track();
-            let state = ctx.engine().and_then(|e| e.with_record(id, |r| shared::case::state(r.doc(), form.kind)).ok().flatten());
-            state.map_or(&[][..], |s| s.state.fixed)
+            let engine = ctx.engine();
+            let org = engine.as_ref().and_then(|e| e.session()).map(|s| s.user.org_id);
+            let Some(state) = engine.and_then(|e| e.with_record(id, |r| shared::case::state(r.doc(), form.kind)).ok().flatten()) else {
+                return Fixed::default();
+            };
+            let side = match org {
+                Some(o) if state.receiver.as_deref() == Some(o.as_str()) => Some(Party::Receiver),
+                Some(o) if state.sender.as_deref() == Some(o.as_str()) => Some(Party::Sender),
+                _ => None,
+            };
+            Fixed { by_state: state.state.fixed, side, workflow: Some(state.workflow) }
         });
         let editor = Editor {
             id,
@@ -170,16 +190,23 @@ impl Editor {
         })
     }
 
-    /// Whether the case has fixed this slot's field (or its group) where it stands now.
-    pub fn is_fixed(&self, slot: &Slot) -> bool {
+    /// Why this slot's field (or its group) may not be written here now, if it may not: the
+    /// case sent it on with a step, or it is the other side's to write.
+    pub fn fixed_reason(&self, slot: &Slot) -> Option<shared::i18n::L> {
         let top = slot.item.as_ref().map_or(slot.field.id, |i| i.group.id);
-        self.fixed.with(|f| f.contains(&top))
+        self.fixed.with(|f| {
+            if f.by_state.contains(&top) {
+                return Some(crate::text::FIELD_FIXED);
+            }
+            let (wf, side) = (f.workflow?, f.side?);
+            (!wf.writes(side, top)).then_some(crate::text::FIELD_THEIRS)
+        })
     }
 
     /// Stores one value (or clears it with `None`).
     pub fn set(&self, slot: &Slot, value: Option<FieldValue>) -> Result<(), String> {
-        if self.is_fixed(slot) {
-            let e = self.ctx.t(crate::text::FIELD_FIXED).to_owned();
+        if let Some(why) = self.fixed_reason(slot) {
+            let e = self.ctx.t(why).to_owned();
             self.error.set(Some(e.clone()));
             return Err(e);
         }

@@ -81,14 +81,16 @@ pub fn FieldInput(at: Slot, editor: Editor) -> AnyView {
     };
     let wrap_id = format!("w-{key}");
     let kind = field.ty.kind().as_str();
-    // Fixed by the case (sent on with a step): a disabled fieldset disables every control in
-    // it, items' and the conflict chooser's too, and says why once, at the top-level field.
-    let fixed = {
+    // Fixed by the case (sent on with a step, or the other side's to write): a disabled
+    // fieldset disables every control in it, items' and the conflict chooser's too, and says
+    // why once, at the top-level field.
+    let fixed_reason = {
         let slot = slot.clone();
-        Memo::new(move |_| editor.is_fixed(&slot))
+        Memo::new(move |_| editor.fixed_reason(&slot))
     };
+    let fixed = Memo::new(move |_| fixed_reason.get().is_some());
     let fixed_note =
-        slot.item.is_none().then_some(move || fixed.get().then(|| view! { <p class="hint fixed-note">{ctx.t(text::FIELD_FIXED)}</p> }));
+        slot.item.is_none().then_some(move || fixed_reason.get().map(|why| view! { <p class="hint fixed-note">{ctx.t(why)}</p> }));
 
     if grouped {
         view! {

@@ -94,6 +94,10 @@ pub struct Workflow {
     pub initial: &'static str,
     pub states: &'static [StateDef],
     pub steps: &'static [StepDef],
+    /// Fields of the record that are the receiver's to write (a result's documents, an
+    /// investigation report). Once the case has a receiver, it writes only these and the
+    /// sender writes all but these: neither changes what the other side wrote.
+    pub receiver_fields: &'static [&'static str],
 }
 
 impl Workflow {
@@ -103,6 +107,11 @@ impl Workflow {
 
     pub fn step(&self, id: &str) -> Option<&'static StepDef> {
         self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// Whether `party` may write the record's field `id` (top level), as far as sides go.
+    pub fn writes(&self, party: Party, id: &str) -> bool {
+        self.receiver_fields.contains(&id) == (party == Party::Receiver)
     }
 
     /// Whether the record's field `id` is filled in a step's own form, not the record's.

@@ -96,6 +96,13 @@ fn intake_v3_adds_the_results_documents_to_v2() {
     // Filled with the result, in the case panel, and fixed once the result is reported.
     assert!(shared::case::workflow::CASE.is_step_field("result_files"));
     assert!(shared::case::workflow::CASE.state("result_reported").unwrap().fixed.contains(&"result_files"));
+    // Each side writes its own: the receiver the result's documents, the sender the clue.
+    use shared::case::Party::{Receiver, Sender};
+    let case = &shared::case::workflow::CASE;
+    assert!(case.writes(Receiver, "result_files") && !case.writes(Receiver, "description"));
+    assert!(case.writes(Sender, "description") && !case.writes(Sender, "result_files"));
+    let entrustment = &shared::case::workflow::ENTRUSTMENT;
+    assert!(entrustment.writes(Receiver, "findings") && !entrustment.writes(Sender, "findings"));
 }
 
 #[test]
