@@ -325,11 +325,14 @@ pub const CASE_NO_RECEIVER: L = L::new(
 );
 pub const CASE_UNDER_A_MINUTE: L = L::new("不到 1 分钟", "under a minute");
 pub const CASE_CONFIRM: L = L::new("确认", "Confirm");
-pub const CASE_STEP_SAVED: L = L::new("已保存在本机，联网后同步给对方。", "Saved on this device; the other side gets it when it syncs.");
+pub const CASE_STEP_SAVED: L = L::new(
+    "已记录在本机；办理经过中会显示是否已同步到服务器。",
+    "Recorded on this device; the timeline shows whether the server has it yet.",
+);
 pub const CASE_SIGN_IN: L = L::new("请先登录。", "Sign in first.");
 pub const CASE_DEADLINES_NOTE: L = L::new(
-    "期限为本地工作机制设定的默认值，不是法定期限；时间均为北京时间。",
-    "Deadlines are this mechanism's local settings, not legal time limits; times are China Standard Time.",
+    "期限为本地工作机制设定的默认值（委托时另定报告期限的，以委托为准），不是法定期限；时间均为北京时间。",
+    "Deadlines are this mechanism's local settings (or the report date an entrustment asked for), not legal time limits; times are China Standard Time.",
 );
 pub const INBOX: L = L::new("待办", "Inbox");
 pub const INBOX_ARIA: L = L::new("待办：{n} 项", "Inbox: {n} waiting");

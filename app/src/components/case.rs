@@ -242,11 +242,12 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
                 };
                 let applied = step.outcome == Outcome::Applied;
                 let took = match (applied, last_applied) {
-                    (true, Some(before)) => Some(duration(step.time() - before, lang())),
+                    (true, Some(before)) => Some(duration(e.at - before, lang())),
                     _ => None,
                 };
                 if applied {
-                    last_applied = Some(step.time());
+                    // Counted by when each step was done, as shown, not when the server had it.
+                    last_applied = Some(e.at);
                 }
                 let details: Vec<String> = e
                     .data
@@ -336,6 +337,11 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
     let form = move || {
         let def = choosing.get()?;
         let org = my_org().unwrap_or_default();
+        // No organisation it could go to: nothing to confirm (the form says why).
+        let no_receiver = def.needs.iter().any(|n| match n {
+            Need::ToOrg { kind } => editor.orgs.with(|os| !os.iter().any(|o| o.id != org && o.kind == *kind)),
+            _ => false,
+        });
         let fields = def
             .needs
             .iter()
@@ -410,7 +416,9 @@ pub fn CasePanel(editor: Editor) -> impl IntoView {
                 {words}
                 {(!def.fields.is_empty()).then(|| view! { <div class="fields">{step_fields(def)}</div> })}
                 <div class="case-form-buttons">
-                    <button type="button" id="case-confirm" on:click=move |_| take(def)>{ctx.t(text::CASE_CONFIRM)}</button>
+                    {(!no_receiver).then(|| view! {
+                        <button type="button" id="case-confirm" on:click=move |_| take(def)>{ctx.t(text::CASE_CONFIRM)}</button>
+                    })}
                     <button type="button" class="secondary" on:click=move |_| choosing.set(None)>{ctx.t(text::CANCEL)}</button>
                 </div>
             </div>
