@@ -49,7 +49,7 @@ fn admitted(steps: &[(&str, &str)]) -> Log {
             },
         );
         // The server's clock, not the device's: deadlines count from it.
-        log.received.insert(id.clone(), case::Receipt { seq: i as i64 + 1, at: 1_000 * i as i64 + 500_000 });
+        log.received.insert(id.clone(), case::Receipt { seq: i as i64 + 1, at: 1_000 * i as i64 + 500_000, void: false });
         prev = id;
     }
     log
@@ -250,7 +250,7 @@ fn the_server_admits_a_step_with_a_receipt_and_gives_or_takes_access() {
     sync_to_server(&mut server, &mut li, LI, 50).unwrap();
     assert_eq!(receiver(&server).as_deref(), Some(PROC), "the receiver may read it");
     let log = case::log::read(&li);
-    assert_eq!(log.received["t1"], case::Receipt { seq: 1, at: 50 }, "the device hears when the server received it");
+    assert_eq!(log.received["t1"], case::Receipt { seq: 1, at: 50, void: false }, "the device hears when the server received it");
 
     let mut wang = server.fork();
     take(&mut wang, WANG, "return", "r1", 60).unwrap();
@@ -286,18 +286,27 @@ fn the_server_refuses_forged_altered_and_out_of_turn_steps() {
     let err = sync_to_server(&mut server.clone(), &mut wang, WANG, 70).unwrap_err();
     assert!(err.contains("only the sending organisation"), "{err}");
 
-    // A transfer (another one, from a second federation device) to a court, or to an
-    // organisation the server does not know: a case clue goes to a procuratorate.
-    for (to, why) in [(COURT, "a court; this step goes to a procuratorate"), ("nobody", "not a registered organisation")] {
+    // A transfer to a court, or to an organisation the server does not know (a case clue goes
+    // to a procuratorate): kept and numbered, so the record is not blocked, but void — the
+    // receipt says the server did not count it, and nobody is given the record.
+    for to in [COURT, "nobody"] {
         let mut fresh = intake();
         let mut other = fresh.fork();
         let mut d = good_data("transfer");
         d.insert("to_org".into(), to.into());
         case::take(&mut other, "intake", FED, "transfer", "t9", LI.user, LI.org, 10, d, None).unwrap();
         other.commit();
-        let err = sync_to_server(&mut fresh, &mut other, LI, 50).unwrap_err();
-        assert!(err.contains("step t9 (transfer) was refused") && err.contains(why), "{to}: {err}");
-        assert!(case::log::read(&fresh).events.is_empty(), "{to}: nothing of it was applied");
+        sync_to_server(&mut fresh, &mut other, LI, 50).unwrap();
+        let log = case::log::read(&fresh);
+        assert!(log.received["t9"].void, "{to}");
+        let now = derive(&CASE, &log);
+        assert_eq!((now.state.id, now.receiver.as_deref()), ("recorded", None), "{to}: not transferred");
+        assert_eq!(now.steps[0].outcome, case::Outcome::Void(Refusal::WrongReceiver), "{to}");
+        // The device hears the same, and may transfer again, to the procuratorate.
+        assert_eq!(derive(&CASE, &case::log::read(&other)).steps[0].outcome, case::Outcome::Void(Refusal::WrongReceiver));
+        take(&mut other, LI, "transfer", "t10", 60).unwrap();
+        sync_to_server(&mut fresh, &mut other, LI, 70).unwrap();
+        assert_eq!(derive(&CASE, &case::log::read(&fresh)).receiver.as_deref(), Some(PROC), "{to}: then transferred");
     }
 
     // A result before acceptance.
@@ -324,7 +333,7 @@ fn the_server_refuses_forged_altered_and_out_of_turn_steps() {
     assert!(err.contains("never changes") || err.contains("written over"), "{err}");
     let mut receipt = server.fork();
     take(&mut receipt, WANG, "accept", "a2", 60).unwrap();
-    case::log::write_receipt(&mut receipt, "a2", case::Receipt { seq: 0, at: 0 }).unwrap();
+    case::log::write_receipt(&mut receipt, "a2", case::Receipt { seq: 0, at: 0, void: false }).unwrap();
     let err = sync_to_server(&mut server.clone(), &mut receipt, WANG, 70).unwrap_err();
     assert!(err.contains("only the server") || err.contains("not a new step"), "{err}");
 
@@ -383,7 +392,7 @@ fn the_server_refuses_writing_over_the_log_however_it_is_done() {
     // A receipt of the device's own.
     let err = offered(&server, WANG, |d| {
         step_in(d, "a2");
-        case::log::write_receipt(d, "a2", case::Receipt { seq: 9, at: 0 }).unwrap();
+        case::log::write_receipt(d, "a2", case::Receipt { seq: 9, at: 0, void: false }).unwrap();
     })
     .unwrap_err();
     assert!(err.contains("not a new step") || err.contains("only the server"), "{err}");

@@ -1215,7 +1215,7 @@ fn the_server_node_admits_case_steps_and_refuses_a_broken_one() {
     let access = stored.iter().find_map(|a| if let Action::Persist { access, .. } = a { Some(access.clone()) } else { None });
     assert_eq!(access.expect("stored").grant, vec!["proc".to_owned()], "the receiver may read it, stored with the chunk");
     let log = case::log::read(server.doc(id).unwrap());
-    assert_eq!(log.received["t1"], case::Receipt { seq: 1, at: 5_000 }, "the server wrote when it received the step");
+    assert_eq!(log.received["t1"], case::Receipt { seq: 1, at: 5_000, void: false }, "the server wrote when it received the step");
     let generation = stored.iter().find_map(|a| if let Action::Persist { generation, .. } = a { Some(*generation) } else { None }).unwrap();
     server.handle(5_000, Event::Persisted { doc: id, generation, ok: true });
 

@@ -82,8 +82,13 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     await proc.goto(`${server.url}/#/inbox`);
     await proc.waitForSelector("#inbox-empty");
     await proc.waitForSelector('#sync-status[data-state="up-to-date"]', { timeout: 20000 });
+    const woken = proc.waitForResponse(
+      async (r) => r.url().includes("/api/docs/wait") && (await r.json().catch(() => ({}))).changed === true,
+      { timeout: 20000 },
+    );
     await fedCtx.setOffline(false);
     await received(fed, "transfer");
+    await woken;
 
     // The procuratorate's inbox shows it, with a count on the navigation, without a reload:
     // the server wakes its waiting device at the transfer (well before the 30 s poll).
@@ -162,6 +167,7 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     const due = new Date(Date.now() + 40 * DAY + 8 * 3600 * 1000).toISOString().slice(0, 10);
     await proc.fill("#f-due", due);
     await caseState(proc, "drafted");
+    assert.ok(await proc.isDisabled("#f-findings"), "the report waits for the federation, even before it is sent");
     await proc.waitForSelector('#record-sync[data-state="on-server"]', { timeout: 20000 });
     const entrustment = proc.url().split("#/r/")[1];
     await step(proc, "entrust", async () => {

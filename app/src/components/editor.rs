@@ -118,6 +118,9 @@ impl Editor {
             let side = match org {
                 Some(o) if state.receiver.as_deref() == Some(o.as_str()) => Some(Party::Receiver),
                 Some(o) if state.sender.as_deref() == Some(o.as_str()) => Some(Party::Sender),
+                // Never sent: only its owner reads a record of a kind with a workflow (no share
+                // by hand), so we are the sender-to-be, and the receiver's fields wait for one.
+                Some(_) if state.sender.is_none() => Some(Party::Sender),
                 _ => None,
             };
             Fixed { by_state: state.state.fixed, side, workflow: Some(state.workflow) }

@@ -28,6 +28,9 @@ const OUTGOING_BUFFER: usize = 1024;
 /// Access checks running against the store at once; the rest wait their turn (their messages
 /// wait in the node, which caps them in bytes per connection).
 const CONCURRENT_CHECKS: usize = 16;
+/// How often the register of organisations' kinds is read again besides at each connection:
+/// the longest an `org set-kind` takes to reach open sessions.
+const REGISTER_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
 /// Bytes of changes waiting for the storage task. Past it a change is refused as a failed
 /// write (its peer offers it again later) rather than held in memory without bound.
 pub const MAX_PERSIST_QUEUE_BYTES: usize = 128 * 1024 * 1024;
@@ -40,6 +43,9 @@ pub struct Hub {
     /// The organisation whose access to a record just changed, for feed waiters
     /// ([`Hub::access_changes`]).
     access_changes: broadcast::Sender<String>,
+    /// Numbers reads of the register of organisations, so one that started earlier but
+    /// finished later never replaces a newer one.
+    register_reads: Arc<AtomicU64>,
 }
 
 /// What the hub tells a socket task.
@@ -57,9 +63,14 @@ enum HubEvent {
         user: User,
         token_hash: String,
         out: mpsc::Sender<Outgoing>,
-        /// The register of organisations as read for this connection (`None`: the read
-        /// failed, the last one stands).
-        org_kinds: Option<OrgKinds>,
+        /// The register of organisations as read for this connection, numbered (`None`: the
+        /// read failed, the last one stands).
+        org_kinds: Option<(u64, OrgKinds)>,
+    },
+    /// The register of organisations, read again (see [`REGISTER_REFRESH`]).
+    OrgKinds {
+        read: u64,
+        kinds: OrgKinds,
     },
     Node(Event),
     /// `org` was given or lost access to `doc`.
@@ -125,8 +136,19 @@ impl Hub {
         });
         let quota = Arc::new(DocQuota { limit: config.max_docs_per_org, owned: tokio::sync::Mutex::new(HashMap::new()) });
         let (access_changes, _) = broadcast::channel(256);
-        let hub = Hub { tx, next_conn: Arc::new(AtomicU64::new(1)), store, access_changes };
+        let hub = Hub { tx, next_conn: Arc::new(AtomicU64::new(1)), store, access_changes, register_reads: Arc::default() };
         tokio::spawn(hub_task(node, hub.clone(), rx, persist_tx, persist_queued, quota));
+        let refresher = hub.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REGISTER_REFRESH).await;
+                if let Some((read, kinds)) = refresher.read_register().await
+                    && refresher.tx.send(HubEvent::OrgKinds { read, kinds }).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
         hub
     }
 
@@ -135,15 +157,9 @@ impl Hub {
         let conn = ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed));
         let (out, rx) = mpsc::channel(OUTGOING_BUFFER);
         let token_hash = shared::storage_key::chunk_hash(token.as_bytes());
-        // Read again for every connection: `org add` and `org set-kind` run as another process,
-        // and any step a connection brings comes after its own read.
-        let org_kinds = match self.store.orgs().await {
-            Ok(orgs) => Some(orgs.into_iter().map(|o| (o.id, o.kind)).collect()),
-            Err(e) => {
-                tracing::warn!(error = %e, "the register of organisations could not be read; the last one read stands");
-                None
-            }
-        };
+        // Read again for every connection (and every few seconds): `org add` and `org set-kind`
+        // run as another process, and a new connection's first step comes after this read.
+        let org_kinds = self.read_register().await;
         let _ = self.tx.send(HubEvent::Connected { conn, user, token_hash, out, org_kinds }).await;
         (conn, rx)
     }
@@ -165,6 +181,19 @@ impl Hub {
         let (done, wait) = oneshot::channel();
         if self.tx.send(HubEvent::Logout { token_hash, done }).await.is_ok() {
             let _ = wait.await;
+        }
+    }
+
+    /// Reads the register of organisations' kinds, numbered; `None` if the read failed (the
+    /// last one stands).
+    async fn read_register(&self) -> Option<(u64, OrgKinds)> {
+        let read = self.register_reads.fetch_add(1, Ordering::Relaxed) + 1;
+        match self.store.orgs().await {
+            Ok(orgs) => Some((read, orgs.into_iter().map(|o| (o.id, o.kind)).collect())),
+            Err(e) => {
+                tracing::warn!(error = %e, "the register of organisations could not be read; the last one read stands");
+                None
+            }
         }
     }
 
@@ -204,11 +233,23 @@ async fn hub_task(
     // Documents the node may hold (every one it asked to authorize; pruned at each resync):
     // after lost notices, those still loaded are read again.
     let mut touched: HashSet<DocumentId> = HashSet::new();
+    // The newest read of the register applied so far.
+    let mut register_read = 0;
     while let Some(event) = rx.recv().await {
         let now = crate::now_ms() as u64;
         let actions = match event {
+            HubEvent::OrgKinds { read, kinds } => {
+                if read > register_read {
+                    register_read = read;
+                    node.set_org_kinds(kinds);
+                }
+                Vec::new()
+            }
             HubEvent::Connected { conn, user, token_hash, out, org_kinds } => {
-                if let Some(kinds) = org_kinds {
+                if let Some((read, kinds)) = org_kinds
+                    && read > register_read
+                {
+                    register_read = read;
                     node.set_org_kinds(kinds);
                 }
                 let account = user.id.to_string();
@@ -448,7 +489,13 @@ fn stored_elsewhere(node: &mut Node, now: u64, doc: DocumentId, chunks: &[Vec<u8
 /// this instance lacks one of them (and has the document loaded) are its chunks read.
 async fn notice_task(store: Arc<dyn Store>, mut notices: mpsc::UnboundedReceiver<Notice>, hub: mpsc::Sender<HubEvent>) {
     let (access_changes, _) = broadcast::channel(1);
-    let handle = Hub { tx: hub.clone(), next_conn: Arc::new(AtomicU64::new(0)), store: store.clone(), access_changes };
+    let handle = Hub {
+        tx: hub.clone(),
+        next_conn: Arc::new(AtomicU64::new(0)),
+        store: store.clone(),
+        access_changes,
+        register_reads: Arc::default(),
+    };
     while let Some(notice) = notices.recv().await {
         match notice {
             Notice::DocChanged { doc, heads } => {

@@ -531,8 +531,9 @@ async fn case_steps_are_checked_and_a_return_ends_the_receivers_access(backend: 
     let log = case::log::read(check.node.doc(id).unwrap());
     assert_eq!(log.events.keys().collect::<Vec<_>>(), vec!["t1"], "neither forged step was applied");
 
-    // A case clue transferred to the court, which the register says is no procuratorate:
-    // refused for that record, with the reason, and the court never reads it.
+    // A case clue transferred to the court, which the register says is no procuratorate: the
+    // step is kept (the record stays syncable) but void by the server's receipt, and the court
+    // never reads it.
     let to_court = new_doc_id();
     let mut record = shared::record::Record::create(to_court, &meta);
     record.set(consent, Some(shared::record::FieldValue::Choice("given".into())), 0).unwrap();
@@ -540,8 +541,13 @@ async fn case_steps_are_checked_and_a_return_ends_the_receivers_access(backend: 
     let mut doc = record.into_doc();
     take(&mut doc, &li, "transfer", "t1", &[("to_org", "county-court"), ("basis", "consent")]);
     wrong.open(to_court, vec![doc.save()]).await;
-    assert!(wrong.pump_until(|c| c.refusals.iter().any(|(d, _)| *d == to_court)).await);
-    assert!(wrong.refusals.iter().any(|(_, r)| r.contains("a court; this step goes to a procuratorate")), "{:?}", wrong.refusals);
+    assert!(
+        wrong.pump_until(|c| case::log::read(c.node.doc(to_court).unwrap()).received.get("t1").is_some_and(|r| r.void)).await,
+        "the receipt says the server did not count it: {:?}",
+        wrong.refusals
+    );
+    let now = case::state(wrong.node.doc(to_court).unwrap(), "intake").unwrap();
+    assert_eq!((now.state.id, now.receiver), ("recorded", None));
     let court_token = server.token("court-zhao").await;
     let court_access = http.get(server.http(&format!("/api/docs/{to_court}/access"))).bearer_auth(&court_token).send().await.unwrap();
     assert_eq!(court_access.status(), 404, "the court was not given the record");

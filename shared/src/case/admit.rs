@@ -140,11 +140,11 @@ pub fn admit(
         if let Err(refusal) = where_it_stood.check(&e.step, by.org, by.owner, &e.data, facts_at(doc, Some(&at))) {
             return Err(format!("step {} ({}) was refused: {refusal}", e.id, e.step));
         }
-        if let Some(refusal) = wrong_receiver(wf, e, org_kinds) {
-            return Err(format!("step {} ({}) was refused: {refusal}", e.id, e.step));
-        }
+        // Kept, numbered and void rather than refused: honest devices offer receivers from
+        // their last copy of the register, which an administrator may since have changed.
+        let void = wrong_receiver(wf, e, org_kinds);
         seq += 1;
-        let receipt = Receipt { seq, at: now };
+        let receipt = Receipt { seq, at: now, void };
         log::write_receipt(doc, &e.id, receipt).map_err(|err| err.to_string())?;
     }
     Ok(())
@@ -165,19 +165,16 @@ pub fn derived(doc: &AutoCommit) -> Option<super::CaseState> {
     Some(derive(wf, &log::read(doc)))
 }
 
-/// Why the receiver `e` names is not one its step may name, if it is not.
-fn wrong_receiver(wf: &workflow::Workflow, e: &Event, org_kinds: &OrgKinds) -> Option<String> {
+/// Whether the receiver `e` names (if its step names one) is a registered organisation of the
+/// kind the step goes to.
+fn wrong_receiver(wf: &workflow::Workflow, e: &Event, org_kinds: &OrgKinds) -> bool {
     let needs = wf.step(&e.step).map(|s| s.needs).unwrap_or_default();
-    needs.iter().find_map(|need| match need {
+    needs.iter().any(|need| match need {
         Need::ToOrg { kind } => {
             let to = e.data.get("to_org").map(String::as_str).unwrap_or_default();
-            match org_kinds.get(to) {
-                Some(k) if k == kind => None,
-                Some(k) => Some(format!("it names {to:?} as receiver, a {k}; this step goes to a {kind}")),
-                None => Some(format!("it names {to:?} as receiver, which is not a registered organisation")),
-            }
+            org_kinds.get(to).map(String::as_str) != Some(*kind)
         }
-        _ => None,
+        _ => false,
     })
 }
 

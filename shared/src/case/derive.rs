@@ -41,6 +41,8 @@ pub enum Refusal {
     ToSelf,
     NeedsConsentOrBasis,
     NotMinorSexualAssault,
+    /// The server found the receiver not of the kind the step goes to (its receipt says so).
+    WrongReceiver,
 }
 
 impl Refusal {
@@ -61,6 +63,10 @@ impl Refusal {
                 L::new("需当事人同意；未成年人需记录法律依据", "needs the survivor's consent, or for a minor the legal basis recorded")
             }
             Refusal::NotMinorSexualAssault => L::new("仅适用于性侵未成年人案件", "only for sexual assault of a minor"),
+            Refusal::WrongReceiver => L::new(
+                "接收单位不是这一步所要求的单位类型，服务器未予计入",
+                "the receiving organisation is not of the kind this step goes to; the server did not count it",
+            ),
         }
     }
 }
@@ -245,7 +251,11 @@ impl CaseState {
 
     /// Replays one step onto this state.
     fn apply(&mut self, event: Event, received: Option<Receipt>) {
-        let outcome = match self.guard(&event.step, &event.by_org, &event.data) {
+        let guarded = match received {
+            Some(r) if r.void => Err(Refusal::WrongReceiver),
+            _ => self.guard(&event.step, &event.by_org, &event.data),
+        };
+        let outcome = match guarded {
             Ok(def) => {
                 if def.opens {
                     self.sender.get_or_insert_with(|| event.by_org.clone());

@@ -34,10 +34,14 @@ pub struct Event {
 }
 
 /// The server's word on when it admitted a step: `seq` orders steps on every device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Receipt {
     pub seq: i64,
     pub at: i64,
+    /// The server kept the step but does not count it: the receiver it names is not of the
+    /// kind the step goes to (see `admit`). A step can never leave a record, so refusing the
+    /// message would block the record's every later change; this way it is shown as void.
+    pub void: bool,
 }
 
 /// Everything of the log, read at once.
@@ -83,7 +87,8 @@ pub fn read_at(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Log {
             for id in keys(doc, &received, heads) {
                 for r in maps(doc, &received, &id, heads) {
                     if let (Some(seq), Some(at)) = (int(doc, &r, "seq", heads), int(doc, &r, "at", heads)) {
-                        log.received.entry(id.clone()).or_insert(Receipt { seq, at });
+                        let void = matches!(scalar(doc, &r, "void", heads), Some(ScalarValue::Boolean(true)));
+                        log.received.entry(id.clone()).or_insert(Receipt { seq, at, void });
                     }
                 }
             }
@@ -133,6 +138,9 @@ pub fn write_receipt(doc: &mut AutoCommit, event: &str, receipt: Receipt) -> Res
     let r = doc.put_object(&received, event, ObjType::Map)?;
     doc.put(&r, "seq", receipt.seq)?;
     doc.put(&r, "at", ScalarValue::Timestamp(receipt.at))?;
+    if receipt.void {
+        doc.put(&r, "void", true)?;
+    }
     Ok(())
 }
 
