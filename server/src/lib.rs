@@ -5,7 +5,6 @@
 
 pub mod accounts;
 mod api;
-pub mod audit;
 mod auth;
 pub mod blobs;
 pub mod demo;

@@ -3,7 +3,6 @@
 
 #[macro_use]
 mod harness;
-mod audit;
 mod auth;
 mod blobs;
 mod instances;
