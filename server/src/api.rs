@@ -14,7 +14,7 @@ use shared::api::{
 use crate::auth::Authed;
 use crate::error::AppError;
 use crate::store::{Access, NewKey};
-use crate::{AppState, now_ms};
+use crate::{AppState, audit, now_ms};
 use crate::{accounts, blobs, signatures};
 
 /// JSON bodies whose rejection is an [`AppError`] like every other failure.
@@ -55,6 +55,8 @@ pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson
     let Some((user_id, _)) = stored.filter(|_| verified) else {
         state.logins.failed(&req.username, std::time::Instant::now());
         tracing::info!(username = %shared::sync::node::peer_text(&req.username), "sign-in failed");
+        let username = req.username.clone();
+        audit::record(&*state.store, audit::Entry { username, ..audit::Entry::new(audit::Action::SignInFailed, now_ms()) }).await;
         return Err(AppError::BadLogin);
     };
     state.logins.succeeded(&req.username);
@@ -62,6 +64,7 @@ pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson
     let (token, expires_at) = accounts::issue_token(&*state.store, user.id, now_ms()).await?;
     let reply = Session { token, expires_at, user };
     tracing::info!(user = reply.user.id, org = %reply.user.org_id, "signed in");
+    audit::record(&*state.store, audit::Entry::by(audit::Action::SignIn, &reply.user)).await;
     Ok(Json(reply))
 }
 
@@ -150,8 +153,10 @@ pub async fn doc_share_create(
     let (org, shared_with) = (req.org.clone(), req.org.clone());
     // Open connections of that organisation that were refused the document ask again.
     let hub = state.hub.clone();
+    let entry = audit::Entry { doc: Some(id.to_string()), detail: req.org.clone(), ..audit::Entry::by(audit::Action::Share, &authed.user) };
     together(async move {
         state.store.doc_share(id, &owner, &org).await?;
+        audit::record(&*state.store, entry).await;
         hub.access_changed(id, shared_with).await;
         Ok(())
     })
@@ -170,8 +175,10 @@ pub async fn doc_share_delete(
     by_hand(&state, id, &owner).await?;
     let (o, changed) = (org.clone(), org.clone());
     // Open sync sessions of that organisation lose the document now, not at next connect.
+    let entry = audit::Entry { doc: Some(id.to_string()), detail: org.clone(), ..audit::Entry::by(audit::Action::Unshare, &authed.user) };
     together(async move {
         state.store.doc_revoke(id, &owner, &o).await?;
+        audit::record(&*state.store, entry).await;
         state.hub.access_changed(id, changed).await;
         Ok(())
     })

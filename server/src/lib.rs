@@ -5,6 +5,7 @@
 
 pub mod accounts;
 mod api;
+pub mod audit;
 mod auth;
 pub mod blobs;
 pub mod demo;

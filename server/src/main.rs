@@ -43,11 +43,22 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Device signing keys.
     Key {
         #[command(subcommand)]
         command: KeyCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Walk the hash chain and name the first row that was changed or removed.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -104,6 +115,12 @@ async fn serve_or_run_command() -> anyhow::Result<()> {
     let args = Args::parse();
     let database = server::Database::new(args.database.as_deref(), &args.data_dir)?;
     match args.command {
+        Some(Command::Audit { command: AuditCommand::Verify }) => {
+            let store = server::store::open(&database).await?;
+            let rows = server::audit::verify(&*store).await?;
+            println!("audit trail intact: {rows} rows");
+            return Ok(());
+        }
         Some(Command::Org { command }) => {
             let store = server::store::open(&database).await?;
             match command {

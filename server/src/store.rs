@@ -148,6 +148,12 @@ pub trait Store: Send + Sync {
     /// instance shares. Called once, before serving.
     fn listen(&self) -> StoreFuture<'_, Option<mpsc::UnboundedReceiver<Notice>>>;
 
+    /// Appends an audit row after the newest one, chained to its hash, as one step even with
+    /// other instances writing ([`crate::audit`]).
+    fn audit_append<'a>(&'a self, entry: &'a crate::audit::Entry) -> StoreFuture<'a, ()>;
+    /// Up to `limit` audit rows numbered after `after`, in order.
+    fn audit_rows(&self, after: i64, limit: i64) -> StoreFuture<'_, Vec<crate::audit::Row>>;
+
     /// Adds an organisation of `kind` (checked by the caller); `Conflict` if the id is taken.
     fn org_create<'a>(&'a self, id: &'a str, name: &'a str, kind: &'a str) -> StoreFuture<'a, ()>;
     /// Says what an organisation is; `NotFound` without it.

@@ -150,6 +150,22 @@ const SCHEMA: &[&str] = &[
     r#"
     ALTER TABLE orgs ADD COLUMN kind TEXT NOT NULL DEFAULT 'other';
     "#,
+    // Version 7: the audit trail, hash-chained (see `audit`).
+    r#"
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        account_id INTEGER,
+        username TEXT NOT NULL,
+        org_id TEXT,
+        device TEXT,
+        doc_id TEXT,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    "#,
 ];
 
 impl SqliteStore {
@@ -197,6 +213,51 @@ impl Store for SqliteStore {
     fn listen(&self) -> StoreFuture<'_, Option<mpsc::UnboundedReceiver<Notice>>> {
         // One file, one instance: nobody else writes.
         Box::pin(async { Ok(None) })
+    }
+
+    fn audit_append<'a>(&'a self, entry: &'a crate::audit::Entry) -> StoreFuture<'a, ()> {
+        let e = entry.clone();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let last: Option<(i64, String)> =
+                tx.query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            let (seq, prev) = last.map_or((1, crate::audit::GENESIS.to_owned()), |(s, h)| (s + 1, h));
+            let hash = crate::audit::row_hash(&prev, seq, &e);
+            tx.execute(
+                "INSERT INTO audit (seq, at, action, account_id, username, org_id, device, doc_id, detail, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![seq, e.at, e.action, e.account, e.username, e.org, e.device, e.doc, e.detail, prev, hash],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn audit_rows(&self, after: i64, limit: i64) -> StoreFuture<'_, Vec<crate::audit::Row>> {
+        self.call(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT seq, at, action, account_id, username, org_id, device, doc_id, detail, prev_hash, hash
+                 FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit], |r| {
+                Ok(crate::audit::Row {
+                    seq: r.get(0)?,
+                    entry: crate::audit::Entry {
+                        at: r.get(1)?,
+                        action: r.get(2)?,
+                        account: r.get(3)?,
+                        username: r.get(4)?,
+                        org: r.get(5)?,
+                        device: r.get(6)?,
+                        doc: r.get(7)?,
+                        detail: r.get(8)?,
+                    },
+                    prev_hash: r.get(9)?,
+                    hash: r.get(10)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
     }
 
     fn org_create<'a>(&'a self, id: &'a str, name: &'a str, kind: &'a str) -> StoreFuture<'a, ()> {

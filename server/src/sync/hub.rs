@@ -387,13 +387,17 @@ async fn hub_task(
                     tokio::spawn(async move {
                         let Ok(_turn) = checks.acquire().await else { return };
                         let may_create = create && quota.may_create(&*store, &user.org_id).await;
+                        let audited = |action| crate::audit::Entry { doc: Some(doc.to_string()), ..crate::audit::Entry::by(action, &user) };
                         let verdict = match store.doc_open(doc, &user, may_create, load).await {
                             Ok(Opened::Allowed { chunks, actors, owner }) => {
+                                // Written before the record goes out: no read without its row.
+                                crate::audit::record(&*store, audited(crate::audit::Action::Read)).await;
                                 Verdict::Allowed { chunks, actors: node_actors(actors), owner }
                             }
                             Ok(Opened::Created) => {
                                 quota.created(&user.org_id).await;
                                 tracing::info!(doc = %doc, user = user.id, org = %user.org_id, "document created");
+                                crate::audit::record(&*store, audited(crate::audit::Action::Created)).await;
                                 Verdict::Created
                             }
                             // Missing (or another's) and not to be created: the same answer for both.

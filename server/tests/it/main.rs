@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod harness;
+mod audit;
 mod auth;
 mod blobs;
 mod instances;

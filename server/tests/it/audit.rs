@@ -1,0 +1,82 @@
+//! The audit trail over real sockets: each sign-in leaves exactly one row, a failed one too
+//! (with no account); creating, sharing, reading and withdrawing a record one each, with
+//! nothing written in the record; a row edited in the database breaks `audit verify` there.
+
+use server::audit::{self, VerifyError};
+use server::store::Database;
+
+use crate::harness::{Backend, Client, TestServer};
+
+async fn sign_ins_are_audited_and_an_edited_row_breaks_the_chain(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let store = server::store::open(&server.database).await.unwrap();
+    assert_eq!(audit::verify(&*store).await.unwrap(), 0, "an empty trail holds");
+
+    server.token("fed-li").await;
+    assert_eq!(server.login("proc-wang", "not the password").await.status(), 401);
+    assert_eq!(server.login("nobody", "not the password").await.status(), 401);
+    let rows = store.audit_rows(0, 100).await.unwrap();
+    let seen: Vec<(&str, Option<&str>, &str)> =
+        rows.iter().map(|r| (r.entry.action.as_str(), r.entry.org.as_deref(), r.entry.username.as_str())).collect();
+    assert_eq!(
+        seen,
+        [("sign_in", Some("county-federation"), "fed-li"), ("sign_in_failed", None, "proc-wang"), ("sign_in_failed", None, "nobody")],
+        "one row each, in order"
+    );
+    assert!(rows[0].entry.account.is_some() && rows[1].entry.account.is_none());
+    assert!(rows.iter().all(|r| r.entry.doc.is_none() && r.entry.detail.is_empty()));
+    assert_eq!(rows[0].prev_hash, audit::GENESIS);
+    assert_eq!(rows[1].prev_hash, rows[0].hash, "chained");
+    assert_eq!(audit::verify(&*store).await.unwrap(), 3);
+
+    // A record created over sync, shared, read by the procuratorate, and the share withdrawn:
+    // a row each, naming the record but nothing written in it.
+    let fed_token = server.token("fed-li").await;
+    let proc_token = server.token("proc-wang").await;
+    let id = crate::sync::federation_creates(&server, &fed_token, "李某某 13800000000").await;
+    let http = reqwest::Client::new();
+    let share = http.post(server.http(&format!("/api/docs/{id}/share"))).bearer_auth(&fed_token);
+    assert_eq!(share.json(&serde_json::json!({ "org": "county-procuratorate" })).send().await.unwrap().status(), 200);
+    let mut desk = Client::connect(&server, &proc_token, "proc-desk").await;
+    desk.open(id, vec![]).await;
+    assert!(desk.synced(id).await);
+    let unshare = http.delete(server.http(&format!("/api/docs/{id}/share/county-procuratorate"))).bearer_auth(&fed_token);
+    assert_eq!(unshare.send().await.unwrap().status(), 200);
+    let rows = store.audit_rows(3, 100).await.unwrap();
+    let about: Vec<(&str, Option<&str>, &str)> = rows
+        .iter()
+        .filter(|r| r.entry.doc.as_deref() == Some(id.to_string().as_str()))
+        .map(|r| (r.entry.action.as_str(), r.entry.org.as_deref(), r.entry.detail.as_str()))
+        .collect();
+    assert_eq!(
+        about,
+        [
+            ("created", Some("county-federation"), ""),
+            ("share", Some("county-federation"), "county-procuratorate"),
+            ("read", Some("county-procuratorate"), ""),
+            ("unshare", Some("county-federation"), "county-procuratorate"),
+        ]
+    );
+    let everything = format!("{:?}", store.audit_rows(0, 1000).await.unwrap());
+    assert!(!everything.contains("李某某") && !everything.contains("13800000000"), "nothing written in a record");
+    assert_eq!(audit::verify(&*store).await.unwrap(), rows.len() as u64 + 3);
+
+    // Someone with the database edits the second row: verify names it.
+    let edit = "UPDATE audit SET username = 'fed-li' WHERE seq = 2";
+    match &server.database {
+        Database::Sqlite(path) => {
+            rusqlite::Connection::open(path).unwrap().execute(edit, []).unwrap();
+        }
+        Database::Postgres(url) => {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            client.execute(edit, &[]).await.unwrap();
+        }
+    }
+    match audit::verify(&*store).await {
+        Err(VerifyError::Broken { seq: 2, why }) => assert!(why.contains("changed"), "{why}"),
+        other => panic!("the edited row is named: {other:?}"),
+    }
+}
+
+on_both!(sign_ins_are_audited_and_an_edited_row_breaks_the_chain);
