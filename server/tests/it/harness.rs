@@ -9,6 +9,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
+/// How long a test waits for a frame it expects before giving up (see [`Client::pump_until`]).
+const EXPECTING: Duration = Duration::from_secs(30);
+
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A server on a free loopback port, with the demo accounts, on its own database.
@@ -155,6 +158,7 @@ pub struct Client {
     pub refusals: Vec<(DocumentId, String)>,
     pub closed: Option<String>,
     conn: ConnId,
+    peer: String,
 }
 
 impl Client {
@@ -166,7 +170,7 @@ impl Client {
             role: Role::Client,
             max_doc_bytes: 1 << 30,
         });
-        let mut c = Client { node, socket, unavailable: vec![], refusals: vec![], closed: None, conn: ConnId(1) };
+        let mut c = Client { node, socket, unavailable: vec![], refusals: vec![], closed: None, conn: ConnId(1), peer: peer.to_owned() };
         let actions = c.node.handle(0, Event::Connected { conn: c.conn, account: String::new(), org: String::new() });
         c.carry_out(actions).await;
         c
@@ -202,14 +206,33 @@ impl Client {
         }
     }
 
-    /// Processes incoming frames until `done` holds or nothing arrives for a while.
-    pub async fn pump_until(&mut self, mut done: impl FnMut(&mut Client) -> bool) -> bool {
+    /// Processes incoming frames until `done` holds, or nothing arrives for [`EXPECTING`].
+    ///
+    /// The window is long because the whole suite runs at once on two cores: pushes to an
+    /// idle socket have been seen arriving more than 5 s late there (never with one test
+    /// alone, under CPU load or not), so a short window failed tests whose message was only
+    /// late. A test waiting for something *not* to arrive says how long with
+    /// [`Client::quiet_for`] instead.
+    pub async fn pump_until(&mut self, done: impl FnMut(&mut Client) -> bool) -> bool {
+        self.pump_within(EXPECTING, done).await
+    }
+
+    /// Whether `happened` stays false while frames arrive, until `window` passes with none.
+    pub async fn quiet_for(&mut self, window: Duration, happened: impl FnMut(&mut Client) -> bool) -> bool {
+        !self.pump_within(window, happened).await
+    }
+
+    async fn pump_within(&mut self, window: Duration, mut done: impl FnMut(&mut Client) -> bool) -> bool {
         for _ in 0..500 {
             if done(self) {
                 return true;
             }
-            match tokio::time::timeout(Duration::from_secs(5), self.socket.next()).await {
+            let waited = std::time::Instant::now();
+            match tokio::time::timeout(window, self.socket.next()).await {
                 Ok(Some(Ok(Ws::Binary(bytes)))) => {
+                    if waited.elapsed() > Duration::from_secs(5) {
+                        eprintln!("a frame reached {} {:?} after the last", self.peer, waited.elapsed());
+                    }
                     let actions = self.node.handle(0, Event::Received { conn: self.conn, bytes: bytes.to_vec() });
                     self.carry_out(actions).await;
                 }
