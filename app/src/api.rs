@@ -4,7 +4,9 @@ use gloo_net::http::{Request, Response};
 use serde::Deserialize;
 use shared::DocumentId;
 
-pub use shared::api::{ActorBinding, DeviceKey, DocAccess, Feed, KeyRequest, Org, ReceivedSignature, Session, SignatureRequest, User};
+pub use shared::api::{
+    ActorBinding, AuditPage, DeviceKey, DocAccess, Feed, KeyRequest, Org, ReceivedSignature, Session, SignatureRequest, User,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -208,5 +210,12 @@ pub async fn send_signature(token: &str, id: DocumentId, req: &SignatureRequest)
 /// Who each actor of a document is, as the server bound them.
 pub async fn actors(token: &str, id: DocumentId) -> Result<Vec<ActorBinding>, ApiError> {
     let url = format!("/api/docs/{id}/actors");
+    json(check(Request::get(&url).header("Authorization", &format!("Bearer {token}")).send().await).await?).await
+}
+
+/// A page of the organisation's audit trail (administrators only), newest first. `query` is
+/// the filter's part of the URL, `?doc=…&user=…`, already encoded.
+pub async fn audit(token: &str, query: &str) -> Result<AuditPage, ApiError> {
+    let url = format!("/api/audit{query}");
     json(check(Request::get(&url).header("Authorization", &format!("Bearer {token}")).send().await).await?).await
 }

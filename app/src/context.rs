@@ -9,7 +9,9 @@ use shared::i18n::{L, Lang};
 
 use crate::components::status_bar::StatusBar;
 use crate::engine::Engine;
+use crate::pages::audit::{AuditLink, AuditPage};
 use crate::pages::inbox::{InboxLink, InboxPage};
+use crate::pages::stats::StatsPage;
 use crate::pages::{list::ListPage, login::LoginPage, record::LazyRecordPage};
 use crate::platform;
 use crate::storage::DB_NAME;
@@ -26,6 +28,15 @@ pub struct Ctx {
     /// Bumped when something other than the share panel shares a record (adding an
     /// agreement party, a case step), so the panel reads who has access again.
     pub access_changed: RwSignal<u64>,
+    /// What a dashboard number counts, for the list to show those records alone.
+    pub list_selection: RwSignal<Option<ListSelection>>,
+}
+
+/// A dashboard number's records, and how the list names them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListSelection {
+    pub selection: shared::report::Selection,
+    pub label: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -40,6 +51,8 @@ pub enum Route {
     List,
     Login,
     Inbox,
+    Audit,
+    Stats,
     Record(DocumentId),
 }
 
@@ -53,6 +66,12 @@ impl Route {
         if hash == "#/inbox" {
             return Route::Inbox;
         }
+        if hash == "#/audit" {
+            return Route::Audit;
+        }
+        if hash == "#/stats" {
+            return Route::Stats;
+        }
         hash.strip_prefix("#/r/").and_then(|id| id.parse().ok()).map(Route::Record).unwrap_or(Route::List)
     }
 
@@ -61,6 +80,8 @@ impl Route {
             Route::List => "#/".into(),
             Route::Login => "#/login".into(),
             Route::Inbox => "#/inbox".into(),
+            Route::Audit => "#/audit".into(),
+            Route::Stats => "#/stats".into(),
             Route::Record(id) => format!("#/r/{id}"),
         }
     }
@@ -110,6 +131,7 @@ pub fn App() -> impl IntoView {
         engine: StoredValue::new_local(None),
         store_state: RwSignal::new(StoreState::Opening),
         access_changed: RwSignal::new(0),
+        list_selection: RwSignal::new(None),
     };
     provide_context(ctx);
 
@@ -158,7 +180,11 @@ pub fn App() -> impl IntoView {
                 <p class="subtitle">{move || ctx.t(text::APP_SUBTITLE)}</p>
             </div>
             <nav class="top-nav">
-                {move || (ctx.store_state.get() == StoreState::Ready).then(|| view! { <InboxLink/> })}
+                {move || (ctx.store_state.get() == StoreState::Ready).then(|| view! {
+                    <InboxLink/>
+                    <a class="stats-link" id="stats-link" href="#/stats">{move || ctx.t(text::STATS)}</a>
+                    <AuditLink/>
+                })}
                 <button class="lang" id="lang-switch" on:click=switch_lang>{move || ctx.t(text::SWITCH_LANG)}</button>
             </nav>
         </header>
@@ -173,6 +199,8 @@ pub fn App() -> impl IntoView {
                     Route::List => view! { <ListPage/> }.into_any(),
                     Route::Login => view! { <LoginPage/> }.into_any(),
                     Route::Inbox => view! { <InboxPage/> }.into_any(),
+                    Route::Audit => view! { <AuditPage/> }.into_any(),
+                    Route::Stats => view! { <StatsPage/> }.into_any(),
                     Route::Record(id) => view! { <LazyRecordPage id=id/> }.into_any(),
                 },
             }}

@@ -1,4 +1,6 @@
+pub mod audit;
 pub mod inbox;
 pub mod list;
 pub mod login;
 pub mod record;
+pub mod stats;

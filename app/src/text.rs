@@ -342,3 +342,55 @@ pub const INBOX_EMPTY: L = L::new(
     "Nothing awaits you. Cases transferred, entrusted or returned to your organisation appear here.",
 );
 pub const INBOX_NO_DUE: L = L::new("无期限", "no deadline");
+
+pub const AUDIT: L = L::new("审计", "Audit");
+pub const AUDIT_TITLE: L = L::new("谁查看或更改了本单位的记录", "Who read or changed our records");
+pub const AUDIT_INTRO: L = L::new(
+    "服务器为每次登录、查看、新建、共享和撤回共享留下一条不可更改的记录，只含账号、单位和记录编号，不含记录内容。仅本单位管理员可见。",
+    "The server keeps an unalterable row for every sign-in, read, new record, share and withdrawn share: accounts, organisations and record ids only, never what a record says. Only our administrator sees it.",
+);
+pub const AUDIT_RECORD: L = L::new("记录", "Record");
+pub const AUDIT_PERSON: L = L::new("账号", "Account");
+pub const AUDIT_FROM: L = L::new("起始日期", "From");
+pub const AUDIT_TO: L = L::new("截止日期", "To");
+pub const AUDIT_APPLY: L = L::new("筛选", "Filter");
+pub const AUDIT_WHEN: L = L::new("时间", "When");
+pub const AUDIT_WHAT: L = L::new("操作", "What");
+pub const AUDIT_ORG: L = L::new("单位", "Organisation");
+pub const AUDIT_DETAIL: L = L::new("对象", "To whom");
+pub const AUDIT_EMPTY: L = L::new("没有符合条件的审计记录。", "No audit rows match.");
+pub const AUDIT_OLDER: L = L::new("更早的记录", "Older rows");
+pub const AUDIT_OFFLINE: L =
+    L::new("审计记录保存在服务器上，联网后才能查看。", "The audit trail is kept on the server; connect to see it.");
+pub const AUDIT_SIGN_IN: L = L::new("登录", "Signed in");
+pub const AUDIT_SIGN_IN_FAILED: L = L::new("登录失败", "Sign-in failed");
+pub const AUDIT_READ: L = L::new("查看", "Read");
+pub const AUDIT_CREATED: L = L::new("新建", "Created");
+pub const AUDIT_SHARE: L = L::new("共享", "Shared");
+pub const AUDIT_UNSHARE: L = L::new("撤回共享", "Withdrew share");
+pub const AUDIT_OTHER: L = L::new("其他", "Other");
+
+pub const STATS: L = L::new("统计", "Figures");
+pub const STATS_TITLE: L = L::new("统计", "Figures");
+pub const STATS_NOTE: L = L::new(
+    "按登记时间（北京时间）统计本设备上本单位的记录；离线也可查看。点击数字可查看对应的记录。",
+    "Counts of your organisation's records on this device, by when each was recorded (China Standard Time); works offline. Select a number to see its records.",
+);
+pub const STATS_FROM: L = L::new("登记日期起", "Recorded from");
+pub const STATS_TO: L = L::new("登记日期止", "Recorded to");
+pub const STATS_PERIOD: L = L::new("统计周期", "Period");
+pub const STATS_MONTH: L = L::new("按月", "By month");
+pub const STATS_QUARTER: L = L::new("按季度", "By quarter");
+pub const STATS_YEAR: L = L::new("按年", "By year");
+pub const STATS_PRINT: L = L::new("打印", "Print");
+pub const STATS_EMPTY: L = L::new("所选范围内没有记录。", "No records in this choice.");
+pub const STATS_TOTAL: L = L::new("合计", "Total");
+pub const STATS_MEDIAN: L = L::new("已办结 {n} 件，从移送到办结中位数 {d} 天", "{n} closed, median {d} days from transfer to close");
+pub const STATS_BY_PERIOD: L = L::new("按时间", "By period");
+pub const STATS_BY_KIND: L = L::new("按类别", "By kind");
+pub const STATS_BY_STATUS: L = L::new("按状态", "By status");
+pub const STATS_BY_CATEGORY: L = L::new("按类型", "By type");
+pub const STATS_BY_STAGE: L = L::new("按办理进度", "By case stage");
+pub const STATS_NONE: L = L::new("（未填）", "(not given)");
+pub const LIST_SELECTION: L = L::new("统计", "From the figures");
+pub const LIST_SELECTION_CLEAR: L = L::new("显示全部记录", "Show all records");

@@ -36,6 +36,17 @@ pub async fn set_org_kind(store: &dyn Store, id: &str, kind: &str) -> Result<(),
     store.org_set_kind(id, kind).await
 }
 
+/// What a user may be in their organisation.
+pub const ROLES: [&str; 2] = ["admin", "member"];
+
+/// Makes a user its organisation's administrator (`admin`) or a `member`.
+pub async fn set_role(store: &dyn Store, username: &str, role: &str) -> Result<(), StoreError> {
+    if !ROLES.contains(&role) {
+        return Err(StoreError::Conflict(format!("a role is `admin` or `member`, not `{role}`")));
+    }
+    store.user_set_role(username, role).await
+}
+
 fn check_kind(kind: &str) -> Result<(), StoreError> {
     if ORG_KINDS.contains(&kind) {
         return Ok(());

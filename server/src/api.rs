@@ -383,3 +383,34 @@ async fn readable_doc(state: &AppState, authed: &Authed, id: &str) -> Result<Doc
         Access::Missing | Access::Denied => Err(not_found()),
     }
 }
+
+/// The audit trail an organisation's administrator sees: its own people's actions, and
+/// anyone's on a record it owns (a read by the organisation a case went to). Newest first,
+/// 200 rows a page. A member is refused: who looked at which survivor's record is itself
+/// need-to-know.
+pub async fn audit_list(
+    State(state): State<AppState>,
+    authed: Authed,
+    Query(filter): Query<audit::Filter>,
+) -> Result<Json<shared::api::AuditPage>, AppError> {
+    const PAGE: i64 = 200;
+    if !authed.user.admin {
+        return Err(AppError::Forbidden("only an organisation's administrator sees its audit trail".into()));
+    }
+    let mut rows = state.store.audit_for_org(&authed.user.org_id, &filter, PAGE + 1).await?;
+    let more = rows.len() as i64 > PAGE;
+    rows.truncate(PAGE as usize);
+    let rows = rows
+        .into_iter()
+        .map(|r| shared::api::AuditRow {
+            seq: r.seq,
+            at: r.entry.at,
+            action: r.entry.action,
+            username: r.entry.username,
+            org: r.entry.org,
+            doc: r.entry.doc,
+            detail: r.entry.detail,
+        })
+        .collect();
+    Ok(Json(shared::api::AuditPage { rows, more }))
+}

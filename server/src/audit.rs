@@ -67,6 +67,21 @@ impl Entry {
     }
 }
 
+/// What an administrator narrows the audit view to; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct Filter {
+    /// One record's id.
+    pub doc: Option<String>,
+    /// One person's username.
+    pub user: Option<String>,
+    /// From this time on (ms since the epoch)…
+    pub from: Option<i64>,
+    /// …and before this one.
+    pub to: Option<i64>,
+    /// Rows numbered below this (the next page).
+    pub before: Option<i64>,
+}
+
 /// A stored row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {

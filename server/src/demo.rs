@@ -55,7 +55,9 @@ pub async fn seed(store: &dyn Store) -> Result<Vec<String>, StoreError> {
             Ok(_) | Err(StoreError::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
-        lines.push(format!("  {user:<12} password {password:<20} {org_name}"));
+        // Each demo organisation's one user runs it, and so sees its audit trail.
+        accounts::set_role(store, user, "admin").await?;
+        lines.push(format!("  {user:<12} password {password:<20} {org_name} (administrator)"));
     }
     Ok(lines)
 }

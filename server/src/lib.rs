@@ -99,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/logout", post(api::session_delete))
         .route("/api/me", get(api::me_get))
         .route("/api/orgs", get(api::orgs_list))
+        .route("/api/audit", get(api::audit_list))
         .route("/api/keys", get(api::keys_list).post(api::key_create))
         .route("/api/docs", get(api::docs_feed))
         .route("/api/docs/wait", get(api::docs_wait))

@@ -96,6 +96,13 @@ enum UserCommand {
         #[arg(long)]
         name: String,
     },
+    /// Make a user its organisation's administrator, who sees in the app who read or changed
+    /// its records, or a member again: `user set-role fed-li admin`.
+    SetRole {
+        username: String,
+        /// `admin` or `member`.
+        role: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -148,6 +155,12 @@ async fn serve_or_run_command() -> anyhow::Result<()> {
             let store = server::store::open(&database).await?;
             server::accounts::create_user(&*store, &username, &name, &org, &password).await?;
             println!("user {username} added to {org}");
+            return Ok(());
+        }
+        Some(Command::User { command: UserCommand::SetRole { username, role } }) => {
+            let store = server::store::open(&database).await?;
+            server::accounts::set_role(&*store, &username, &role).await?;
+            println!("user {username} is now {role}");
             return Ok(());
         }
         Some(Command::Key { command: KeyCommand::List }) => {

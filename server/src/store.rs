@@ -153,6 +153,9 @@ pub trait Store: Send + Sync {
     fn audit_append<'a>(&'a self, entry: &'a crate::audit::Entry) -> StoreFuture<'a, ()>;
     /// Up to `limit` audit rows numbered after `after`, in order.
     fn audit_rows(&self, after: i64, limit: i64) -> StoreFuture<'_, Vec<crate::audit::Row>>;
+    /// Up to `limit` rows an organisation's administrator sees, newest first: what its own
+    /// people did, and what anyone did to a record it owns; narrowed by `filter`.
+    fn audit_for_org<'a>(&'a self, org: &'a str, filter: &'a crate::audit::Filter, limit: i64) -> StoreFuture<'a, Vec<crate::audit::Row>>;
 
     /// Adds an organisation of `kind` (checked by the caller); `Conflict` if the id is taken.
     fn org_create<'a>(&'a self, id: &'a str, name: &'a str, kind: &'a str) -> StoreFuture<'a, ()>;
@@ -171,6 +174,9 @@ pub trait Store: Send + Sync {
     /// A user's id and stored password hash.
     fn password_hash<'a>(&'a self, username: &'a str) -> StoreFuture<'a, Option<(i64, String)>>;
     fn user(&self, id: i64) -> StoreFuture<'_, Option<User>>;
+    /// Makes a user its organisation's `admin` or a `member` (checked by the caller);
+    /// `NotFound` without the user.
+    fn user_set_role<'a>(&'a self, username: &'a str, role: &'a str) -> StoreFuture<'a, ()>;
 
     /// Stores a session token by its hash.
     fn token_insert<'a>(&'a self, token_hash: &'a str, user_id: i64, created_at: i64, expires_at: i64) -> StoreFuture<'a, ()>;

@@ -11,6 +11,10 @@ pub struct User {
     pub display_name: String,
     pub org_id: String,
     pub org_name: String,
+    /// The organisation's administrator (set with the server's `user set-role`): sees who
+    /// read or changed its records. A member does not.
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// `POST /api/login`.
@@ -136,3 +140,26 @@ pub struct Org {
 /// The largest attachment the server accepts (a phone photo after downscaling is well under
 /// this); the app refuses bigger files before reading them.
 pub const MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;
+
+/// One row of `GET /api/audit`: who did what, when, to which record — ids and codes only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    /// Ms since the epoch.
+    pub at: i64,
+    /// `sign_in`, `sign_in_failed`, `read`, `created`, `share`, `unshare`.
+    pub action: String,
+    pub username: String,
+    pub org: Option<String>,
+    pub doc: Option<String>,
+    /// A code or count (the organisation a share went to), never words someone wrote.
+    pub detail: String,
+}
+
+/// `GET /api/audit?doc=&user=&from=&to=&before=`: the newest rows first; `more` when older
+/// ones match too (ask again with `before` = the last row's `seq`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub rows: Vec<AuditRow>,
+    pub more: bool,
+}

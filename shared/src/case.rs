@@ -35,6 +35,13 @@ pub struct CaseSummary {
     pub due: Option<i64>,
     /// Steps that did not count (concurrent ones), for review.
     pub void: usize,
+    /// When the case was last opened (its latest transfer or entrustment that counted), for
+    /// the time a case took. Absent from summaries stored before it existed.
+    #[serde(default)]
+    pub opened_at: Option<i64>,
+    /// Whether the present state ends the case (a result reported back, a report acknowledged).
+    #[serde(default)]
+    pub closed: bool,
 }
 
 impl CaseSummary {
@@ -48,6 +55,13 @@ impl CaseSummary {
             since: s.since,
             due: s.due(),
             void: s.void().count(),
+            opened_at: s
+                .steps
+                .iter()
+                .rev()
+                .find(|st| st.outcome == Outcome::Applied && s.workflow.step(&st.event.step).is_some_and(|d| d.opens))
+                .map(Step::time),
+            closed: s.state.closed,
         }
     }
 

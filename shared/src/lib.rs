@@ -7,11 +7,13 @@
 pub mod agreement;
 pub mod api;
 pub mod case;
+pub mod cst;
 pub mod doc_id;
 pub mod form;
 pub mod i18n;
 pub mod image_meta;
 pub mod record;
+pub mod report;
 pub mod storage_key;
 pub mod sync;
 

@@ -93,7 +93,10 @@ pub fn ListPage() -> impl IntoView {
     });
     let shown = Memo::new(move |_| {
         let f = filter.get();
-        all.with(|r| r.as_ref().map(|list| list.iter().filter(|s| f.keeps(s)).cloned().collect::<Vec<_>>()))
+        let picked = ctx.list_selection.get();
+        let now = platform::now_ms();
+        let keeps = |s: &RecordSummary| f.keeps(s) && picked.as_ref().is_none_or(|p| p.selection.keeps(s, now));
+        all.with(|r| r.as_ref().map(|list| list.iter().filter(|s| keeps(s)).cloned().collect::<Vec<_>>()))
     });
     // A new filter starts again from the top.
     Effect::new(move |_| {
@@ -129,6 +132,14 @@ pub fn ListPage() -> impl IntoView {
             <For each=problems key=|p| p.clone() let:problem>
                 <p class="error" role="alert">{move || ctx.t(text::LIST_DAMAGED)}{problem.clone()}</p>
             </For>
+            {move || ctx.list_selection.get().map(|p| view! {
+                <p class="list-selection" id="list-selection" role="status">
+                    <span>{ctx.t(text::LIST_SELECTION)}": "{p.label}</span>" "
+                    <button type="button" class="link" id="list-selection-clear" on:click=move |_| ctx.list_selection.set(None)>
+                        {ctx.t(text::LIST_SELECTION_CLEAR)}
+                    </button>
+                </p>
+            })}
             {move || any.get().then(|| view! { <Filters filter=filter/> })}
             {move || match (total(), shown.with(|s| s.as_ref().map(Vec::len))) {
                 (_, None) => view! { <p class="muted">{ctx.t(text::LOADING)}</p> }.into_any(),

@@ -174,7 +174,7 @@ const SCHEMA: &[&str] = &[
     r#"
     ALTER TABLE orgs ADD COLUMN kind TEXT NOT NULL DEFAULT 'other';
     "#,
-    // Version 6: as SQLite's version 7 (the audit trail).
+    // Version 6: as SQLite's version 7 (the audit trail, roles).
     r#"
     CREATE TABLE audit (
         seq BIGINT PRIMARY KEY,
@@ -189,6 +189,10 @@ const SCHEMA: &[&str] = &[
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL
     );
+    CREATE INDEX audit_org ON audit(org_id, seq);
+    CREATE INDEX audit_doc ON audit(doc_id, seq);
+    CREATE INDEX docs_owner ON docs(owner_org);
+    ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'member';
     "#,
 ];
 
@@ -275,24 +279,25 @@ impl Store for PgStore {
                     &[&after, &limit],
                 )
                 .await?;
-            Ok(rows
-                .iter()
-                .map(|r| crate::audit::Row {
-                    seq: r.get(0),
-                    entry: crate::audit::Entry {
-                        at: r.get(1),
-                        action: r.get(2),
-                        account: r.get(3),
-                        username: r.get(4),
-                        org: r.get(5),
-                        device: r.get(6),
-                        doc: r.get(7),
-                        detail: r.get(8),
-                    },
-                    prev_hash: r.get(9),
-                    hash: r.get(10),
-                })
-                .collect())
+            Ok(rows.iter().map(audit_row).collect())
+        })
+    }
+
+    fn audit_for_org<'a>(&'a self, org: &'a str, f: &'a crate::audit::Filter, limit: i64) -> StoreFuture<'a, Vec<crate::audit::Row>> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            let rows = c
+                .query(
+                    "SELECT seq, at, action, account_id, username, org_id, device, doc_id, detail, prev_hash, hash
+                     FROM audit WHERE (org_id = $1 OR doc_id IN (SELECT id FROM docs WHERE owner_org = $1))
+                     AND ($2::TEXT IS NULL OR doc_id = $2) AND ($3::TEXT IS NULL OR username = $3)
+                     AND ($4::BIGINT IS NULL OR at >= $4) AND ($5::BIGINT IS NULL OR at < $5)
+                     AND ($6::BIGINT IS NULL OR seq < $6)
+                     ORDER BY seq DESC LIMIT $7",
+                    &[&org, &f.doc, &f.user, &f.from, &f.to, &f.before, &limit],
+                )
+                .await?;
+            Ok(rows.iter().map(audit_row).collect())
         })
     }
 
@@ -377,6 +382,16 @@ impl Store for PgStore {
         })
     }
 
+    fn user_set_role<'a>(&'a self, username: &'a str, role: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let c = self.pool.get().await?;
+            if c.execute("UPDATE users SET role = $2 WHERE username = $1", &[&username, &role]).await? == 0 {
+                return Err(StoreError::NotFound(format!("user `{username}`")));
+            }
+            Ok(())
+        })
+    }
+
     fn user(&self, id: i64) -> StoreFuture<'_, Option<User>> {
         Box::pin(async move { user_by_id(&*self.pool.get().await?, id).await })
     }
@@ -398,14 +413,24 @@ impl Store for PgStore {
             let c = self.pool.get().await?;
             let row = c
                 .query_opt(
-                    "SELECT u.id, u.username, u.display_name, u.org_id, o.name, t.expires_at
+                    "SELECT u.id, u.username, u.display_name, u.org_id, o.name, t.expires_at, u.role = 'admin'
                      FROM tokens t JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = u.org_id
                      WHERE t.hash = $1 AND NOT t.revoked AND t.expires_at > $2",
                     &[&token_hash, &now],
                 )
                 .await?;
             Ok(row.map(|r| {
-                (User { id: r.get(0), username: r.get(1), display_name: r.get(2), org_id: r.get(3), org_name: r.get(4) }, r.get(5))
+                (
+                    User {
+                        id: r.get(0),
+                        username: r.get(1),
+                        display_name: r.get(2),
+                        org_id: r.get(3),
+                        org_name: r.get(4),
+                        admin: r.get(6),
+                    },
+                    r.get(5),
+                )
             }))
         })
     }
@@ -884,11 +909,18 @@ async fn org_exists(c: &impl GenericClient, id: &str) -> Result<bool, StoreError
 async fn user_by_id(c: &impl GenericClient, id: i64) -> Result<Option<User>, StoreError> {
     let row = c
         .query_opt(
-            "SELECT u.id, u.username, u.display_name, u.org_id, o.name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = $1",
+            "SELECT u.id, u.username, u.display_name, u.org_id, o.name, u.role = 'admin' FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = $1",
             &[&id],
         )
         .await?;
-    Ok(row.map(|r| User { id: r.get(0), username: r.get(1), display_name: r.get(2), org_id: r.get(3), org_name: r.get(4) }))
+    Ok(row.map(|r| User {
+        id: r.get(0),
+        username: r.get(1),
+        display_name: r.get(2),
+        org_id: r.get(3),
+        org_name: r.get(4),
+        admin: r.get(5),
+    }))
 }
 
 async fn owner(c: &impl GenericClient, id: &str) -> Result<Option<String>, StoreError> {
@@ -1101,6 +1133,24 @@ impl Drop for Pooled<'_> {
         if let Some(c) = self.client.take().filter(|c| !c.is_closed()) {
             self.pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
         }
+    }
+}
+
+fn audit_row(r: &tokio_postgres::Row) -> crate::audit::Row {
+    crate::audit::Row {
+        seq: r.get(0),
+        entry: crate::audit::Entry {
+            at: r.get(1),
+            action: r.get(2),
+            account: r.get(3),
+            username: r.get(4),
+            org: r.get(5),
+            device: r.get(6),
+            doc: r.get(7),
+            detail: r.get(8),
+        },
+        prev_hash: r.get(9),
+        hash: r.get(10),
     }
 }
 

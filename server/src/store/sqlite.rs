@@ -150,7 +150,7 @@ const SCHEMA: &[&str] = &[
     r#"
     ALTER TABLE orgs ADD COLUMN kind TEXT NOT NULL DEFAULT 'other';
     "#,
-    // Version 7: the audit trail, hash-chained (see `audit`).
+    // Version 7: the audit trail, hash-chained (see `audit`), and who administers an organisation.
     r#"
     CREATE TABLE audit (
         seq INTEGER PRIMARY KEY,
@@ -165,6 +165,10 @@ const SCHEMA: &[&str] = &[
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL
     );
+    CREATE INDEX audit_org ON audit(org_id, seq);
+    CREATE INDEX audit_doc ON audit(doc_id, seq);
+    CREATE INDEX docs_owner ON docs(owner_org);
+    ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'member';
     "#,
 ];
 
@@ -239,23 +243,22 @@ impl Store for SqliteStore {
                 "SELECT seq, at, action, account_id, username, org_id, device, doc_id, detail, prev_hash, hash
                  FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![after, limit], |r| {
-                Ok(crate::audit::Row {
-                    seq: r.get(0)?,
-                    entry: crate::audit::Entry {
-                        at: r.get(1)?,
-                        action: r.get(2)?,
-                        account: r.get(3)?,
-                        username: r.get(4)?,
-                        org: r.get(5)?,
-                        device: r.get(6)?,
-                        doc: r.get(7)?,
-                        detail: r.get(8)?,
-                    },
-                    prev_hash: r.get(9)?,
-                    hash: r.get(10)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![after, limit], audit_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn audit_for_org<'a>(&'a self, org: &'a str, filter: &'a crate::audit::Filter, limit: i64) -> StoreFuture<'a, Vec<crate::audit::Row>> {
+        let (org, f) = (org.to_owned(), filter.clone());
+        self.call(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, at, action, account_id, username, org_id, device, doc_id, detail, prev_hash, hash
+                 FROM audit WHERE (org_id = ?1 OR doc_id IN (SELECT id FROM docs WHERE owner_org = ?1))
+                 AND (?2 IS NULL OR doc_id = ?2) AND (?3 IS NULL OR username = ?3)
+                 AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at < ?5) AND (?6 IS NULL OR seq < ?6)
+                 ORDER BY seq DESC LIMIT ?7",
+            )?;
+            let rows = stmt.query_map(params![org, f.doc, f.user, f.from, f.to, f.before, limit], audit_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
@@ -341,6 +344,16 @@ impl Store for SqliteStore {
 
     fn user(&self, id: i64) -> StoreFuture<'_, Option<User>> {
         self.call(move |c| user_by_id(c, id))
+    }
+
+    fn user_set_role<'a>(&'a self, username: &'a str, role: &'a str) -> StoreFuture<'a, ()> {
+        let (username, role) = (username.to_owned(), role.to_owned());
+        self.call(move |c| {
+            if c.execute("UPDATE users SET role = ?2 WHERE username = ?1", params![username, role])? == 0 {
+                return Err(StoreError::NotFound(format!("user `{username}`")));
+            }
+            Ok(())
+        })
     }
 
     fn token_insert<'a>(&'a self, token_hash: &'a str, user_id: i64, created_at: i64, expires_at: i64) -> StoreFuture<'a, ()> {
@@ -713,9 +726,9 @@ fn org_exists(conn: &Connection, id: &str) -> Result<bool, StoreError> {
 fn user_by_id(conn: &Connection, id: i64) -> Result<Option<User>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT u.id, u.username, u.display_name, u.org_id, o.name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?1",
+            "SELECT u.id, u.username, u.display_name, u.org_id, o.name, u.role = 'admin' FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?1",
             [id],
-            |r| Ok(User { id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)?, org_id: r.get(3)?, org_name: r.get(4)? }),
+            |r| Ok(User { id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)?, org_id: r.get(3)?, org_name: r.get(4)?, admin: r.get(5)? }),
         )
         .optional()?)
 }
@@ -850,4 +863,22 @@ fn parts_hash(conn: &Connection, doc: DocumentId, hash: &str) -> Result<String, 
         sha.update(part?);
     }
     Ok(sha.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::audit::Row> {
+    Ok(crate::audit::Row {
+        seq: r.get(0)?,
+        entry: crate::audit::Entry {
+            at: r.get(1)?,
+            action: r.get(2)?,
+            account: r.get(3)?,
+            username: r.get(4)?,
+            org: r.get(5)?,
+            device: r.get(6)?,
+            doc: r.get(7)?,
+            detail: r.get(8)?,
+        },
+        prev_hash: r.get(9)?,
+        hash: r.get(10)?,
+    })
 }

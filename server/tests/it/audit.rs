@@ -79,4 +79,68 @@ async fn sign_ins_are_audited_and_an_edited_row_breaks_the_chain(backend: Backen
     }
 }
 
-on_both!(sign_ins_are_audited_and_an_edited_row_breaks_the_chain);
+/// An organisation's administrator sees, over HTTP, its own people's rows and anyone's on
+/// its records (the procuratorate reading what the federation shared); not another
+/// organisation's own doings; a member sees nothing.
+async fn an_administrator_sees_who_read_its_records_and_a_member_does_not(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let store = server::store::open(&server.database).await.unwrap();
+    server::accounts::create_user(&*store, "fed-zhou", "周干事", "county-federation", "a member's password").await.unwrap();
+    let fed_token = server.token("fed-li").await;
+    let proc_token = server.token("proc-wang").await;
+    let login = server.login("fed-zhou", "a member's password").await;
+    let member_token = login.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let get = |token: &str, query: &str| http.get(server.http(&format!("/api/audit{query}"))).bearer_auth(token.to_owned()).send();
+
+    let me = http.get(server.http("/api/me")).bearer_auth(&member_token).send().await.unwrap();
+    assert!(!me.json::<shared::api::User>().await.unwrap().admin);
+    let refused = get(&member_token, "").await.unwrap();
+    assert_eq!(refused.status(), 403, "a member cannot read the audit");
+    assert!(refused.text().await.unwrap().contains("administrator"));
+    assert_eq!(get("not a token", "").await.unwrap().status(), 401);
+
+    let id = crate::sync::federation_creates(&server, &fed_token, "王某 case").await;
+    let other = crate::sync::federation_creates(&server, &fed_token, "another").await;
+    let share = http.post(server.http(&format!("/api/docs/{id}/share"))).bearer_auth(&fed_token);
+    assert_eq!(share.json(&serde_json::json!({ "org": "county-procuratorate" })).send().await.unwrap().status(), 200);
+    let mut desk = Client::connect(&server, &proc_token, "proc-desk").await;
+    desk.open(id, vec![]).await;
+    assert!(desk.synced(id).await);
+
+    let page = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), 200);
+        r.json::<shared::api::AuditPage>().await.unwrap()
+    };
+    let fed = page(get(&fed_token, &format!("?doc={id}")).await.unwrap()).await;
+    let seen: Vec<(&str, &str, Option<&str>)> =
+        fed.rows.iter().map(|r| (r.action.as_str(), r.username.as_str(), r.org.as_deref())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("read", "proc-wang", Some("county-procuratorate")),
+            ("share", "fed-li", Some("county-federation")),
+            ("created", "fed-li", Some("county-federation"))
+        ],
+        "newest first, the procuratorate's read included"
+    );
+    assert!(!fed.more);
+    let all = page(get(&fed_token, "").await.unwrap()).await;
+    assert!(all.rows.iter().any(|r| r.action == "sign_in" && r.username == "fed-zhou"), "its member's sign-in");
+    assert!(all.rows.iter().any(|r| r.doc.as_deref() == Some(other.to_string().as_str())));
+    assert!(!all.rows.iter().any(|r| r.action == "sign_in" && r.username == "proc-wang"), "not another organisation's own sign-in");
+    let by_person = page(get(&fed_token, "?user=proc-wang").await.unwrap()).await;
+    assert_eq!(by_person.rows.len(), 1, "{:?}", by_person.rows);
+    let later = page(get(&fed_token, &format!("?from={}", fed.rows[0].at + 1)).await.unwrap()).await;
+    assert!(later.rows.iter().all(|r| r.at > fed.rows[0].at));
+    let before = page(get(&fed_token, &format!("?doc={id}&before={}", fed.rows[0].seq)).await.unwrap()).await;
+    assert_eq!(before.rows, fed.rows[1..], "the next page");
+
+    // The procuratorate's administrator sees its own read, and nothing else of the federation's.
+    let procs = page(get(&proc_token, "").await.unwrap()).await;
+    assert!(procs.rows.iter().any(|r| r.action == "read" && r.doc.as_deref() == Some(id.to_string().as_str())));
+    assert!(procs.rows.iter().all(|r| r.org.as_deref() == Some("county-procuratorate")), "{:?}", procs.rows);
+    assert_eq!(get(&fed_token, "?from=soon").await.unwrap().status(), 400, "a bad filter is a clear error");
+}
+
+on_both!(sign_ins_are_audited_and_an_edited_row_breaks_the_chain, an_administrator_sees_who_read_its_records_and_a_member_does_not);

@@ -300,18 +300,7 @@ pub fn initial(workflow: &'static Workflow) -> CaseState {
 
 /// The last millisecond of `YYYY-MM-DD` in China Standard Time (UTC+8).
 fn cst_day_end(date: &str) -> Option<i64> {
-    if !crate::form::date::is_iso_date(date) {
-        return None;
-    }
-    let (y, m, d) = (date[0..4].parse::<i64>().ok()?, date[5..7].parse::<i64>().ok()?, date[8..10].parse::<i64>().ok()?);
-    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days + 1) * DAY_MS - 8 * 3_600_000 - 1)
+    Some(crate::cst::day_start(date)? + DAY_MS - 1)
 }
 
 pub(super) fn replay(workflow: &'static Workflow, steps: Vec<(Event, Option<Receipt>)>) -> CaseState {

@@ -1,0 +1,199 @@
+//! The audit trail (审计) for an organisation's administrator: who read or changed its
+//! records, and which other organisations opened what it shared, filtered by record, person
+//! and date. The rows are written by the server and kept there, so this page needs the
+//! network; offline it says so rather than show a stale copy of who looked at what.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::api::AuditRow;
+use shared::i18n::{L, Lang};
+
+use crate::api::{self, ApiError};
+use crate::context::{Route, use_ctx};
+use crate::{platform, text};
+
+/// The filter as typed: a record id, a username, and dates (`YYYY-MM-DD`, China Standard
+/// Time, both days included).
+#[derive(Clone, Default, PartialEq)]
+struct Filter {
+    doc: String,
+    user: String,
+    from: String,
+    to: String,
+}
+
+impl Filter {
+    /// The URL query for this filter, for rows numbered below `before` if given.
+    fn query(&self, before: Option<i64>) -> String {
+        let mut parts = Vec::new();
+        let mut add = |k: &str, v: String| parts.push(format!("{k}={}", js_sys::encode_uri_component(&v)));
+        if !self.doc.trim().is_empty() {
+            add("doc", self.doc.trim().to_owned());
+        }
+        if !self.user.trim().is_empty() {
+            add("user", self.user.trim().to_owned());
+        }
+        if let Some(ms) = day_start(&self.from) {
+            add("from", ms.to_string());
+        }
+        if let Some(ms) = day_start(&self.to) {
+            add("to", (ms + 86_400_000).to_string());
+        }
+        if let Some(seq) = before {
+            add("before", seq.to_string());
+        }
+        if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+    }
+}
+
+/// Midnight at the start of a `YYYY-MM-DD` day in China Standard Time.
+fn day_start(date: &str) -> Option<i64> {
+    let ms = js_sys::Date::parse(&format!("{}T00:00:00+08:00", date.trim()));
+    (!ms.is_nan()).then_some(ms as i64)
+}
+
+#[derive(Clone, PartialEq)]
+enum Load {
+    Loading,
+    Done,
+    Failed(String),
+}
+
+fn action_label(action: &str) -> L {
+    match action {
+        "sign_in" => text::AUDIT_SIGN_IN,
+        "sign_in_failed" => text::AUDIT_SIGN_IN_FAILED,
+        "read" => text::AUDIT_READ,
+        "created" => text::AUDIT_CREATED,
+        "share" => text::AUDIT_SHARE,
+        "unshare" => text::AUDIT_UNSHARE,
+        _ => text::AUDIT_OTHER,
+    }
+}
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    let ctx = use_ctx();
+    let typed = RwSignal::new(Filter::default());
+    // The filter the shown rows answer (the next page keeps it even if the fields changed).
+    let applied = StoredValue::new(Filter::default());
+    let rows = RwSignal::new(Vec::<AuditRow>::new());
+    let more = RwSignal::new(false);
+    let load = RwSignal::new(Load::Loading);
+
+    let fetch = move |older: bool| {
+        let Some(session) = ctx.engine_untracked().and_then(|e| e.session()) else {
+            load.set(Load::Failed(ctx.t(text::CASE_SIGN_IN).to_owned()));
+            return;
+        };
+        if !older {
+            applied.set_value(typed.get_untracked());
+        }
+        let before = older.then(|| rows.with_untracked(|r| r.last().map(|r| r.seq))).flatten();
+        let query = applied.get_value().query(before);
+        load.set(Load::Loading);
+        spawn_local(async move {
+            match api::audit(&session.token, &query).await {
+                Ok(page) => {
+                    if older {
+                        rows.update(|r| r.extend(page.rows));
+                    } else {
+                        rows.set(page.rows);
+                    }
+                    more.set(page.more);
+                    load.set(Load::Done);
+                }
+                Err(e) => load.set(Load::Failed(match e {
+                    ApiError::Network => ctx.t(text::AUDIT_OFFLINE).to_owned(),
+                    other => other.to_string(),
+                })),
+            }
+        });
+    };
+    fetch(false);
+
+    let org_name =
+        |id: &str| api::orgs_cached().and_then(|o| o.into_iter().find(|o| o.id == id).map(|o| o.name)).unwrap_or_else(|| id.to_owned());
+    let row_view = move |r: AuditRow, lang: Lang| {
+        let record = r.doc.clone().map(|doc| {
+            let local = doc.parse().ok().and_then(|id| ctx.engine_untracked()?.records().into_iter().find(|s| s.id == id));
+            let title = local.as_ref().map(|s| if s.title.is_empty() { ctx.t(text::NO_CODE).to_owned() } else { s.title.clone() });
+            let shown = title.unwrap_or_else(|| format!("{}…", doc.chars().take(8).collect::<String>()));
+            match local {
+                Some(s) => view! { <a href=Route::Record(s.id).href() title=doc.clone()>{shown}</a> }.into_any(),
+                None => view! { <span title=doc.clone()>{shown}</span> }.into_any(),
+            }
+        });
+        let detail = if r.detail.is_empty() { String::new() } else { org_name(&r.detail) };
+        view! {
+            <tr class="audit-row" data-action=r.action.clone() data-doc=r.doc.clone().unwrap_or_default() data-user=r.username.clone()>
+                <td>{platform::format_cst(r.at, lang)}</td>
+                <td>{action_label(&r.action).get(lang)}</td>
+                <td>{r.username.clone()}</td>
+                <td>{r.org.as_deref().map(org_name).unwrap_or_default()}</td>
+                <td>{record}</td>
+                <td>{detail}</td>
+            </tr>
+        }
+    };
+
+    let field = move |label: L, id: &'static str, kind: &'static str, get: fn(&Filter) -> String, set: fn(&mut Filter, String)| {
+        view! {
+            <label class="audit-filter">
+                <span>{move || ctx.t(label)}</span>
+                <input id=id type=kind prop:value=move || typed.with(get) on:input=move |ev| typed.update(|f| set(f, event_target_value(&ev)))/>
+            </label>
+        }
+    };
+
+    view! {
+        <section class="audit">
+            <a class="back" href=Route::List.href()>{move || ctx.t(text::BACK)}</a>
+            <h2>{move || ctx.t(text::AUDIT_TITLE)}</h2>
+            <p class="muted small">{move || ctx.t(text::AUDIT_INTRO)}</p>
+            <form class="audit-filters" on:submit=move |ev| { ev.prevent_default(); fetch(false); }>
+                {field(text::AUDIT_RECORD, "audit-doc", "text", |f| f.doc.clone(), |f, v| f.doc = v)}
+                {field(text::AUDIT_PERSON, "audit-user", "text", |f| f.user.clone(), |f, v| f.user = v)}
+                {field(text::AUDIT_FROM, "audit-from", "date", |f| f.from.clone(), |f, v| f.from = v)}
+                {field(text::AUDIT_TO, "audit-to", "date", |f| f.to.clone(), |f, v| f.to = v)}
+                <button type="submit" id="audit-apply">{move || ctx.t(text::AUDIT_APPLY)}</button>
+            </form>
+            {move || match load.get() {
+                Load::Failed(why) => Some(view! { <p class="error" role="alert" id="audit-error">{why}</p> }.into_any()),
+                Load::Loading => Some(view! { <p class="muted">{ctx.t(text::LOADING)}</p> }.into_any()),
+                Load::Done => None,
+            }}
+            {move || {
+                let lang = ctx.lang.get();
+                let list = rows.get();
+                if list.is_empty() {
+                    return (load.get() == Load::Done).then(|| view! { <p class="empty" id="audit-empty">{ctx.t(text::AUDIT_EMPTY)}</p> }.into_any());
+                }
+                Some(view! {
+                    <table class="audit-table" id="audit-table">
+                        <thead><tr>
+                            <th>{ctx.t(text::AUDIT_WHEN)}</th><th>{ctx.t(text::AUDIT_WHAT)}</th><th>{ctx.t(text::AUDIT_PERSON)}</th>
+                            <th>{ctx.t(text::AUDIT_ORG)}</th><th>{ctx.t(text::AUDIT_RECORD)}</th><th>{ctx.t(text::AUDIT_DETAIL)}</th>
+                        </tr></thead>
+                        <tbody>{list.into_iter().map(|r| row_view(r, lang)).collect_view()}</tbody>
+                    </table>
+                }.into_any())
+            }}
+            {move || (more.get() && load.get() == Load::Done).then(|| view! {
+                <button id="audit-older" on:click=move |_| fetch(true)>{ctx.t(text::AUDIT_OLDER)}</button>
+            })}
+        </section>
+    }
+}
+
+/// The navigation's link to the audit trail, for an organisation's administrator only.
+#[component]
+pub fn AuditLink() -> impl IntoView {
+    let ctx = use_ctx();
+    let admin = Memo::new(move |_| {
+        let engine = ctx.engine()?;
+        engine.status.track();
+        Some(engine.session()?.user.admin)
+    });
+    move || (admin.get() == Some(true)).then(|| view! { <a class="audit-link" id="audit-link" href="#/audit">{ctx.t(text::AUDIT)}</a> })
+}

@@ -1,0 +1,76 @@
+// The dashboard as a federation cadre meets it: two case clues and a mediation recorded, the
+// figures count them by kind, this month (China Standard Time), type and stage; a number
+// opens the list of exactly the records it counts; offline it still counts.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, DEMO, signIn, startServer, waitSaved } from "./harness.mjs";
+
+const SHOTS = process.env.LIAISON_SCREENSHOTS || "/tmp/liaison-screenshots";
+const count = (page, id) => page.getAttribute(`#${id}`, "data-count").then(Number);
+
+test("the figures count the records, and a number opens its list", async () => {
+  const server = await startServer();
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  try {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN" });
+    const page = await ctx.newPage();
+    page.on("pageerror", (e) => console.error("page error:", e.message));
+    await signIn(page, server.url, DEMO.federation);
+
+    // Nothing yet: the figures say so.
+    await page.click("#stats-link");
+    await page.waitForSelector("#stats-empty");
+
+    for (const [code, type] of [["ZX-601", "domestic_violence"], ["ZX-602", "sexual_assault"]]) {
+      await page.goto(`${server.url}/#/`);
+      await page.click("#new-intake");
+      await page.fill("#f-survivor_code", code);
+      await page.selectOption("#f-incident_type", type);
+      await waitSaved(page);
+    }
+    await page.goto(`${server.url}/#/`);
+    await page.click("#new-mediation");
+    await page.fill("#f-case_code", "TJ-601");
+    await page.selectOption("#f-dispute_type", "divorce");
+    await waitSaved(page);
+
+    // Offline from here: the figures come from the device.
+    await ctx.setOffline(true);
+    await page.goto(`${server.url}/#/stats`);
+    await page.waitForSelector("#stats-total");
+    const month = await page.evaluate(() => new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" }).slice(0, 7));
+    assert.equal(await count(page, "stats-total"), 3);
+    assert.equal(await count(page, `stats-period-${month}`), 3, "all recorded this month, in China");
+    assert.equal(await page.getAttribute(`#stats-chart g.bar[data-key="${month}"]`, "data-count"), "3", "the chart says the same");
+    assert.equal(await count(page, "stats-kinds-intake"), 2);
+    assert.equal(await count(page, "stats-kinds-mediation"), 1);
+
+    // Case clues only: by type and stage.
+    await page.selectOption("#stats-kind", "intake");
+    await page.waitForFunction(() => document.querySelector("#stats-total")?.dataset.count === "2");
+    assert.equal(await count(page, "stats-categories-domestic_violence"), 1);
+    assert.equal(await count(page, "stats-categories-sexual_assault"), 1);
+    assert.equal(await count(page, "stats-stages-case-recorded"), 2);
+    assert.match(await page.innerText("#stats-categories"), /家庭暴力/);
+    await page.screenshot({ path: `${SHOTS}/stats-phone.png`, fullPage: true }).catch(() => {});
+
+    // A number opens exactly its records, and the list says what it shows.
+    await page.click("#stats-categories-domestic_violence");
+    await page.waitForSelector("#list-selection");
+    await page.waitForFunction(() => document.querySelectorAll("#records li.record").length === 1);
+    assert.match(await page.innerText("#records"), /ZX-601/);
+    assert.match(await page.innerText("#list-selection"), /家庭暴力/);
+    await page.click("#list-selection-clear");
+    await page.waitForFunction(() => document.querySelectorAll("#records li.record").length === 3);
+
+    // A period with nothing in it.
+    await page.goto(`${server.url}/#/stats`);
+    await page.fill("#stats-from", "2020-01-01");
+    await page.fill("#stats-to", "2020-12-31");
+    await page.waitForSelector("#stats-empty");
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});
