@@ -219,3 +219,46 @@ pub async fn audit(token: &str, query: &str) -> Result<AuditPage, ApiError> {
     let url = format!("/api/audit{query}");
     json(check(Request::get(&url).header("Authorization", &format!("Bearer {token}")).send().await).await?).await
 }
+
+const PENDING_EVENTS: &str = "liaison.audit.pending";
+
+/// Reports an export or print for the audit trail: queued on this device first, so one made
+/// offline is sent later ([`send_reported`]); sent now if the server can be reached.
+pub async fn report(token: &str, event: shared::api::ReportedEvent) {
+    let mut queue: Vec<shared::api::ReportedEvent> =
+        crate::platform::cached(PENDING_EVENTS).and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+    queue.push(event);
+    if let Ok(text) = serde_json::to_string(&queue) {
+        crate::platform::cache(PENDING_EVENTS, &text);
+    }
+    send_reported(token).await;
+}
+
+/// Sends the queued reports, oldest first. One the server took, or refused as malformed (it
+/// never would take it), leaves the queue; one that could not reach it stays. The queue is
+/// read again at the end, so a report queued meanwhile is kept.
+pub async fn send_reported(token: &str) {
+    let read = || -> Vec<shared::api::ReportedEvent> {
+        crate::platform::cached(PENDING_EVENTS).and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
+    };
+    let mut done = Vec::new();
+    for event in read() {
+        let sent = match Request::post("/api/audit/events").header("Authorization", &format!("Bearer {token}")).json(&event) {
+            Ok(request) => check(request.send().await).await,
+            Err(_) => Err(ApiError::Network),
+        };
+        if matches!(sent, Err(ApiError::Network | ApiError::Unauthorized)) {
+            break;
+        }
+        done.push(event);
+    }
+    let mut queue = read();
+    for event in done {
+        if let Some(i) = queue.iter().position(|e| *e == event) {
+            queue.remove(i);
+        }
+    }
+    if let Ok(text) = serde_json::to_string(&queue) {
+        crate::platform::cache(PENDING_EVENTS, &text);
+    }
+}

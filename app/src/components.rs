@@ -4,6 +4,7 @@ pub mod badges;
 pub mod case;
 pub mod conflict;
 pub mod editor;
+pub mod export;
 pub mod field;
 pub mod group;
 pub mod signature;

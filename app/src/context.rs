@@ -161,6 +161,8 @@ pub fn App() -> impl IntoView {
         }
         orgs_for.set_value(Some(session.user.id));
         spawn_local(async move {
+            // Exports and prints made offline reach the audit trail now.
+            crate::api::send_reported(&session.token).await;
             if crate::api::orgs(&session.token).await.is_err() {
                 orgs_for.set_value(None);
             }

@@ -394,3 +394,26 @@ pub const STATS_BY_STAGE: L = L::new("按办理进度", "By case stage");
 pub const STATS_NONE: L = L::new("（未填）", "(not given)");
 pub const LIST_SELECTION: L = L::new("统计", "From the figures");
 pub const LIST_SELECTION_CLEAR: L = L::new("显示全部记录", "Show all records");
+
+pub const EXPORT: L = L::new("导出", "Export");
+pub const EXPORT_TITLE: L = L::new("导出列表中的 {n} 条记录", "Export the {n} records in the list");
+pub const EXPORT_FORMAT: L = L::new("文件格式", "File format");
+pub const EXPORT_PERSONAL: L = L::new("包含姓名、电话等个人信息", "Include names, phone numbers and other personal details");
+pub const EXPORT_REASON: L = L::new("为什么需要个人信息？（将记入审计）", "Why are the personal details needed? (kept in the audit trail)");
+pub const EXPORT_CONFIRM: L = L::new(
+    "我确认：文件将含有可识别当事人的信息，我会妥善保管，不外传。",
+    "I confirm: the file will identify people; I will keep it safe and pass it to no one without need.",
+);
+pub const EXPORT_NOTE: L = L::new(
+    "不含姓名、电话、住址等个人信息；每次导出都会记入审计。",
+    "Names, phone numbers, addresses and other personal details are left out; every export is kept in the audit trail.",
+);
+pub const EXPORT_NOTE_PERSONAL: L = L::new(
+    "文件将含有个人信息。导出及其理由都会记入审计。",
+    "The file will hold personal details. The export and its reason are kept in the audit trail.",
+);
+pub const EXPORT_GO: L = L::new("导出", "Export");
+pub const EXPORT_CLOSE: L = L::new("关闭", "Close");
+pub const EXPORT_READING: L = L::new("正在读取记录 {n} / {total}…", "Reading records {n} / {total}…");
+pub const EXPORT_DONE: L = L::new("已导出：", "Exported:");
+pub const EXPORT_FAILED: L = L::new("导出失败：", "Export failed: ");

@@ -414,3 +414,16 @@ pub async fn audit_list(
         .collect();
     Ok(Json(shared::api::AuditPage { rows, more }))
 }
+
+/// An export or print a device reports (queued while it was offline): one audit row.
+pub async fn audit_event_create(
+    State(state): State<AppState>,
+    authed: Authed,
+    AppJson(event): AppJson<shared::api::ReportedEvent>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let entry = audit::reported(&authed.user, &event).map_err(|why| AppError::BadRequest(why.into()))?;
+    // Unlike the rows the server writes for itself, this one is the request's whole point:
+    // a failure is the device's to retry.
+    state.store.audit_append(&entry).await?;
+    Ok(Json(serde_json::json!({ "recorded": true })))
+}

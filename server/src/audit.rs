@@ -21,6 +21,11 @@ pub enum Action {
     /// The owner shared a record with the organisation in `detail`, or withdrew the share.
     Share,
     Unshare,
+    /// Records exported to a file, reported by the device (`detail`: format, count, and the
+    /// reason when personal fields were included).
+    Export,
+    /// Records printed, reported by the device.
+    Print,
 }
 
 impl Action {
@@ -32,6 +37,8 @@ impl Action {
             Action::Created => "created",
             Action::Share => "share",
             Action::Unshare => "unshare",
+            Action::Export => "export",
+            Action::Print => "print",
         }
     }
 }
@@ -109,6 +116,31 @@ pub async fn record(store: &dyn Store, mut entry: Entry) {
     if let Err(e) = store.audit_append(&entry).await {
         tracing::error!(error = %e, action = %entry.action, "an audit row could not be written");
     }
+}
+
+/// The longest reason for including personal fields that a row keeps.
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// The row for an export or print a device reports, or why it is refused.
+pub fn reported(user: &shared::api::User, e: &shared::api::ReportedEvent) -> Result<Entry, &'static str> {
+    let action = match (e.action.as_str(), e.format.as_str()) {
+        ("export", "csv" | "xlsx") => Action::Export,
+        ("print", "print") => Action::Print,
+        _ => return Err("an event is an export (csv or xlsx) or a print"),
+    };
+    let reason = e.reason.trim();
+    if e.personal && reason.is_empty() {
+        return Err("an export with personal fields needs its reason");
+    }
+    if e.device.is_empty() || e.device.len() > 64 {
+        return Err("the device id is 1 to 64 characters");
+    }
+    let mut detail = format!("{} {} records, done at {}", e.format, e.count, e.at);
+    if e.personal {
+        let reason: String = reason.chars().take(MAX_REASON_CHARS).collect();
+        detail.push_str(&format!("; personal fields included: {reason}"));
+    }
+    Ok(Entry { device: Some(e.device.clone()), detail, ..Entry::by(action, user) })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(api::me_get))
         .route("/api/orgs", get(api::orgs_list))
         .route("/api/audit", get(api::audit_list))
+        .route("/api/audit/events", post(api::audit_event_create))
         .route("/api/keys", get(api::keys_list).post(api::key_create))
         .route("/api/docs", get(api::docs_feed))
         .route("/api/docs/wait", get(api::docs_wait))

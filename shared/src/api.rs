@@ -163,3 +163,23 @@ pub struct AuditPage {
     pub rows: Vec<AuditRow>,
     pub more: bool,
 }
+
+/// `POST /api/audit/events`: something a device did that the server cannot see, for the
+/// audit trail — an export or a print, reported when it happened or, offline, later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedEvent {
+    /// `export` or `print`.
+    pub action: String,
+    /// `csv`, `xlsx` or `print`.
+    pub format: String,
+    /// How many records it held.
+    pub count: u32,
+    /// Whether fields marked personal were included; then `reason` says why.
+    pub personal: bool,
+    #[serde(default)]
+    pub reason: String,
+    /// When the device did it (ms since the epoch, its clock).
+    pub at: i64,
+    /// The device's id.
+    pub device: String,
+}

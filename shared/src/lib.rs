@@ -9,6 +9,7 @@ pub mod api;
 pub mod case;
 pub mod cst;
 pub mod doc_id;
+pub mod export;
 pub mod form;
 pub mod i18n;
 pub mod image_meta;

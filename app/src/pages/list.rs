@@ -83,6 +83,7 @@ pub fn ListPage() -> impl IntoView {
     let ctx = use_ctx();
     let filter = RwSignal::new(Filter::default());
     let limit = RwSignal::new(PAGE);
+    let exporting = RwSignal::new(false);
 
     // The engine keeps every summary in memory and says when they change (at most a few
     // times a second, however many records a sync stores).
@@ -141,6 +142,26 @@ pub fn ListPage() -> impl IntoView {
                 </p>
             })}
             {move || any.get().then(|| view! { <Filters filter=filter/> })}
+            {move || (any.get() && !exporting.get()).then(|| view! {
+                <button type="button" class="export-open" id="export-open" on:click=move |_| exporting.set(true)>
+                    {ctx.t(text::EXPORT)}
+                </button>
+            })}
+            {move || exporting.get().then(|| {
+                // The records as the list shows them now, every page of them.
+                let ids: Vec<shared::DocumentId> = shown.with_untracked(|s| s.iter().flatten().map(|r| r.id).collect());
+                let close = Callback::new(move |()| exporting.set(false));
+                view! {
+                    <Suspense fallback=move || view! { <p class="muted">{ctx.t(text::OPENING_PAGE)}</p> }>
+                        {Suspend::new(async move {
+                            match crate::components::export::export_panel(ids, close).await {
+                                Ok(panel) => panel,
+                                Err(_) => view! { <p class="error" role="alert">{ctx.t(text::PAGE_LOAD_FAILED)}</p> }.into_any(),
+                            }
+                        })}
+                    </Suspense>
+                }
+            })}
             {move || match (total(), shown.with(|s| s.as_ref().map(Vec::len))) {
                 (_, None) => view! { <p class="muted">{ctx.t(text::LOADING)}</p> }.into_any(),
                 (0, _) if syncing() => view! { <p class="empty" id="empty-list" data-syncing="true">{ctx.t(text::EMPTY_LIST_SYNCING)}</p> }.into_any(),

@@ -141,6 +141,24 @@ async fn an_administrator_sees_who_read_its_records_and_a_member_does_not(backen
     assert!(procs.rows.iter().any(|r| r.action == "read" && r.doc.as_deref() == Some(id.to_string().as_str())));
     assert!(procs.rows.iter().all(|r| r.org.as_deref() == Some("county-procuratorate")), "{:?}", procs.rows);
     assert_eq!(get(&fed_token, "?from=soon").await.unwrap().status(), 400, "a bad filter is a clear error");
+
+    // Exports the member's device reports (one made offline, sent later): a row each, the
+    // reason with the one that included personal fields; one without a reason is refused.
+    let report = |body: serde_json::Value| http.post(server.http("/api/audit/events")).bearer_auth(&member_token).json(&body).send();
+    let event = |personal: bool, reason: &str| serde_json::json!({ "action": "export", "format": "xlsx", "count": 12, "personal": personal, "reason": reason, "at": 1_000, "device": "phone-7" });
+    assert_eq!(report(event(false, "")).await.unwrap().status(), 200);
+    let refused = report(event(true, " ")).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("reason"));
+    assert_eq!(report(event(true, "court asked for the list")).await.unwrap().status(), 200);
+    let odd = serde_json::json!({ "action": "delete", "format": "xlsx", "count": 1, "personal": false, "at": 1, "device": "d" });
+    assert_eq!(report(odd).await.unwrap().status(), 400);
+    assert_eq!(report(serde_json::json!({ "action": "export" })).await.unwrap().status(), 400, "a body missing its parts");
+    let exports = page(get(&fed_token, "?user=fed-zhou").await.unwrap()).await;
+    let exports: Vec<&str> = exports.rows.iter().filter(|r| r.action == "export").map(|r| r.detail.as_str()).collect();
+    assert_eq!(exports.len(), 2, "{exports:?}");
+    assert!(exports[0].contains("personal fields included: court asked for the list"), "{exports:?}");
+    assert!(exports[1].starts_with("xlsx 12 records") && !exports[1].contains("personal"), "{exports:?}");
 }
 
 on_both!(sign_ins_are_audited_and_an_edited_row_breaks_the_chain, an_administrator_sees_who_read_its_records_and_a_member_does_not);
