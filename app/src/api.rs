@@ -241,8 +241,12 @@ pub async fn send_reported(token: &str) {
     let read = || -> Vec<shared::api::ReportedEvent> {
         crate::platform::cached(PENDING_EVENTS).and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
     };
+    let queued = read();
+    if queued.is_empty() {
+        return;
+    }
     let mut done = Vec::new();
-    for event in read() {
+    for event in queued {
         let sent = match Request::post("/api/audit/events").header("Authorization", &format!("Bearer {token}")).json(&event) {
             Ok(request) => check(request.send().await).await,
             Err(_) => Err(ApiError::Network),
@@ -261,4 +265,23 @@ pub async fn send_reported(token: &str) {
     if let Ok(text) = serde_json::to_string(&queue) {
         crate::platform::cache(PENDING_EVENTS, &text);
     }
+}
+
+/// Prints the page and reports the print (of `count` records) to the audit trail, with the
+/// signed-in session's `token` (none: not signed in, nothing to report to).
+pub fn print_and_report(token: Option<String>, count: u32) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.print();
+    }
+    let Some(token) = token else { return };
+    let event = shared::api::ReportedEvent {
+        action: "print".into(),
+        format: "print".into(),
+        count,
+        personal: false,
+        reason: String::new(),
+        at: crate::platform::now_ms(),
+        device: crate::platform::device_id(),
+    };
+    leptos::task::spawn_local(async move { report(&token, event).await });
 }

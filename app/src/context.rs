@@ -9,9 +9,9 @@ use shared::i18n::{L, Lang};
 
 use crate::components::status_bar::StatusBar;
 use crate::engine::Engine;
-use crate::pages::audit::{AuditLink, AuditPage};
+use crate::pages::audit::{AuditLink, audit_page};
 use crate::pages::inbox::{InboxLink, InboxPage};
-use crate::pages::stats::StatsPage;
+use crate::pages::stats::stats_page;
 use crate::pages::{list::ListPage, login::LoginPage, record::LazyRecordPage};
 use crate::platform;
 use crate::storage::DB_NAME;
@@ -113,6 +113,13 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// The signed-in session's token, if any.
+    pub fn token(&self) -> Option<String> {
+        self.engine_untracked()?.session().map(|s| s.token)
+    }
+}
+
 pub fn use_ctx() -> Ctx {
     expect_context::<Ctx>()
 }
@@ -156,13 +163,14 @@ pub fn App() -> impl IntoView {
         let Some(engine) = ctx.engine() else { return };
         let up = matches!(engine.status.get(), crate::engine::SyncStatus::UpToDate { .. });
         let Some(session) = engine.session().filter(|_| up) else { return };
+        // Exports and prints made offline reach the audit trail once the server is back.
+        let token = session.token.clone();
+        spawn_local(async move { crate::api::send_reported(&token).await });
         if orgs_for.get_value() == Some(session.user.id) {
             return;
         }
         orgs_for.set_value(Some(session.user.id));
         spawn_local(async move {
-            // Exports and prints made offline reach the audit trail now.
-            crate::api::send_reported(&session.token).await;
             if crate::api::orgs(&session.token).await.is_err() {
                 orgs_for.set_value(None);
             }
@@ -201,11 +209,45 @@ pub fn App() -> impl IntoView {
                     Route::List => view! { <ListPage/> }.into_any(),
                     Route::Login => view! { <LoginPage/> }.into_any(),
                     Route::Inbox => view! { <InboxPage/> }.into_any(),
-                    Route::Audit => view! { <AuditPage/> }.into_any(),
-                    Route::Stats => view! { <StatsPage/> }.into_any(),
+                    Route::Audit => view! { <LazyPage load=Load::Audit/> }.into_any(),
+                    Route::Stats => view! { <LazyPage load=Load::Stats/> }.into_any(),
                     Route::Record(id) => view! { <LazyRecordPage id=id/> }.into_any(),
                 },
             }}
         </main>
+    }
+}
+
+/// Pages loaded as wasm chunks of their own the first time they open.
+#[derive(Clone, Copy)]
+enum Load {
+    Audit,
+    Stats,
+}
+
+/// A page in a chunk of its own: a loading line until it is in, an error with a retry if the
+/// chunk cannot be fetched (offline before it was ever cached).
+#[component]
+fn LazyPage(load: Load) -> impl IntoView {
+    let ctx = use_ctx();
+    let attempt = RwSignal::new(0u32);
+    view! {
+        <Suspense fallback=move || view! { <p class="muted" id="page-loading">{ctx.t(text::OPENING_PAGE)}</p> }>
+            {move || {
+                attempt.track();
+                Suspend::new(async move {
+                    let page = match load {
+                        Load::Audit => audit_page().await,
+                        Load::Stats => stats_page().await,
+                    };
+                    page.unwrap_or_else(|_| view! {
+                        <p class="error" role="alert" id="page-load-failed">
+                            {ctx.t(text::PAGE_LOAD_FAILED)}" "
+                            <button on:click=move |_| attempt.update(|n| *n += 1)>{ctx.t(text::RETRY)}</button>
+                        </p>
+                    }.into_any())
+                })
+            }}
+        </Suspense>
     }
 }

@@ -346,8 +346,8 @@ pub const INBOX_NO_DUE: L = L::new("无期限", "no deadline");
 pub const AUDIT: L = L::new("审计", "Audit");
 pub const AUDIT_TITLE: L = L::new("谁查看或更改了本单位的记录", "Who read or changed our records");
 pub const AUDIT_INTRO: L = L::new(
-    "服务器为每次登录、查看、新建、共享和撤回共享留下一条不可更改的记录，只含账号、单位和记录编号，不含记录内容。仅本单位管理员可见。",
-    "The server keeps an unalterable row for every sign-in, read, new record, share and withdrawn share: accounts, organisations and record ids only, never what a record says. Only our administrator sees it.",
+    "服务器为每次登录、查看、新建、修改、共享、撤回共享、下载附件、签署、导出和打印留下一条不可更改的记录，只含账号、单位和记录编号，不含记录内容。仅本单位管理员可见。",
+    "The server keeps an unalterable row for every sign-in, read, new record, change, share, withdrawn share, file download, signature, export and print: accounts, organisations and record ids only, never what a record says. Only our administrator sees it.",
 );
 pub const AUDIT_RECORD: L = L::new("记录", "Record");
 pub const AUDIT_PERSON: L = L::new("账号", "Account");
@@ -368,6 +368,11 @@ pub const AUDIT_READ: L = L::new("查看", "Read");
 pub const AUDIT_CREATED: L = L::new("新建", "Created");
 pub const AUDIT_SHARE: L = L::new("共享", "Shared");
 pub const AUDIT_UNSHARE: L = L::new("撤回共享", "Withdrew share");
+pub const AUDIT_WRITE: L = L::new("修改", "Changed");
+pub const AUDIT_DOWNLOAD: L = L::new("下载附件", "Downloaded a file");
+pub const AUDIT_SIGN: L = L::new("签署", "Signed");
+pub const AUDIT_EXPORT: L = L::new("导出", "Exported");
+pub const AUDIT_PRINT: L = L::new("打印", "Printed");
 pub const AUDIT_OTHER: L = L::new("其他", "Other");
 
 pub const STATS: L = L::new("统计", "Figures");

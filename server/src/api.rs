@@ -264,7 +264,18 @@ pub async fn signature_create(
     AppJson(req): AppJson<SignatureRequest>,
 ) -> Result<Json<ReceivedSignature>, AppError> {
     let id: DocumentId = id.parse().map_err(|_| AppError::NotFound("document not found".into()))?;
-    Ok(Json(signatures::accept(&*state.store, id, &authed.user, req, now_ms()).await?))
+    let now = now_ms();
+    let accepted = signatures::accept(&*state.store, id, &authed.user, req, now).await?;
+    // A signature sent again gets what was kept first, and no second row.
+    if accepted.received_at == now {
+        let entry = audit::Entry {
+            doc: Some(id.to_string()),
+            detail: accepted.proposal.id.clone(),
+            ..audit::Entry::by(audit::Action::Sign, &authed.user)
+        };
+        audit::record(&*state.store, entry).await;
+    }
+    Ok(Json(accepted))
 }
 
 /// The signatures the server keeps for an agreement.
@@ -346,6 +357,12 @@ pub async fn blob_get(
     let id = readable_doc(&state, &authed, &id).await?;
     blobs::check_hash(&hash)?;
     let (total, offsets) = state.store.blob_parts(id, &hash).await?.ok_or_else(|| AppError::NotFound("attachment not found".into()))?;
+    let entry = audit::Entry {
+        doc: Some(id.to_string()),
+        detail: hash.chars().take(12).collect(),
+        ..audit::Entry::by(audit::Action::Download, &authed.user)
+    };
+    audit::record(&*state.store, entry).await;
     // Streamed part by part: a download holds one part in memory, not the whole attachment.
     let store = state.store.clone();
     let parts = futures_util::stream::iter(offsets).then(move |offset| {

@@ -18,6 +18,12 @@ pub enum Action {
     Read,
     /// A record was created by a sync connection.
     Created,
+    /// A sync connection changed a record (`detail`: how many changes, counted per minute).
+    Write,
+    /// An attachment of a record was downloaded (`detail`: the first 12 hex of its hash).
+    Download,
+    /// A signature on an agreement was accepted (`detail`: the proposal id).
+    Sign,
     /// The owner shared a record with the organisation in `detail`, or withdrew the share.
     Share,
     Unshare,
@@ -35,6 +41,9 @@ impl Action {
             Action::SignInFailed => "sign_in_failed",
             Action::Read => "read",
             Action::Created => "created",
+            Action::Write => "write",
+            Action::Download => "download",
+            Action::Sign => "sign",
             Action::Share => "share",
             Action::Unshare => "unshare",
             Action::Export => "export",

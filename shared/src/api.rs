@@ -147,7 +147,8 @@ pub struct AuditRow {
     pub seq: i64,
     /// Ms since the epoch.
     pub at: i64,
-    /// `sign_in`, `sign_in_failed`, `read`, `created`, `share`, `unshare`.
+    /// `sign_in`, `sign_in_failed`, `read`, `created`, `write`, `share`, `unshare`,
+    /// `download`, `sign`, `export`, `print`.
     pub action: String,
     pub username: String,
     pub org: Option<String>,

@@ -374,6 +374,7 @@ impl Sim {
                 | Action::Unavailable { .. }
                 | Action::Acknowledged { .. }
                 | Action::Refused { .. }
+                | Action::Applied { .. }
                 | Action::Ephemeral { .. } => {}
             }
         }

@@ -1,10 +1,11 @@
 // The dashboard as a federation cadre meets it: two case clues and a mediation recorded, the
 // figures count them by kind, this month (China Standard Time), type and stage; a number
-// opens the list of exactly the records it counts; offline it still counts.
+// opens the list of exactly the records it counts; offline it still counts, and a print made
+// offline reaches the audit trail once back online.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, DEMO, signIn, startServer, waitSaved } from "./harness.mjs";
+import { CHROMIUM_ARGS, DEMO, login, signIn, startServer, waitSaved } from "./harness.mjs";
 
 const SHOTS = process.env.LIAISON_SCREENSHOTS || "/tmp/liaison-screenshots";
 const count = (page, id) => page.getAttribute(`#${id}`, "data-count").then(Number);
@@ -63,6 +64,21 @@ test("the figures count the records, and a number opens its list", async () => {
     assert.match(await page.innerText("#list-selection"), /家庭暴力/);
     await page.click("#list-selection-clear");
     await page.waitForFunction(() => document.querySelectorAll("#records li.record").length === 3);
+
+    // Printed offline: the print reaches the audit trail once the device is back online.
+    await page.goto(`${server.url}/#/stats`);
+    await page.waitForSelector("#stats-total");
+    await page.click("#stats-print");
+    await ctx.setOffline(false);
+    const token = await login(server.url, DEMO.federation);
+    let printed = [];
+    for (let i = 0; i < 60 && printed.length === 0; i++) {
+      await new Promise((res) => setTimeout(res, 500));
+      const r = await fetch(`${server.url}/api/audit?user=${DEMO.federation.username}`, { headers: { authorization: `Bearer ${token}` } });
+      printed = (await r.json()).rows.filter((row) => row.action === "print");
+    }
+    assert.equal(printed.length, 1, "one print row");
+    assert.match(printed[0].detail, /^print 3 records/);
 
     // A period with nothing in it.
     await page.goto(`${server.url}/#/stats`);

@@ -10,6 +10,7 @@ use shared::i18n::{L, Lang};
 
 use crate::api::{self, ApiError};
 use crate::context::{Route, use_ctx};
+use crate::split::split_point;
 use crate::{platform, text};
 
 /// The filter as typed: a record id, a username, and dates (`YYYY-MM-DD`, China Standard
@@ -67,12 +68,24 @@ fn action_label(action: &str) -> L {
         "created" => text::AUDIT_CREATED,
         "share" => text::AUDIT_SHARE,
         "unshare" => text::AUDIT_UNSHARE,
+        "write" => text::AUDIT_WRITE,
+        "download" => text::AUDIT_DOWNLOAD,
+        "sign" => text::AUDIT_SIGN,
+        "export" => text::AUDIT_EXPORT,
+        "print" => text::AUDIT_PRINT,
         _ => text::AUDIT_OTHER,
     }
 }
 
+split_point!(
+    audit_page,
+    pub fn audit_page() -> Result<AnyView, wasm_split_helpers::SplitLoaderError> {
+        Ok(view! { <AuditPage/> }.into_any())
+    }
+);
+
 #[component]
-pub fn AuditPage() -> impl IntoView {
+fn AuditPage() -> impl IntoView {
     let ctx = use_ctx();
     let typed = RwSignal::new(Filter::default());
     // The filter the shown rows answer (the next page keeps it even if the fields changed).
@@ -124,7 +137,7 @@ pub fn AuditPage() -> impl IntoView {
                 None => view! { <span title=doc.clone()>{shown}</span> }.into_any(),
             }
         });
-        let detail = if r.detail.is_empty() { String::new() } else { org_name(&r.detail) };
+        let detail = if matches!(r.action.as_str(), "share" | "unshare") { org_name(&r.detail) } else { r.detail.clone() };
         view! {
             <tr class="audit-row" data-action=r.action.clone() data-doc=r.doc.clone().unwrap_or_default() data-user=r.username.clone()>
                 <td>{platform::format_cst(r.at, lang)}</td>

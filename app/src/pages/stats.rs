@@ -9,10 +9,18 @@ use shared::i18n::L;
 use shared::report::{Period, Report, Selection, report};
 
 use crate::context::{ListSelection, Route, use_ctx};
+use crate::split::split_point;
 use crate::{platform, text};
 
+split_point!(
+    stats_page,
+    pub fn stats_page() -> Result<AnyView, wasm_split_helpers::SplitLoaderError> {
+        Ok(view! { <StatsPage/> }.into_any())
+    }
+);
+
 #[component]
-pub fn StatsPage() -> impl IntoView {
+fn StatsPage() -> impl IntoView {
     let ctx = use_ctx();
     let kind = RwSignal::new(String::new());
     let period = RwSignal::new(Period::Month);
@@ -81,7 +89,7 @@ pub fn StatsPage() -> impl IntoView {
                     <span>{move || ctx.t(text::STATS_TO)}</span>
                     <input type="date" id="stats-to" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/>
                 </label>
-                <button type="button" id="stats-print" on:click=move |_| { if let Some(w) = web_sys::window() { let _ = w.print(); } }>
+                <button type="button" id="stats-print" on:click=move |_| crate::api::print_and_report(ctx.token(), counted.with_untracked(|r| r.as_ref().map_or(0, |r| r.total as u32)))>
                     {move || ctx.t(text::STATS_PRINT)}
                 </button>
             </form>

@@ -201,7 +201,11 @@ impl Client {
                 Action::Unavailable { doc, .. } => self.unavailable.push(doc),
                 Action::Updated { doc } => self.updated.push(doc),
                 Action::Close { reason, .. } => self.closed = Some(reason),
-                Action::Authorize { .. } | Action::Acknowledged { .. } | Action::Refused { .. } | Action::Ephemeral { .. } => {}
+                Action::Authorize { .. }
+                | Action::Acknowledged { .. }
+                | Action::Refused { .. }
+                | Action::Applied { .. }
+                | Action::Ephemeral { .. } => {}
             }
         }
     }

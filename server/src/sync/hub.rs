@@ -31,6 +31,9 @@ const CONCURRENT_CHECKS: usize = 16;
 /// How often the register of organisations' kinds is read again besides at each connection:
 /// the longest an `org set-kind` takes to reach open sessions.
 const REGISTER_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
+/// Changes one connection makes to one record are audited as one `write` row per this long
+/// (and when the connection ends): a row per sync message would be one per keystroke.
+const WRITE_ROW_EVERY_MS: u64 = 60_000;
 /// Bytes of changes waiting for the storage task. Past it a change is refused as a failed
 /// write (its peer offers it again later) rather than held in memory without bound.
 pub const MAX_PERSIST_QUEUE_BYTES: usize = 128 * 1024 * 1024;
@@ -219,6 +222,25 @@ struct Persist {
     generation: u64,
 }
 
+/// Changes a connection applied to a record since `since` (ms), for one audit row.
+struct PendingWrite {
+    user: User,
+    changes: usize,
+    since: u64,
+}
+
+/// The `write` row for `w`, written in the background: the audit trail must not hold up sync.
+fn audit_write(store: &Arc<dyn Store>, doc: DocumentId, w: PendingWrite, device: Option<String>) {
+    let entry = crate::audit::Entry {
+        doc: Some(doc.to_string()),
+        device,
+        detail: format!("{} changes", w.changes),
+        ..crate::audit::Entry::by(crate::audit::Action::Write, &w.user)
+    };
+    let store = store.clone();
+    tokio::spawn(async move { crate::audit::record(&*store, entry).await });
+}
+
 async fn hub_task(
     mut node: Node,
     hub: Hub,
@@ -235,6 +257,10 @@ async fn hub_task(
     let mut touched: HashSet<DocumentId> = HashSet::new();
     // The newest read of the register applied so far.
     let mut register_read = 0;
+    // Changes applied per connection and record, not yet in an audit row; and each
+    // connection's peer id (its device), for the rows.
+    let mut writes: HashMap<(ConnId, DocumentId), PendingWrite> = HashMap::new();
+    let mut peers: HashMap<ConnId, String> = HashMap::new();
     while let Some(event) = rx.recv().await {
         let now = crate::now_ms() as u64;
         let actions = match event {
@@ -260,6 +286,13 @@ async fn hub_task(
             }
             HubEvent::Node(Event::Disconnected { conn }) => {
                 conns.remove(&conn);
+                let device = peers.remove(&conn);
+                let ended: Vec<(ConnId, DocumentId)> = writes.keys().filter(|(c, _)| *c == conn).copied().collect();
+                for key in ended {
+                    if let Some(w) = writes.remove(&key) {
+                        audit_write(&store, key.1, w, device.clone());
+                    }
+                }
                 node.handle(now, Event::Disconnected { conn })
             }
             HubEvent::Node(event) => {
@@ -429,6 +462,17 @@ async fn hub_task(
                 }
                 Action::Established { conn, peer, .. } => {
                     tracing::info!(conn = conn.0, peer = ?peer, "peer joined");
+                    peers.insert(conn, peer.0.chars().take(64).collect());
+                }
+                Action::Applied { conn, doc, changes } => {
+                    let Some(user) = conns.get(&conn).map(|c| c.user.clone()) else { continue };
+                    let w = writes.entry((conn, doc)).or_insert(PendingWrite { user, changes: 0, since: now });
+                    w.changes += changes;
+                    if now.saturating_sub(w.since) >= WRITE_ROW_EVERY_MS
+                        && let Some(w) = writes.remove(&(conn, doc))
+                    {
+                        audit_write(&store, doc, w, peers.get(&conn).cloned());
+                    }
                 }
                 Action::Refused { conn, doc, reason } => {
                     tracing::warn!(conn = conn.0, doc = %doc, %reason, "refused one document; the connection stays");

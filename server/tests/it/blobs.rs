@@ -69,6 +69,18 @@ async fn an_attachment_uploads_in_parts_resumes_and_reads_back_only_for_readers(
         .unwrap();
     assert_eq!(shared.status(), StatusCode::OK);
     assert_eq!(get(&server, &proc_, &url).await.bytes().await.unwrap().to_vec(), photo);
+
+    // Each download that was served left one audit row, naming the hash, not the photo.
+    let store = server::store::open(&server.database).await.unwrap();
+    let downloads: Vec<(String, String)> = store
+        .audit_rows(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.action == "download")
+        .map(|r| (r.entry.username, r.entry.detail))
+        .collect();
+    assert_eq!(downloads, [("fed-li".to_owned(), hash[..12].to_owned()), ("proc-wang".to_owned(), hash[..12].to_owned())]);
 }
 
 async fn bad_uploads_get_clear_errors_and_store_nothing(backend: Backend) {

@@ -416,6 +416,9 @@ async fn the_server_checks_and_keeps_agreement_signatures(backend: Backend) {
     let (status, list) = app.get(&url, &court).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 2);
+    let signed: Vec<String> =
+        app.store.audit_rows(0, 1000).await.unwrap().into_iter().filter(|r| r.entry.action == "sign").map(|r| r.entry.username).collect();
+    assert_eq!(signed, ["fed-li", "court-zhao"], "one row per kept signature, none for one sent again or refused");
     let received: Vec<shared::api::ReceivedSignature> = serde_json::from_value(list).unwrap();
     let (_, keys) = app.get("/api/keys", &fed).await;
     let keys = shared::agreement::KeyDirectory::from_device_keys(&serde_json::from_value::<Vec<shared::api::DeviceKey>>(keys).unwrap());

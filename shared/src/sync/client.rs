@@ -663,7 +663,7 @@ impl Client {
                         self.discover();
                     }
                 }
-                Action::Refused { .. } => {}
+                Action::Refused { .. } | Action::Applied { .. } => {}
                 Action::Ephemeral { doc, from, data } => self.out.push(Effect::Presence { doc, from: from.0, data }),
                 Action::Established { .. } => {
                     self.attempt = 0;

@@ -229,6 +229,13 @@ pub enum Action {
         doc: DocumentId,
         reason: Option<String>,
     },
+    /// (Server.) A message on `conn` brought `changes` new changes to `doc`, admitted and on
+    /// their way to storage: for the audit trail's writes.
+    Applied {
+        conn: ConnId,
+        doc: DocumentId,
+        changes: usize,
+    },
     /// (Server.) `doc` was refused on `conn` for `reason`, the connection kept: for the log.
     Refused {
         conn: ConnId,
@@ -929,6 +936,10 @@ impl Node {
                     }
                     Err(reason) => self.refuse(conn, doc, &reason, out),
                     Ok(()) => {
+                        if changed && server {
+                            let changes = self.docs.get_mut(&doc).map_or(0, |d| d.doc.get_changes(&before).len());
+                            out.push(Action::Applied { conn, doc, changes });
+                        }
                         if changed {
                             self.persist_changes(doc, true, out);
                         } else {
