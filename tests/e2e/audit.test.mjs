@@ -14,7 +14,7 @@ test("the federation's administrator sees that the procuratorate read a record i
   const server = await startServer();
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
   try {
-    const fedCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "zh-CN" });
+    const fedCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "zh-CN", acceptDownloads: true });
     const procCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-GB" });
     const fed = await fedCtx.newPage();
     const proc = await procCtx.newPage();
@@ -60,6 +60,10 @@ test("the federation's administrator sees that the procuratorate read a record i
     );
     await fed.click("#lang-switch");
     assert.match(await fed.innerText(read), /Read/);
+    const [file] = await Promise.all([fed.waitForEvent("download"), fed.click("#audit-export")]);
+    const csv = await (await file.createReadStream()).toArray().then((parts) => Buffer.concat(parts).toString());
+    assert.ok(csv.startsWith("\ufeffWhen,What,Account"), csv.slice(0, 40));
+    assert.match(csv, new RegExp(`Read,${DEMO.procuratorate.username},.*,${id}`));
     // A day long ago: nothing matches, and it says so.
     await fed.fill("#audit-from", "2020-01-01");
     await fed.fill("#audit-to", "2020-01-02");

@@ -14,7 +14,7 @@ test("the figures count the records, and a number opens its list", async () => {
   const server = await startServer();
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
   try {
-    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN" });
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN", acceptDownloads: true });
     const page = await ctx.newPage();
     page.on("pageerror", (e) => console.error("page error:", e.message));
     await signIn(page, server.url, DEMO.federation);
@@ -55,6 +55,11 @@ test("the figures count the records, and a number opens its list", async () => {
     assert.equal(await count(page, "stats-stages-case-recorded"), 2);
     assert.match(await page.innerText("#stats-categories"), /家庭暴力/);
     await page.screenshot({ path: `${SHOTS}/stats-phone.png`, fullPage: true }).catch(() => {});
+    // The table exports as it stands.
+    const [table] = await Promise.all([page.waitForEvent("download"), page.click("#stats-export")]);
+    const csv = await (await table.createReadStream()).toArray().then((parts) => Buffer.concat(parts).toString());
+    assert.ok(csv.startsWith("\ufeff分组,项目,数量"), csv.slice(0, 40));
+    assert.match(csv, /按类型,家庭暴力,1/);
 
     // A number opens exactly its records, and the list says what it shows.
     await page.click("#stats-categories-domestic_violence");

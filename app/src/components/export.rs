@@ -9,7 +9,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::DocumentId;
 use shared::export::{Exporter, Options};
-use wasm_bindgen::JsCast;
 use wasm_split_helpers::SplitLoaderError;
 
 use crate::context::use_ctx;
@@ -79,7 +78,7 @@ fn ExportPanel(ids: Vec<DocumentId>, close: Callback<()>) -> impl IntoView {
                     Err(e) => return progress.set(Progress::Failed(e.to_string())),
                 }
             };
-            if let Err(e) = download(&bytes, mime, &name) {
+            if let Err(e) = platform::download(&bytes, mime, &name) {
                 return progress.set(Progress::Failed(e));
             }
             progress.set(Progress::Done(name));
@@ -144,27 +143,4 @@ fn ExportPanel(ids: Vec<DocumentId>, close: Callback<()>) -> impl IntoView {
             }}
         </div>
     }
-}
-
-/// Hands `bytes` to the browser as a download named `name`.
-fn download(bytes: &[u8], mime: &str, name: &str) -> Result<(), String> {
-    let fail = |e: wasm_bindgen::JsValue| format!("{e:?}");
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes).into());
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type(mime);
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(fail)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
-    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-    let a: web_sys::HtmlElement = document.create_element("a").map_err(fail)?.unchecked_into();
-    a.set_attribute("href", &url).map_err(fail)?;
-    a.set_attribute("download", name).map_err(fail)?;
-    a.click();
-    // The click has started the download; the URL is freed once the browser has read it.
-    let _ = leptos::prelude::set_timeout_with_handle(
-        move || {
-            let _ = web_sys::Url::revoke_object_url(&url);
-        },
-        std::time::Duration::from_secs(60),
-    );
-    Ok(())
 }

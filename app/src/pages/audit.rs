@@ -150,6 +150,45 @@ fn AuditPage() -> impl IntoView {
         }
     };
 
+    // The rows shown, as a CSV file (reported to the audit trail like any export).
+    let export_rows = move |list: Vec<AuditRow>| {
+        use shared::export::{Cell, Column, Sheet, csv};
+        let lang = ctx.lang.get_untracked();
+        let headers = [text::AUDIT_WHEN, text::AUDIT_WHAT, text::AUDIT_PERSON, text::AUDIT_ORG, text::AUDIT_RECORD, text::AUDIT_DETAIL];
+        let columns = headers.iter().enumerate().map(|(i, l)| Column { id: i.to_string(), header: l.get(lang).to_owned() }).collect();
+        let count = list.len() as u32;
+        let rows = list
+            .into_iter()
+            .map(|r| {
+                let detail = if matches!(r.action.as_str(), "share" | "unshare") { org_name(&r.detail) } else { r.detail.clone() };
+                vec![
+                    Cell::Text(platform::format_cst(r.at, lang)),
+                    Cell::Text(action_label(&r.action).get(lang).to_owned()),
+                    Cell::Text(r.username),
+                    Cell::Text(r.org.as_deref().map(org_name).unwrap_or_default()),
+                    Cell::Text(r.doc.unwrap_or_default()),
+                    Cell::Text(detail),
+                ]
+            })
+            .collect();
+        let file = csv(&[Sheet { name: "audit".into(), columns, rows }]);
+        let name = format!("liaison-audit-{}.csv", platform::today_cst());
+        if platform::download(file.as_bytes(), "text/csv;charset=utf-8", &name).is_ok()
+            && let Some(token) = ctx.token()
+        {
+            let event = shared::api::ReportedEvent {
+                action: "export".into(),
+                format: "csv".into(),
+                count,
+                personal: false,
+                reason: String::new(),
+                at: platform::now_ms(),
+                device: platform::device_id(),
+            };
+            spawn_local(async move { api::report(&token, event).await });
+        }
+    };
+
     let field = move |label: L, id: &'static str, kind: &'static str, get: fn(&Filter) -> String, set: fn(&mut Filter, String)| {
         view! {
             <label class="audit-filter">
@@ -192,6 +231,9 @@ fn AuditPage() -> impl IntoView {
                     </table>
                 }.into_any())
             }}
+            {move || (!rows.with(Vec::is_empty)).then(|| view! {
+                <button type="button" id="audit-export" on:click=move |_| export_rows(rows.get_untracked())>{ctx.t(text::AUDIT_EXPORT_CSV)}</button>
+            })}
             {move || (more.get() && load.get() == Load::Done).then(|| view! {
                 <button id="audit-older" on:click=move |_| fetch(true)>{ctx.t(text::AUDIT_OLDER)}</button>
             })}

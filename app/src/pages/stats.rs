@@ -142,7 +142,7 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
             let label = kind_label(k).map_or_else(|| k.clone(), |l| l.get(lang).to_owned());
             (k.clone(), label, *n, Selection { kind: Some(k.clone()), ..Selection::default() })
         })
-        .collect();
+        .collect::<Vec<_>>();
     let by_status = report
         .by_status
         .iter()
@@ -151,7 +151,7 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
             let label = ctx.t(crate::components::badges::status_label(status)).to_owned();
             ((*code).to_owned(), label, *n, Selection { status: Some(status), ..Selection::default() })
         })
-        .collect();
+        .collect::<Vec<_>>();
     let by_category = (!kind.is_empty()).then(|| {
         report
             .by_category
@@ -179,6 +179,45 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
         })
         .collect::<Vec<_>>();
     let median = report.median_days_to_close.map(|d| format!("{d:.1}"));
+    // The same numbers as a CSV table: group, item, count.
+    let mut lines: Vec<(L, String, usize)> =
+        vec![(text::STATS_TOTAL, String::new(), report.total), (text::CASE_OVERDUE, String::new(), report.overdue)];
+    lines.extend(report.periods.iter().map(|b| (text::STATS_BY_PERIOD, b.key.clone(), b.count)));
+    for (title, rows) in [(text::STATS_BY_KIND, &by_kind), (text::STATS_BY_STATUS, &by_status), (text::STATS_BY_STAGE, &by_stage)] {
+        lines.extend(rows.iter().map(|(_, label, n, _)| (title, label.clone(), *n)));
+    }
+    if let Some(rows) = &by_category {
+        lines.extend(rows.iter().map(|(_, label, n, _)| (text::STATS_BY_CATEGORY, label.clone(), *n)));
+    }
+    let total = report.total;
+    let export = move |_| {
+        use shared::export::{Cell, Column, Sheet, csv};
+        let columns = [text::STATS_GROUP, text::STATS_ITEM, text::STATS_COUNT]
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Column { id: i.to_string(), header: ctx.t(*l).to_owned() })
+            .collect();
+        let rows = lines
+            .iter()
+            .map(|(g, item, n)| vec![Cell::Text(ctx.t(*g).to_owned()), Cell::Text(item.clone()), Cell::Number(*n as f64)])
+            .collect();
+        let file = csv(&[Sheet { name: "figures".into(), columns, rows }]);
+        let name = format!("liaison-figures-{}.csv", platform::today_cst());
+        if platform::download(file.as_bytes(), "text/csv;charset=utf-8", &name).is_ok()
+            && let Some(token) = ctx.token()
+        {
+            let event = shared::api::ReportedEvent {
+                action: "export".into(),
+                format: "csv".into(),
+                count: total as u32,
+                personal: false,
+                reason: String::new(),
+                at: platform::now_ms(),
+                device: platform::device_id(),
+            };
+            leptos::task::spawn_local(async move { crate::api::report(&token, event).await });
+        }
+    };
     view! {
         <div class="stats-figures">
             <p class="stats-total">
@@ -192,6 +231,7 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
                 })}
             </p>
             <Chart report=report.clone() open=open/>
+            <button type="button" class="no-print" id="stats-export" on:click=export>{ctx.t(text::STATS_EXPORT)}</button>
             <div class="stats-tables">
                 <table class="stats-table" id="stats-periods">
                     <caption>{ctx.t(text::STATS_BY_PERIOD)}</caption>
