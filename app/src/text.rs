@@ -370,6 +370,7 @@ pub const AUDIT_SHARE: L = L::new("共享", "Shared");
 pub const AUDIT_UNSHARE: L = L::new("撤回共享", "Withdrew share");
 pub const AUDIT_WRITE: L = L::new("修改", "Changed");
 pub const AUDIT_DOWNLOAD: L = L::new("下载附件", "Downloaded a file");
+pub const AUDIT_STEP: L = L::new("办理步骤", "Case step");
 pub const AUDIT_SIGN: L = L::new("签署", "Signed");
 pub const AUDIT_EXPORT: L = L::new("导出", "Exported");
 pub const AUDIT_PRINT: L = L::new("打印", "Printed");

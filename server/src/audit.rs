@@ -20,6 +20,8 @@ pub enum Action {
     Created,
     /// A sync connection changed a record (`detail`: how many changes, counted per minute).
     Write,
+    /// A case step was admitted (`detail`: the step and its id, ` void` if it did not count).
+    Step,
     /// An attachment of a record was downloaded (`detail`: the first 12 hex of its hash).
     Download,
     /// A signature on an agreement was accepted (`detail`: the proposal id).
@@ -42,6 +44,7 @@ impl Action {
             Action::Read => "read",
             Action::Created => "created",
             Action::Write => "write",
+            Action::Step => "step",
             Action::Download => "download",
             Action::Sign => "sign",
             Action::Share => "share",

@@ -148,7 +148,7 @@ pub struct AuditRow {
     /// Ms since the epoch.
     pub at: i64,
     /// `sign_in`, `sign_in_failed`, `read`, `created`, `write`, `share`, `unshare`,
-    /// `download`, `sign`, `export`, `print`.
+    /// `download`, `sign`, `step`, `export`, `print`.
     pub action: String,
     pub username: String,
     pub org: Option<String>,

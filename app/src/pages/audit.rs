@@ -71,6 +71,7 @@ fn action_label(action: &str) -> L {
         "write" => text::AUDIT_WRITE,
         "download" => text::AUDIT_DOWNLOAD,
         "sign" => text::AUDIT_SIGN,
+        "step" => text::AUDIT_STEP,
         "export" => text::AUDIT_EXPORT,
         "print" => text::AUDIT_PRINT,
         _ => text::AUDIT_OTHER,

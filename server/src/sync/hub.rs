@@ -464,8 +464,19 @@ async fn hub_task(
                     tracing::info!(conn = conn.0, peer = ?peer, "peer joined");
                     peers.insert(conn, peer.0.chars().take(64).collect());
                 }
-                Action::Applied { conn, doc, changes } => {
+                Action::Applied { conn, doc, changes, steps } => {
                     let Some(user) = conns.get(&conn).map(|c| c.user.clone()) else { continue };
+                    // A case step is a row of its own, at once: who moved the case, and how.
+                    for step in steps {
+                        let entry = crate::audit::Entry {
+                            doc: Some(doc.to_string()),
+                            device: peers.get(&conn).cloned(),
+                            detail: step,
+                            ..crate::audit::Entry::by(crate::audit::Action::Step, &user)
+                        };
+                        let store = store.clone();
+                        tokio::spawn(async move { crate::audit::record(&*store, entry).await });
+                    }
                     let w = writes.entry((conn, doc)).or_insert(PendingWrite { user, changes: 0, since: now });
                     w.changes += changes;
                     if now.saturating_sub(w.since) >= WRITE_ROW_EVERY_MS

@@ -153,6 +153,38 @@ async fn an_administrator_sees_who_read_its_records_and_a_member_does_not(backen
     let before = page(get(&fed_token, &format!("?doc={id}&before={}", fed.rows[0].seq)).await.unwrap()).await;
     assert_eq!(before.rows, fed.rows[1..], "the next page");
 
+    // A case clue transferred to the procuratorate: the step is a row of its own, by code.
+    let li = http.get(server.http("/api/me")).bearer_auth(&fed_token).send().await.unwrap().json::<shared::api::User>().await.unwrap();
+    let clue = crate::sync::new_doc_id();
+    let meta = shared::record::RecordMeta {
+        kind: shared::form::RecordKind::new("intake"),
+        form_id: "intake".into(),
+        form_version: 3,
+        created_by: li.username.clone(),
+        created_at: 0,
+    };
+    let mut record = shared::record::Record::create(clue, &meta);
+    let consent = record.form().unwrap().fields.iter().find(|f| f.id == "consent").unwrap();
+    record.set(consent, Some(shared::record::FieldValue::Choice("given".into())), 0).unwrap();
+    let mut phone = Client::connect(&server, &fed_token, "fed-phone-2").await;
+    let mut doc = record.into_doc();
+    let data = shared::case::admit::data(&[("to_org", "county-procuratorate"), ("basis", "consent")]);
+    shared::case::take(&mut doc, "intake", "county-federation", "transfer", "t1", &li.id.to_string(), &li.org_id, 1_000, data, None)
+        .unwrap();
+    phone.open(clue, vec![doc.save()]).await;
+    assert!(phone.pump_until(|c| shared::case::log::read(c.node.doc(clue).unwrap()).received.contains_key("t1")).await);
+    // (Written in the background, so waited for.)
+    let mut steps = Vec::new();
+    for _ in 0..50 {
+        let rows = page(get(&fed_token, &format!("?doc={clue}")).await.unwrap()).await.rows;
+        steps = rows.into_iter().filter(|r| r.action == "step").map(|r| (r.detail, r.username)).collect::<Vec<_>>();
+        if !steps.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(steps, [("transfer t1".to_owned(), "fed-li".to_owned())]);
+
     // The procuratorate's administrator sees its own read, and nothing else of the federation's.
     let procs = page(get(&proc_token, "").await.unwrap()).await;
     assert!(procs.rows.iter().any(|r| r.action == "read" && r.doc.as_deref() == Some(id.to_string().as_str())));

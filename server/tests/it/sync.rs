@@ -7,7 +7,7 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 
 use crate::harness::*;
 
-fn new_doc_id() -> DocumentId {
+pub fn new_doc_id() -> DocumentId {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).unwrap();
     DocumentId::from_random_bytes(b)

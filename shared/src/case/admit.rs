@@ -58,7 +58,8 @@ pub struct Sender<'a> {
 pub type OrgKinds = BTreeMap<String, String>;
 
 /// Checks what `doc` gained since `before` (read before the message was applied; `heads`: the
-/// document's heads then) and writes a receipt for each new step. An `Err` refuses the whole
+/// document's heads then) and writes a receipt for each new step; returns the new steps as
+/// `step id` (`transfer t1`, `return r1 void`), for the audit trail. An `Err` refuses the whole
 /// message (the caller drops what it applied).
 pub fn admit(
     doc: &mut AutoCommit,
@@ -67,7 +68,7 @@ pub fn admit(
     by: Sender<'_>,
     org_kinds: &OrgKinds,
     now: i64,
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
     let after = log::read(doc);
     let shape = log::shape(doc);
     let changed = |what: &str| Err(format!("{what}: a message may only add steps"));
@@ -104,7 +105,7 @@ pub fn admit(
     }
     let mut new: Vec<&Event> = after.events.values().filter(|e| !before.log.events.contains_key(&e.id)).collect();
     if new.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     if !before.kind.is_empty() && kind(doc) != before.kind {
         return changed("the record's kind was changed");
@@ -120,6 +121,7 @@ pub fn admit(
     // Numbered in the order their author took them: each after the step it answered.
     new.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
     let mut seq = before.log.received.values().map(|r| r.seq).max().unwrap_or(0);
+    let mut admitted = Vec::new();
     while !new.is_empty() {
         let i = new.iter().position(|e| !new.iter().any(|o| o.id == e.prev)).unwrap_or(0);
         let e = new.remove(i);
@@ -146,8 +148,9 @@ pub fn admit(
         seq += 1;
         let receipt = Receipt { seq, at: now, void };
         log::write_receipt(doc, &e.id, receipt).map_err(|err| err.to_string())?;
+        admitted.push(format!("{} {}{}", e.step, e.id, if void { " void" } else { "" }));
     }
-    Ok(())
+    Ok(admitted)
 }
 
 /// Who may read a record because of its case, as a write to storage changes it.

@@ -235,6 +235,8 @@ pub enum Action {
         conn: ConnId,
         doc: DocumentId,
         changes: usize,
+        /// Case steps it brought, admitted: `step id`, ` void` after one that did not count.
+        steps: Vec<String>,
     },
     /// (Server.) `doc` was refused on `conn` for `reason`, the connection kept: for the log.
     Refused {
@@ -915,11 +917,13 @@ impl Node {
                     Ok(()) if server && changed => bind_actors(d, &before, &account, doc),
                     other => other,
                 };
+                let mut steps = Vec::new();
                 let result = match result {
                     Ok(()) if server && changed && (steps_before.is_some() || case::log::present(&d.doc)) => {
                         let by = case::admit::Sender { user: &account, org: &org, owner: &d.owner };
                         case::admit::admit(&mut d.doc, &steps_before.unwrap_or_default(), &before, by, &self.org_kinds, now)
-                            .map(|()| {
+                            .map(|admitted| {
+                                steps = admitted;
                                 // The receipts are the server's own change, made when it received them.
                                 d.doc.commit_with(CommitOptions::default().with_time(now / 1000));
                             })
@@ -938,7 +942,7 @@ impl Node {
                     Ok(()) => {
                         if changed && server {
                             let changes = self.docs.get_mut(&doc).map_or(0, |d| d.doc.get_changes(&before).len());
-                            out.push(Action::Applied { conn, doc, changes });
+                            out.push(Action::Applied { conn, doc, changes, steps: std::mem::take(&mut steps) });
                         }
                         if changed {
                             self.persist_changes(doc, true, out);
