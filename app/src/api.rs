@@ -222,58 +222,75 @@ pub async fn audit(token: &str, query: &str) -> Result<AuditPage, ApiError> {
 
 const PENDING_EVENTS: &str = "liaison.audit.pending";
 
-/// Reports an export or print for the audit trail: queued on this device first, so one made
-/// offline is sent later ([`send_reported`]); sent now if the server can be reached.
-pub async fn report(token: &str, event: shared::api::ReportedEvent) {
-    let mut queue: Vec<shared::api::ReportedEvent> =
-        crate::platform::cached(PENDING_EVENTS).and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
-    queue.push(event);
-    if let Ok(text) = serde_json::to_string(&queue) {
-        crate::platform::cache(PENDING_EVENTS, &text);
-    }
-    send_reported(token).await;
+/// A report waiting on this device, with the account that made it: sent only with that
+/// account's session, so another person signing in on the device is never credited with it.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Queued {
+    user: i64,
+    event: shared::api::ReportedEvent,
 }
 
-/// Sends the queued reports, oldest first. One the server took, or refused as malformed (it
-/// never would take it), leaves the queue; one that could not reach it stays. The queue is
-/// read again at the end, so a report queued meanwhile is kept.
-pub async fn send_reported(token: &str) {
-    let read = || -> Vec<shared::api::ReportedEvent> {
-        crate::platform::cached(PENDING_EVENTS).and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
-    };
-    let queued = read();
-    if queued.is_empty() {
+fn queued() -> Vec<Queued> {
+    crate::platform::cached(PENDING_EVENTS).and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
+}
+
+fn save_queue(queue: &[Queued]) {
+    if let Ok(text) = serde_json::to_string(queue) {
+        crate::platform::cache(PENDING_EVENTS, &text);
+    }
+}
+
+thread_local! {
+    /// Whether a send is under way: one at a time, so no report is sent twice.
+    static SENDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Reports an export or print by `user` for the audit trail: queued on this device first, so
+/// one made offline (or whose page closes) is sent later ([`send_reported`]); sent now if the
+/// server can be reached.
+pub async fn report(token: &str, user: i64, event: shared::api::ReportedEvent) {
+    let mut queue = queued();
+    queue.push(Queued { user, event });
+    save_queue(&queue);
+    send_reported(token, user).await;
+}
+
+/// Sends `user`'s queued reports, oldest first. One the server took, or refused as malformed
+/// (it never would take it), leaves the queue; at any other answer (no network, a server
+/// error) the rest wait for the next try. The queue is read again at the end, so a report
+/// queued meanwhile is kept.
+pub async fn send_reported(token: &str, user: i64) {
+    if SENDING.with(|s| s.replace(true)) {
         return;
     }
     let mut done = Vec::new();
-    for event in queued {
-        let sent = match Request::post("/api/audit/events").header("Authorization", &format!("Bearer {token}")).json(&event) {
-            Ok(request) => check(request.send().await).await,
-            Err(_) => Err(ApiError::Network),
+    for q in queued().into_iter().filter(|q| q.user == user) {
+        let answer = match Request::post("/api/audit/events").header("Authorization", &format!("Bearer {token}")).json(&q.event) {
+            Ok(request) => request.send().await.map(|r| r.status()).unwrap_or(0),
+            Err(_) => 400,
         };
-        if matches!(sent, Err(ApiError::Network | ApiError::Unauthorized)) {
+        if !matches!(answer, 200..=299 | 400) {
             break;
         }
-        done.push(event);
+        done.push(q);
     }
-    let mut queue = read();
-    for event in done {
-        if let Some(i) = queue.iter().position(|e| *e == event) {
+    let mut queue = queued();
+    for q in done {
+        if let Some(i) = queue.iter().position(|e| *e == q) {
             queue.remove(i);
         }
     }
-    if let Ok(text) = serde_json::to_string(&queue) {
-        crate::platform::cache(PENDING_EVENTS, &text);
-    }
+    save_queue(&queue);
+    SENDING.with(|s| s.set(false));
 }
 
 /// Prints the page and reports the print (of `count` records) to the audit trail, with the
 /// signed-in session's `token` (none: not signed in, nothing to report to).
-pub fn print_and_report(token: Option<String>, count: u32) {
+pub fn print_and_report(session: Option<Session>, count: u32) {
     if let Some(w) = web_sys::window() {
         let _ = w.print();
     }
-    let Some(token) = token else { return };
+    let Some(session) = session else { return };
     let event = shared::api::ReportedEvent {
         action: "print".into(),
         format: "print".into(),
@@ -283,5 +300,5 @@ pub fn print_and_report(token: Option<String>, count: u32) {
         at: crate::platform::now_ms(),
         device: crate::platform::device_id(),
     };
-    leptos::task::spawn_local(async move { report(&token, event).await });
+    leptos::task::spawn_local(async move { report(&session.token, session.user.id, event).await });
 }

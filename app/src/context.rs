@@ -114,9 +114,9 @@ impl Ctx {
 }
 
 impl Ctx {
-    /// The signed-in session's token, if any.
-    pub fn token(&self) -> Option<String> {
-        self.engine_untracked()?.session().map(|s| s.token)
+    /// The signed-in session, if any.
+    pub fn session(&self) -> Option<crate::api::Session> {
+        self.engine_untracked()?.session()
     }
 }
 
@@ -164,8 +164,8 @@ pub fn App() -> impl IntoView {
         let up = matches!(engine.status.get(), crate::engine::SyncStatus::UpToDate { .. });
         let Some(session) = engine.session().filter(|_| up) else { return };
         // Exports and prints made offline reach the audit trail once the server is back.
-        let token = session.token.clone();
-        spawn_local(async move { crate::api::send_reported(&token).await });
+        let (token, user) = (session.token.clone(), session.user.id);
+        spawn_local(async move { crate::api::send_reported(&token, user).await });
         if orgs_for.get_value() == Some(session.user.id) {
             return;
         }

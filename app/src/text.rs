@@ -375,6 +375,7 @@ pub const AUDIT_SIGN: L = L::new("签署", "Signed");
 pub const AUDIT_EXPORT: L = L::new("导出", "Exported");
 pub const AUDIT_PRINT: L = L::new("打印", "Printed");
 pub const AUDIT_EXPORT_CSV: L = L::new("导出所列记录（CSV）", "Export the rows shown (CSV)");
+pub const AUDIT_OTHERS: L = L::new("只看其他单位", "Other organisations only");
 pub const AUDIT_OTHER: L = L::new("其他", "Other");
 
 pub const STATS: L = L::new("统计", "Figures");
@@ -411,6 +412,7 @@ pub const EXPORT_TITLE: L = L::new("导出列表中的 {n} 条记录", "Export t
 pub const EXPORT_FORMAT: L = L::new("文件格式", "File format");
 pub const EXPORT_PERSONAL: L = L::new("包含姓名、电话等个人信息", "Include names, phone numbers and other personal details");
 pub const EXPORT_REASON: L = L::new("为什么需要个人信息？（将记入审计）", "Why are the personal details needed? (kept in the audit trail)");
+pub const EXPORT_REASON_CHOOSE: L = L::new("请选择理由", "Choose a reason");
 pub const EXPORT_CONFIRM: L = L::new(
     "我确认：文件将含有可识别当事人的信息，我会妥善保管，不外传。",
     "I confirm: the file will identify people; I will keep it safe and pass it to no one without need.",

@@ -99,6 +99,9 @@ pub struct Filter {
     pub to: Option<i64>,
     /// Rows numbered below this (the next page).
     pub before: Option<i64>,
+    /// Only rows of other organisations' people (on the records this one owns).
+    #[serde(default)]
+    pub others: bool,
 }
 
 /// A stored row.
@@ -130,9 +133,6 @@ pub async fn record(store: &dyn Store, mut entry: Entry) {
     }
 }
 
-/// The longest reason for including personal fields that a row keeps.
-pub const MAX_REASON_CHARS: usize = 200;
-
 /// The row for an export or print a device reports, or why it is refused.
 pub fn reported(user: &shared::api::User, e: &shared::api::ReportedEvent) -> Result<Entry, &'static str> {
     let action = match (e.action.as_str(), e.format.as_str()) {
@@ -141,15 +141,17 @@ pub fn reported(user: &shared::api::User, e: &shared::api::ReportedEvent) -> Res
         _ => return Err("an event is an export (csv or xlsx) or a print"),
     };
     let reason = e.reason.trim();
-    if e.personal && reason.is_empty() {
-        return Err("an export with personal fields needs its reason");
+    if e.personal && !shared::export::REASONS.iter().any(|(code, _)| *code == reason) {
+        return Err("an export with personal fields needs its reason, one of the listed codes");
     }
     if e.device.is_empty() || e.device.len() > 64 {
         return Err("the device id is 1 to 64 characters");
     }
-    let mut detail = format!("{} {} records, done at {}", e.format, e.count, e.at);
+    let (y, m, d) = shared::cst::date_of(e.at);
+    let minutes = (e.at.saturating_add(8 * 3_600_000)).rem_euclid(86_400_000) / 60_000;
+    let mut detail =
+        format!("{} {} records, on the device {y:04}-{m:02}-{d:02} {:02}:{:02}", e.format, e.count, minutes / 60, minutes % 60);
     if e.personal {
-        let reason: String = reason.chars().take(MAX_REASON_CHARS).collect();
         detail.push_str(&format!("; personal fields included: {reason}"));
     }
     Ok(Entry { device: Some(e.device.clone()), detail, ..Entry::by(action, user) })

@@ -6,7 +6,7 @@ const OFFSET_MS: i64 = 8 * 3_600_000;
 
 /// The calendar date, `(year, month, day)`, of a moment (ms since the epoch) in China.
 pub fn date_of(ms: i64) -> (i64, u32, u32) {
-    civil_from_days((ms + OFFSET_MS).div_euclid(DAY_MS))
+    civil_from_days(ms.saturating_add(OFFSET_MS).div_euclid(DAY_MS))
 }
 
 /// The first millisecond of a `YYYY-MM-DD` day in China; `None` if it is no such date.

@@ -20,6 +20,15 @@ pub struct Options {
     pub personal: bool,
 }
 
+/// Why personal fields may be included: a code, kept in the audit trail. Codes, not words,
+/// because an audit row can never be changed, and a typed reason could name a survivor.
+pub const REASONS: [(&str, L); 4] = [
+    ("court_or_procuratorate_request", L::new("法院或检察院依法调取", "Requested by a court or procuratorate")),
+    ("referral", L::new("转介救助服务", "Referral to support services")),
+    ("survivor_request", L::new("当事人本人申请", "The survivor's own request")),
+    ("supervision", L::new("上级督查", "Supervision by a higher office")),
+];
+
 /// One cell's value, typed so a spreadsheet sorts and sums it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -203,11 +212,12 @@ pub fn csv(sheets: &[Sheet]) -> String {
     out
 }
 
-/// A cell as CSV text. Text starting with =, +, - or @ would be run as a formula by a
-/// spreadsheet program: an apostrophe keeps it text.
+/// A cell as CSV text. Text starting with =, +, -, @, a tab or a carriage return would be run
+/// as a formula by a spreadsheet program: an apostrophe keeps it text. (A date is text a
+/// device wrote, so it is treated the same.)
 fn csv_text(c: &Cell) -> String {
     match c {
-        Cell::Text(t) if t.starts_with(['=', '+', '-', '@']) => format!("'{t}"),
+        Cell::Text(t) | Cell::Date(t) if t.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{t}"),
         other => other.text(),
     }
 }

@@ -13,6 +13,8 @@ use crate::cst;
 use crate::record::Status;
 
 const DAY_MS: i64 = 86_400_000;
+/// The most periods a chart shows: a century of months.
+const MAX_PERIODS: usize = 1200;
 
 /// How the records are grouped in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,12 +88,17 @@ impl Selection {
             && (!self.overdue || s.case.as_ref().is_some_and(|c| c.overdue(now)))
     }
 
-    /// This selection narrowed further by `more`'s set parts.
+    /// This selection narrowed further by `more`'s set parts (a time range: the overlap).
     pub fn and(&self, more: Selection) -> Selection {
+        let later = |a: Option<i64>, b: Option<i64>| a.max(b);
+        let earlier = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Selection {
             kind: more.kind.or_else(|| self.kind.clone()),
-            from: more.from.or(self.from),
-            to: more.to.or(self.to),
+            from: later(self.from, more.from),
+            to: earlier(self.to, more.to),
             status: more.status.or(self.status),
             category: more.category.or_else(|| self.category.clone()),
             stage: more.stage.or_else(|| self.stage.clone()),
@@ -139,10 +146,11 @@ pub fn report<'a>(records: impl IntoIterator<Item = &'a RecordSummary>, base: &S
             }
         }
     }
-    // Fill the gaps between the first and last period.
+    // Fill the gaps between the first and last period; not past MAX_PERIODS, which only a
+    // device with its clock far off makes (its dates then show as they are, gaps and all).
     if let (Some(first), Some(last)) = (per.keys().next().copied(), per.keys().next_back().copied()) {
         let mut at = first;
-        while at < last {
+        while at < last && per.len() < MAX_PERIODS {
             let next = per[&at].to;
             per.entry(next).or_insert_with(|| period.of(next));
             at = next;

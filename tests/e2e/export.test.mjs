@@ -70,7 +70,7 @@ test("the mediation records go to XLSX without names, and with names only for a 
     // With names: not before a reason and the confirmation.
     await page.check("#export-personal");
     assert.ok(await page.isDisabled("#export-go"));
-    await page.fill("#export-reason", "法院调取当事人名单");
+    await page.selectOption("#export-reason", "court_or_procuratorate_request");
     assert.ok(await page.isDisabled("#export-go"), "the confirmation too");
     await page.check("#export-confirm");
     await page.selectOption("#export-format", "csv");
@@ -81,6 +81,7 @@ test("the mediation records go to XLSX without names, and with names only for a 
     assert.ok(text.startsWith("\ufeff"), "a byte order mark");
     assert.match(text, /TJ-701/);
     assert.ok(text.includes(NAME), "the names, as chosen");
+    assert.equal(await page.isChecked("#export-personal"), false, "the next export asks again");
 
     // Both exports are in the audit trail, the second with its reason.
     const token = await login(server.url, DEMO.federation);
@@ -91,7 +92,7 @@ test("the mediation records go to XLSX without names, and with names only for a 
       if (rows.length < 2) await new Promise((res) => setTimeout(res, 250));
     }
     assert.equal(rows.length, 2, JSON.stringify(rows));
-    assert.match(rows[0].detail, /^csv 2 records.*personal fields included: 法院调取当事人名单/);
+    assert.match(rows[0].detail, /^csv 2 records.*personal fields included: court_or_procuratorate_request/);
     assert.match(rows[1].detail, /^xlsx 2 records/);
     assert.doesNotMatch(rows[1].detail, /personal/);
   } finally {

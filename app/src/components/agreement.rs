@@ -573,7 +573,7 @@ fn AgreementPanel(editor: Editor) -> impl IntoView {
                         })}
                     })
                 }}
-                <button type="button" id="ag-print" on:click=move |_| crate::api::print_and_report(ctx.token(), 1)>{move || ctx.t(text::AG_PRINT)}</button>
+                <button type="button" id="ag-print" on:click=move |_| crate::api::print_and_report(ctx.session(), 1)>{move || ctx.t(text::AG_PRINT)}</button>
             </div>
             {move || message.get().map(|(ok, m)| view! {
                 <p id="ag-message" class=if ok { "ok" } else { "error" } role=if ok { "status" } else { "alert" }>{m}</p>

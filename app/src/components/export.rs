@@ -40,9 +40,10 @@ fn ExportPanel(ids: Vec<DocumentId>, close: Callback<()>) -> impl IntoView {
     let reason = RwSignal::new(String::new());
     let confirmed = RwSignal::new(false);
     let progress = RwSignal::new(Progress::Idle);
-    let ready = move || !personal.get() || (!reason.get().trim().is_empty() && confirmed.get());
+    let ready = move || !personal.get() || (!reason.get().is_empty() && confirmed.get());
     let busy = move || matches!(progress.get(), Progress::Reading(_));
 
+    let personal_signal = personal;
     let run = move || {
         let Some(engine) = ctx.engine_untracked() else { return };
         let ids = ids.clone();
@@ -78,22 +79,27 @@ fn ExportPanel(ids: Vec<DocumentId>, close: Callback<()>) -> impl IntoView {
                     Err(e) => return progress.set(Progress::Failed(e.to_string())),
                 }
             };
-            if let Err(e) = platform::download(&bytes, mime, &name) {
-                return progress.set(Progress::Failed(e));
-            }
-            progress.set(Progress::Done(name));
+            // Reported (queued on the device) before the file goes out: the page closing right
+            // after the download loses no row.
             if let Some(session) = engine.session() {
                 let event = shared::api::ReportedEvent {
                     action: "export".into(),
                     format: fmt,
                     count,
                     personal,
-                    reason: if personal { reason.trim().to_owned() } else { String::new() },
+                    reason: if personal { reason } else { String::new() },
                     at: platform::now_ms(),
                     device: platform::device_id(),
                 };
-                crate::api::report(&session.token, event).await;
+                spawn_local(async move { crate::api::report(&session.token, session.user.id, event).await });
             }
+            if let Err(e) = platform::download(&bytes, mime, &name) {
+                return progress.set(Progress::Failed(e));
+            }
+            // The next export asks again.
+            personal_signal.set(false);
+            confirmed.set(false);
+            progress.set(Progress::Done(name));
         });
     };
 
@@ -115,8 +121,10 @@ fn ExportPanel(ids: Vec<DocumentId>, close: Callback<()>) -> impl IntoView {
             {move || personal.get().then(|| view! {
                 <div class="export-personal warn">
                     <label for="export-reason">{ctx.t(text::EXPORT_REASON)}</label>
-                    <textarea id="export-reason" rows="2" maxlength="200" prop:value=move || reason.get()
-                        on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
+                    <select id="export-reason" prop:value=move || reason.get() on:change=move |ev| reason.set(event_target_value(&ev))>
+                        <option value="">{ctx.t(text::EXPORT_REASON_CHOOSE)}</option>
+                        {shared::export::REASONS.iter().map(|(code, label)| view! { <option value=*code>{move || ctx.t(*label)}</option> }).collect_view()}
+                    </select>
                     <label class="export-check">
                         <input type="checkbox" id="export-confirm" prop:checked=move || confirmed.get()
                             on:change=move |ev| confirmed.set(event_target_checked(&ev))/>

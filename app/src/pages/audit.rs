@@ -21,6 +21,8 @@ struct Filter {
     user: String,
     from: String,
     to: String,
+    /// Only what other organisations did (who outside read what we hold).
+    others: bool,
 }
 
 impl Filter {
@@ -40,6 +42,9 @@ impl Filter {
         if let Some(ms) = day_start(&self.to) {
             add("to", (ms + 86_400_000).to_string());
         }
+        if self.others {
+            add("others", "true".into());
+        }
         if let Some(seq) = before {
             add("before", seq.to_string());
         }
@@ -57,6 +62,7 @@ fn day_start(date: &str) -> Option<i64> {
 enum Load {
     Loading,
     Done,
+    Offline,
     Failed(String),
 }
 
@@ -117,10 +123,8 @@ fn AuditPage() -> impl IntoView {
                     more.set(page.more);
                     load.set(Load::Done);
                 }
-                Err(e) => load.set(Load::Failed(match e {
-                    ApiError::Network => ctx.t(text::AUDIT_OFFLINE).to_owned(),
-                    other => other.to_string(),
-                })),
+                Err(ApiError::Network) => load.set(Load::Offline),
+                Err(other) => load.set(Load::Failed(other.to_string())),
             }
         });
     };
@@ -175,7 +179,7 @@ fn AuditPage() -> impl IntoView {
         let file = csv(&[Sheet { name: "audit".into(), columns, rows }]);
         let name = format!("liaison-audit-{}.csv", platform::today_cst());
         if platform::download(file.as_bytes(), "text/csv;charset=utf-8", &name).is_ok()
-            && let Some(token) = ctx.token()
+            && let Some(session) = ctx.session()
         {
             let event = shared::api::ReportedEvent {
                 action: "export".into(),
@@ -186,7 +190,7 @@ fn AuditPage() -> impl IntoView {
                 at: platform::now_ms(),
                 device: platform::device_id(),
             };
-            spawn_local(async move { api::report(&token, event).await });
+            spawn_local(async move { api::report(&session.token, session.user.id, event).await });
         }
     };
 
@@ -209,10 +213,16 @@ fn AuditPage() -> impl IntoView {
                 {field(text::AUDIT_PERSON, "audit-user", "text", |f| f.user.clone(), |f, v| f.user = v)}
                 {field(text::AUDIT_FROM, "audit-from", "date", |f| f.from.clone(), |f, v| f.from = v)}
                 {field(text::AUDIT_TO, "audit-to", "date", |f| f.to.clone(), |f, v| f.to = v)}
+                <label class="audit-filter audit-others">
+                    <input type="checkbox" id="audit-others" prop:checked=move || typed.with(|f| f.others)
+                        on:change=move |ev| typed.update(|f| f.others = event_target_checked(&ev))/>
+                    <span>{move || ctx.t(text::AUDIT_OTHERS)}</span>
+                </label>
                 <button type="submit" id="audit-apply">{move || ctx.t(text::AUDIT_APPLY)}</button>
             </form>
             {move || match load.get() {
                 Load::Failed(why) => Some(view! { <p class="error" role="alert" id="audit-error">{why}</p> }.into_any()),
+                Load::Offline => Some(view! { <p class="error" role="alert" id="audit-error">{ctx.t(text::AUDIT_OFFLINE)}</p> }.into_any()),
                 Load::Loading => Some(view! { <p class="muted">{ctx.t(text::LOADING)}</p> }.into_any()),
                 Load::Done => None,
             }}

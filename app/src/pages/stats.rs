@@ -89,12 +89,12 @@ fn StatsPage() -> impl IntoView {
                     <span>{move || ctx.t(text::STATS_TO)}</span>
                     <input type="date" id="stats-to" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/>
                 </label>
-                <button type="button" id="stats-print" on:click=move |_| crate::api::print_and_report(ctx.token(), counted.with_untracked(|r| r.as_ref().map_or(0, |r| r.total as u32)))>
+                <button type="button" id="stats-print" on:click=move |_| crate::api::print_and_report(ctx.session(), counted.with_untracked(|r| r.as_ref().map_or(0, |r| r.total as u32)))>
                     {move || ctx.t(text::STATS_PRINT)}
                 </button>
             </form>
             <p class="muted small">{move || ctx.t(text::STATS_NOTE)}</p>
-            {move || match counted.get() {
+            {move || match (ctx.lang.track(), counted.get()).1 {
                 None => view! { <p class="muted">{ctx.t(text::CASE_SIGN_IN)}</p> }.into_any(),
                 Some(r) if r.total == 0 => view! { <p class="empty" id="stats-empty">{ctx.t(text::STATS_EMPTY)}</p> }.into_any(),
                 Some(r) => view! { <Figures report=r kind=kind.get() open=open/> }.into_any(),
@@ -204,7 +204,7 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
         let file = csv(&[Sheet { name: "figures".into(), columns, rows }]);
         let name = format!("liaison-figures-{}.csv", platform::today_cst());
         if platform::download(file.as_bytes(), "text/csv;charset=utf-8", &name).is_ok()
-            && let Some(token) = ctx.token()
+            && let Some(session) = ctx.session()
         {
             let event = shared::api::ReportedEvent {
                 action: "export".into(),
@@ -215,7 +215,7 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
                 at: platform::now_ms(),
                 device: platform::device_id(),
             };
-            leptos::task::spawn_local(async move { crate::api::report(&token, event).await });
+            leptos::task::spawn_local(async move { crate::api::report(&session.token, session.user.id, event).await });
         }
     };
     view! {

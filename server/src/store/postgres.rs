@@ -293,8 +293,9 @@ impl Store for PgStore {
                      AND ($2::TEXT IS NULL OR doc_id = $2) AND ($3::TEXT IS NULL OR username = $3)
                      AND ($4::BIGINT IS NULL OR at >= $4) AND ($5::BIGINT IS NULL OR at < $5)
                      AND ($6::BIGINT IS NULL OR seq < $6)
+                     AND (NOT $8 OR org_id IS DISTINCT FROM $1)
                      ORDER BY seq DESC LIMIT $7",
-                    &[&org, &f.doc, &f.user, &f.from, &f.to, &f.before, &limit],
+                    &[&org, &f.doc, &f.user, &f.from, &f.to, &f.before, &limit, &f.others],
                 )
                 .await?;
             Ok(rows.iter().map(audit_row).collect())

@@ -256,9 +256,10 @@ impl Store for SqliteStore {
                  FROM audit WHERE (org_id = ?1 OR doc_id IN (SELECT id FROM docs WHERE owner_org = ?1))
                  AND (?2 IS NULL OR doc_id = ?2) AND (?3 IS NULL OR username = ?3)
                  AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at < ?5) AND (?6 IS NULL OR seq < ?6)
+                 AND (NOT ?8 OR org_id IS NOT ?1)
                  ORDER BY seq DESC LIMIT ?7",
             )?;
-            let rows = stmt.query_map(params![org, f.doc, f.user, f.from, f.to, f.before, limit], audit_row)?;
+            let rows = stmt.query_map(params![org, f.doc, f.user, f.from, f.to, f.before, limit, f.others], audit_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }

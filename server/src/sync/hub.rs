@@ -235,6 +235,8 @@ fn audit_write(store: &Arc<dyn Store>, doc: DocumentId, w: PendingWrite, device:
         doc: Some(doc.to_string()),
         device,
         detail: format!("{} changes", w.changes),
+        // When the first of them arrived.
+        at: w.since as i64,
         ..crate::audit::Entry::by(crate::audit::Action::Write, &w.user)
     };
     let store = store.clone();
@@ -263,6 +265,15 @@ async fn hub_task(
     let mut peers: HashMap<ConnId, String> = HashMap::new();
     while let Some(event) = rx.recv().await {
         let now = crate::now_ms() as u64;
+        // Changes counted a minute ago get their row now, whatever this event is (the
+        // register's refresh comes every 10 s, so none waits much longer).
+        let due: Vec<(ConnId, DocumentId)> =
+            writes.iter().filter(|(_, w)| now.saturating_sub(w.since) >= WRITE_ROW_EVERY_MS).map(|(k, _)| *k).collect();
+        for key in due {
+            if let Some(w) = writes.remove(&key) {
+                audit_write(&store, key.1, w, peers.get(&key.0).cloned());
+            }
+        }
         let actions = match event {
             HubEvent::OrgKinds { read, kinds } => {
                 if read > register_read {

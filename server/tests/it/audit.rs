@@ -146,6 +146,8 @@ async fn an_administrator_sees_who_read_its_records_and_a_member_does_not(backen
     assert!(all.rows.iter().any(|r| r.action == "sign_in" && r.username == "fed-zhou"), "its member's sign-in");
     assert!(all.rows.iter().any(|r| r.doc.as_deref() == Some(other.to_string().as_str())));
     assert!(!all.rows.iter().any(|r| r.action == "sign_in" && r.username == "proc-wang"), "not another organisation's own sign-in");
+    let others = page(get(&fed_token, "?others=true").await.unwrap()).await;
+    assert!(!others.rows.is_empty() && others.rows.iter().all(|r| r.org.as_deref() == Some("county-procuratorate")), "{:?}", others.rows);
     let by_person = page(get(&fed_token, "?user=proc-wang").await.unwrap()).await;
     assert_eq!(by_person.rows.len(), 1, "{:?}", by_person.rows);
     let later = page(get(&fed_token, &format!("?from={}", fed.rows[0].at + 1)).await.unwrap()).await;
@@ -199,14 +201,15 @@ async fn an_administrator_sees_who_read_its_records_and_a_member_does_not(backen
     let refused = report(event(true, " ")).await.unwrap();
     assert_eq!(refused.status(), 400);
     assert!(refused.text().await.unwrap().contains("reason"));
-    assert_eq!(report(event(true, "court asked for the list")).await.unwrap().status(), 200);
+    assert_eq!(report(event(true, "王某 asked for it")).await.unwrap().status(), 400, "a reason is a code, never words");
+    assert_eq!(report(event(true, "court_or_procuratorate_request")).await.unwrap().status(), 200);
     let odd = serde_json::json!({ "action": "delete", "format": "xlsx", "count": 1, "personal": false, "at": 1, "device": "d" });
     assert_eq!(report(odd).await.unwrap().status(), 400);
     assert_eq!(report(serde_json::json!({ "action": "export" })).await.unwrap().status(), 400, "a body missing its parts");
     let exports = page(get(&fed_token, "?user=fed-zhou").await.unwrap()).await;
     let exports: Vec<&str> = exports.rows.iter().filter(|r| r.action == "export").map(|r| r.detail.as_str()).collect();
     assert_eq!(exports.len(), 2, "{exports:?}");
-    assert!(exports[0].contains("personal fields included: court asked for the list"), "{exports:?}");
+    assert!(exports[0].contains("personal fields included: court_or_procuratorate_request"), "{exports:?}");
     assert!(exports[1].starts_with("xlsx 12 records") && !exports[1].contains("personal"), "{exports:?}");
 }
 
