@@ -434,9 +434,16 @@ async fn hub_task(
                         let audited = |action| crate::audit::Entry { doc: Some(doc.to_string()), ..crate::audit::Entry::by(action, &user) };
                         let verdict = match store.doc_open(doc, &user, may_create, load).await {
                             Ok(Opened::Allowed { chunks, actors, owner }) => {
-                                // Written before the record goes out: no read without its row.
-                                crate::audit::record(&*store, audited(crate::audit::Action::Read)).await;
-                                Verdict::Allowed { chunks, actors: node_actors(actors), owner }
+                                // Written before the record goes out: no read without its row. A
+                                // trail that cannot be written refuses the read (the device asks
+                                // again on its next round).
+                                match store.audit_append(&audited(crate::audit::Action::Read)).await {
+                                    Ok(()) => Verdict::Allowed { chunks, actors: node_actors(actors), owner },
+                                    Err(e) => {
+                                        tracing::error!(error = %e, doc = %doc, "the audit row of a read could not be written; refusing it");
+                                        Verdict::Failed("the audit trail could not be written".into())
+                                    }
+                                }
                             }
                             Ok(Opened::Created) => {
                                 quota.created(&user.org_id).await;

@@ -213,4 +213,23 @@ async fn an_administrator_sees_who_read_its_records_and_a_member_does_not(backen
     assert!(exports[1].starts_with("xlsx 12 records") && !exports[1].contains("personal"), "{exports:?}");
 }
 
+/// A read whose audit row cannot be written is refused, with why; none goes out unaudited.
+#[tokio::test]
+async fn a_read_that_cannot_be_audited_is_refused() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let fed_token = server.token("fed-li").await;
+    let id = crate::sync::federation_creates(&server, &fed_token, "李某某").await;
+    let Database::Sqlite(path) = &server.database else { unreachable!() };
+    rusqlite::Connection::open(path).unwrap().execute_batch("ALTER TABLE audit RENAME TO audit_gone").unwrap();
+    let mut reader = Client::connect(&server, &fed_token, "fed-tablet").await;
+    reader.open(id, vec![]).await;
+    assert!(reader.pump_until(|c| c.refusals.iter().any(|(d, _)| *d == id)).await, "refused");
+    let reason = &reader.refusals.iter().find(|(d, _)| *d == id).unwrap().1;
+    assert!(reason.contains("audit trail"), "{reason}");
+    assert!(
+        reader.node.doc(id).is_none_or(|d| automerge::ReadDoc::get(d, automerge::ROOT, "description").unwrap().is_none()),
+        "nothing of it came"
+    );
+}
+
 on_both!(sign_ins_are_audited_and_an_edited_row_breaks_the_chain, an_administrator_sees_who_read_its_records_and_a_member_does_not);
