@@ -164,6 +164,7 @@ impl Engine {
         engine.watch_browser();
         engine.watch_access();
         engine.load_core();
+        engine.renew_outdated_summaries();
         Ok(engine)
     }
 
@@ -626,6 +627,48 @@ impl Engine {
         if let Some(tabs) = &self.tabs {
             let _ = tabs.post_message(&JsValue::from_str(&doc.to_string()));
         }
+    }
+
+    /// Makes again, one record at a time, the summaries an older version of the app made
+    /// without what this one's carry (figures): the dashboard reads summaries only. Each is
+    /// written only if the record did not change meanwhile (a newer summary stands).
+    fn renew_outdated_summaries(self: &Rc<Self>) {
+        let outdated: Vec<DocumentId> = self.summaries.borrow().values().filter(|s| s.outdated()).map(|s| s.id).collect();
+        if outdated.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        spawn_local(async move {
+            this.core_ready().await;
+            for id in outdated {
+                let Some(old) = this.summaries.borrow().get(&id).cloned() else { continue };
+                let chunks = match this.store.load(id).await {
+                    Ok(stored) => stored.chunks,
+                    // Left as it is: the record page reports what is wrong with it.
+                    Err(_) => continue,
+                };
+                // From here to the write's transaction nothing waits: with no write pending,
+                // the stored summary is the one in memory, and any later write comes after.
+                while this.writes_pending.get_untracked() > 0 {
+                    platform::sleep(100).await;
+                }
+                // Made by the sync session's chunk: reading a whole record is its code.
+                let (fresh, effects) = match this.core.borrow_mut().as_mut() {
+                    Some(core) => core.summarise(platform::now_ms(), id, chunks),
+                    None => continue,
+                };
+                this.carry_out(effects);
+                let Some(fresh) = fresh else { continue };
+                let summary = RecordSummary { org: old.org.clone(), ..fresh };
+                let unchanged = this.summaries.borrow().get(&id).is_some_and(|now| now.heads == summary.heads);
+                if unchanged && this.store.put_summary(&summary).await.is_ok() {
+                    this.summaries.borrow_mut().insert(id, Arc::new(summary));
+                    this.list_changed_soon();
+                }
+                // Let the page breathe between records.
+                platform::sleep(0).await;
+            }
+        });
     }
 
     /// Another tab stored `doc`: read its summary, and let the session merge it into the copy

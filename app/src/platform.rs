@@ -164,6 +164,15 @@ pub fn format_cst_date(ms: i64, lang: Lang) -> String {
 }
 
 /// Today's date in China Standard Time, `YYYY-MM-DD`.
+/// Now in China, for a downloaded file's name: `2026-12-04-0930`, so two exports of one
+/// day do not share a name.
+pub fn file_stamp() -> String {
+    let ms = now_ms();
+    let (y, m, d) = shared::cst::date_of(ms);
+    let minutes = (ms + 8 * 3_600_000).rem_euclid(86_400_000) / 60_000;
+    format!("{y}-{m:02}-{d:02}-{:02}{:02}", minutes / 60, minutes % 60)
+}
+
 pub fn today_cst() -> String {
     // Swedish formats dates as ISO.
     let date = js_sys::Date::new(&(now_ms() as f64).into());

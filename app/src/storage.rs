@@ -265,6 +265,16 @@ impl Store {
         Ok((summaries, errors))
     }
 
+    /// Replaces a record's summary alone (its chunks as they are): one made again by a newer
+    /// version of the app. Created before its first await, so it keeps its place among writes.
+    pub async fn put_summary(&self, summary: &RecordSummary) -> Result<(), StoreError> {
+        let tx = self.write_tx(&[RECORDS])?;
+        let value = serde_wasm_bindgen::to_value(summary).map_err(|e| StoreError::Browser(e.to_string()))?;
+        tx.object_store(RECORDS)?.put(value).with_key(summary.id.to_string()).primitive()?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// One record's summary, if it has one.
     pub async fn summary(&self, id: DocumentId) -> Result<Option<RecordSummary>, StoreError> {
         let tx = self.db.transaction(RECORDS).build()?;

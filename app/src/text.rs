@@ -349,7 +349,8 @@ pub const AUDIT_INTRO: L = L::new(
     "服务器为每次登录、查看、新建、修改、共享、撤回共享、下载附件、签署、导出和打印留下一条不可更改的记录，只含账号、单位和记录编号，不含记录内容。仅本单位管理员可见。",
     "The server keeps an unalterable row for every sign-in, read, new record, change, share, withdrawn share, file download, signature, export and print: accounts, organisations and record ids only, never what a record says. Only our administrator sees it.",
 );
-pub const AUDIT_RECORD: L = L::new("记录", "Record");
+pub const AUDIT_RECORD: L = L::new("记录（编号）", "Record (code)");
+pub const AUDIT_NO_SUCH_CODE: L = L::new("本设备上没有编号为“{c}”的记录。", "No record with the code “{c}” on this device.");
 pub const AUDIT_PERSON: L = L::new("账号", "Account");
 pub const AUDIT_FROM: L = L::new("起始日期", "From");
 pub const AUDIT_TO: L = L::new("截止日期", "To");
@@ -404,6 +405,10 @@ pub const STATS_GROUP: L = L::new("分组", "Group");
 pub const STATS_ITEM: L = L::new("项目", "Item");
 pub const STATS_COUNT: L = L::new("数量", "Count");
 pub const STATS_NONE: L = L::new("（未填）", "(not given)");
+pub const STATS_FIGURES: L = L::new("主要数字", "Key figures");
+pub const STATS_IN_RECORDS: L = L::new("{n} 条记录", "{n} records");
+pub const STATS_REVERSED: L = L::new("结束日期早于开始日期，请改正。", "The end date is before the start date; please correct it.");
+pub const STATS_SCOPE_ALL_DATES: L = L::new("全部日期", "All dates");
 pub const LIST_SELECTION: L = L::new("统计", "From the figures");
 pub const LIST_SELECTION_CLEAR: L = L::new("显示全部记录", "Show all records");
 

@@ -4,14 +4,16 @@
 //! compile here until it is written out too; a test compares the compiled-in forms with the
 //! same files parsed at run time.
 
-use crate::form::{Choice, Comparison, Condition, Constraint, Field, FieldRef, FieldType, Form, Literal};
+use crate::form::{Choice, Comparison, Condition, Constraint, Field, FieldRef, FieldType, Figure, FigureRule, Form, Literal};
 use crate::i18n::L;
 
 /// The contents of `$OUT_DIR/forms.rs`: `FORMS`, in the order given.
 pub fn forms(forms: &[Form]) -> String {
     let mut out = String::from("// Written by shared/build/main.rs from shared/forms/*.json: do not edit.\n\n");
     out.push_str("#[allow(unused_imports)]\n");
-    out.push_str("use crate::form::{Choice, Comparison, Condition, Constraint, Field, FieldRef, FieldType, Form, Literal};\n");
+    out.push_str(
+        "use crate::form::{Choice, Comparison, Condition, Constraint, Field, FieldRef, FieldType, Figure, FigureRule, Form, Literal};\n",
+    );
     out.push_str("#[allow(unused_imports)]\nuse crate::i18n::L;\n\n");
     out.push_str("/// Every form definition in `shared/forms/`, sorted by id, then version.\n");
     out.push_str(&format!("pub(super) static FORMS: &[Form] = {};\n", forms.rust()));
@@ -95,9 +97,9 @@ impl Rust for L {
 
 impl Rust for Form {
     fn rust(&self) -> String {
-        let Form { id, version, kind, kind_label, title, fields, title_field, category_field } = self;
+        let Form { id, version, kind, kind_label, title, fields, title_field, category_field, figures } = self;
         format!(
-            "Form {{ id: {}, version: {}, kind: {}, kind_label: {}, title: {}, title_field: {}, category_field: {},\nfields: {} }}",
+            "Form {{ id: {}, version: {}, kind: {}, kind_label: {}, title: {}, title_field: {}, category_field: {},\nfields: {},\nfigures: {} }}",
             id.rust(),
             version.rust(),
             kind.rust(),
@@ -106,7 +108,20 @@ impl Rust for Form {
             title_field.rust(),
             category_field.rust(),
             fields.rust(),
+            figures.rust(),
         )
+    }
+}
+
+impl Rust for Figure {
+    fn rust(&self) -> String {
+        let Figure { id, label, rule } = self;
+        let rule = match rule {
+            FigureRule::CountIf(c) => format!("FigureRule::CountIf({})", c.rust()),
+            FigureRule::Sum(field) => format!("FigureRule::Sum({})", field.rust()),
+            FigureRule::Items { group, by } => format!("FigureRule::Items {{ group: {}, by: {} }}", group.rust(), by.rust()),
+        };
+        format!("Figure {{ id: {}, label: {}, rule: {rule} }}", id.rust(), label.rust())
     }
 }
 

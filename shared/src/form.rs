@@ -20,6 +20,7 @@ pub mod definition;
 
 mod condition;
 pub(crate) mod date;
+mod figure;
 mod input;
 mod model;
 mod registry;
@@ -29,8 +30,9 @@ use crate::i18n::L;
 
 #[cfg(feature = "definitions")]
 pub use definition::{DefinitionError, DefinitionProblem};
+pub use figure::Tally;
 pub use input::InputError;
-pub use model::{Choice, Comparison, Condition, Constraint, Field, FieldKind, FieldRef, FieldType, Form, Literal};
+pub use model::{Choice, Comparison, Condition, Constraint, Field, FieldKind, FieldRef, FieldType, Figure, FigureRule, Form, Literal};
 pub use registry::{find, forms, latest, versions};
 pub use validate::{ItemAt, Problem, ProblemKind};
 

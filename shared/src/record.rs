@@ -21,6 +21,8 @@ mod conflict;
 mod layout;
 mod value;
 
+use std::collections::BTreeMap;
+
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use serde::{Deserialize, Serialize};
@@ -53,7 +55,7 @@ pub struct RecordMeta {
 
 /// What a list view needs about a record, kept beside the documents so a list never loads
 /// every document. It holds no names: the title is the form's title field (a survivor code).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordSummary {
     pub id: DocumentId,
     pub kind: RecordKind,
@@ -75,6 +77,23 @@ pub struct RecordSummary {
     /// Where its case stands, for a record whose kind follows a workflow.
     #[serde(default)]
     pub case: Option<Box<crate::case::CaseSummary>>,
+    /// The form's figures for this record, by figure id (those it adds nothing to left out).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub figures: BTreeMap<String, crate::form::Tally>,
+    /// The [`SUMMARY_FORMAT`] this summary was made with: an older one lacks what newer
+    /// summaries carry, and the app makes it again from the record.
+    #[serde(default)]
+    pub format: u32,
+}
+
+/// What [`RecordSummary`] carries, numbered: 1 added figures.
+pub const SUMMARY_FORMAT: u32 = 1;
+
+impl RecordSummary {
+    /// Whether this summary lacks something a newer one of its form would carry.
+    pub fn outdated(&self) -> bool {
+        self.format < SUMMARY_FORMAT && form::latest(&self.form_id).is_some_and(|f| !f.figures.is_empty())
+    }
 }
 
 /// A record is a draft while it is written; "mark complete" checks it. Any later edit makes
@@ -337,6 +356,8 @@ impl Record {
             heads,
             org: None,
             case,
+            figures: if form.figures.is_empty() { BTreeMap::new() } else { form.tally(&self.values(form)) },
+            format: SUMMARY_FORMAT,
         })
     }
 

@@ -1,6 +1,7 @@
 //! Counts for the dashboard (统计): the records an organisation holds, by period (when each
-//! was recorded, China Standard Time), status, category and case stage, with overdue cases
-//! and the median time from transfer to result.
+//! was recorded, China Standard Time), status, category and case stage, with overdue cases,
+//! the median time from transfer to result, and the figures forms declare (disputes resolved,
+//! training hours, attendees by organisation).
 //!
 //! Pure functions over [`RecordSummary`], so the app counts offline from what the device
 //! holds. Every number comes with the [`Selection`] that makes it, and the list shows a
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::RecordSummary;
 use crate::cst;
+use crate::form::Tally;
 use crate::record::Status;
 
 const DAY_MS: i64 = 86_400_000;
@@ -75,6 +77,9 @@ pub struct Selection {
     pub stage: Option<String>,
     /// Only cases past their due date at `now` (see [`Selection::keeps`]).
     pub overdue: bool,
+    /// Only records that add to this figure (a form's figure id), or with a part named, to
+    /// that part of it (items whose `by` field has that value).
+    pub figure: Option<(String, Option<String>)>,
 }
 
 impl Selection {
@@ -86,6 +91,7 @@ impl Selection {
             && self.category.as_deref().is_none_or(|c| s.category.as_deref().unwrap_or("") == c)
             && self.stage.as_deref().is_none_or(|st| s.case.as_ref().is_some_and(|c| format!("{}:{}", c.workflow, c.state) == st))
             && (!self.overdue || s.case.as_ref().is_some_and(|c| c.overdue(now)))
+            && self.figure.as_ref().is_none_or(|(f, by)| s.figures.get(f).is_some_and(|t| t.counts(by.as_deref())))
     }
 
     /// This selection narrowed further by `more`'s set parts (a time range: the overlap).
@@ -103,6 +109,7 @@ impl Selection {
             category: more.category.or_else(|| self.category.clone()),
             stage: more.stage.or_else(|| self.stage.clone()),
             overdue: more.overdue || self.overdue,
+            figure: more.figure.or_else(|| self.figure.clone()),
         }
     }
 }
@@ -124,6 +131,18 @@ pub struct Report {
     /// Closed cases with a known opening, and the median days from it to the closing step.
     pub closed_cases: usize,
     pub median_days_to_close: Option<f64>,
+    /// Each form figure added up, by figure id (ids are each form's own, like categories:
+    /// read them with one kind chosen).
+    pub figures: BTreeMap<String, FigureSum>,
+}
+
+/// A figure over many records: the sum, and how many records add to it (in all, and to each
+/// part), which is how many the list it opens shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FigureSum {
+    pub sum: Tally,
+    pub records: usize,
+    pub records_by: BTreeMap<String, usize>,
 }
 
 /// Counts what `base` keeps of `records`, grouped by `period`, at `now` (for overdue).
@@ -138,6 +157,14 @@ pub fn report<'a>(records: impl IntoIterator<Item = &'a RecordSummary>, base: &S
         *r.by_kind.entry(s.kind.as_str().to_owned()).or_default() += 1;
         *r.by_status.entry(status_code(s.status)).or_default() += 1;
         *r.by_category.entry(s.category.clone().unwrap_or_default()).or_default() += 1;
+        for (id, t) in &s.figures {
+            let f = r.figures.entry(id.clone()).or_default();
+            f.sum.add(t);
+            f.records += usize::from(t.counts(None));
+            for key in t.by.keys().filter(|k| t.counts(Some(k))) {
+                *f.records_by.entry(key.clone()).or_default() += 1;
+            }
+        }
         if let Some(c) = &s.case {
             *r.by_stage.entry(format!("{}:{}", c.workflow, c.state)).or_default() += 1;
             r.overdue += usize::from(c.overdue(now));

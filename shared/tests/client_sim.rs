@@ -825,3 +825,29 @@ fn presence_reaches_the_other_device_with_the_record_open_and_is_not_stored() {
     assert!(sim.devices[a].presence.is_empty(), "not echoed to its sender");
     assert_eq!(sim.server.store.chunks(id).len(), stored, "nothing stored");
 }
+
+#[test]
+fn a_summary_from_an_older_app_is_made_again_from_the_stored_record_and_the_record_leaves_memory() {
+    let id = doc_id(40);
+    let form = shared::form::latest("mediation").unwrap();
+    let mediation = RecordMeta { kind: RecordKind::new("mediation"), form_id: "mediation".into(), form_version: form.version, ..meta() };
+    let mut r = Record::create(id, &mediation);
+    r.set(form.field("case_code").unwrap(), Some(FieldValue::Text("TJ-40".into())), 1_700_000_001_000).unwrap();
+    r.set(form.field("outcome").unwrap(), Some(FieldValue::Choice("agreement".into())), 1_700_000_002_000).unwrap();
+    // What an older version stored: the same record, its summary without figures.
+    let old = RecordSummary { org: Some("fed".into()), figures: Default::default(), format: 0, ..r.summary().unwrap() };
+    assert!(old.outdated());
+
+    let mut sim = Sim::new();
+    let mut store = Chunks::default();
+    store.write(id, Chunk::snapshot(r.save(), vec![]));
+    let dev = sim.add_device(false, store, HashMap::new());
+    let chunks = sim.devices[dev].store.chunks(id);
+    let (fresh, effects) = sim.devices[dev].client.summarise(sim.now, id, chunks);
+    let fresh = fresh.expect("a liaison record");
+    assert!(!fresh.outdated());
+    assert_eq!(fresh.figures["resolved"].n, 1.0);
+    assert_eq!((fresh.heads.clone(), fresh.title.clone()), (old.heads.clone(), old.title.clone()), "the same record as stored");
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Persist { .. })), "reading it writes nothing");
+    assert!(!sim.devices[dev].client.is_loaded(id), "not kept in memory: no page has it open");
+}

@@ -3,8 +3,11 @@
 //! December's, though it is still November in UTC), empty periods between, overdue cases, the
 //! median time to a result — and each count's selection keeps exactly the records counted.
 
+use std::collections::BTreeMap;
+
 use shared::case::CaseSummary;
 use shared::form::RecordKind;
+use shared::form::Tally;
 use shared::record::Status;
 use shared::report::{Period, Selection, report};
 use shared::{DocumentId, RecordSummary};
@@ -31,6 +34,8 @@ fn record(n: u8, kind: &str, created_at: i64, status: Status, category: Option<&
         heads: vec![],
         org: Some("county-federation".into()),
         case: case.map(Box::new),
+        figures: Default::default(),
+        format: shared::record::SUMMARY_FORMAT,
     }
 }
 
@@ -187,4 +192,51 @@ fn every_count_opens_exactly_the_records_it_counts() {
         r.by_status.get("draft").copied().unwrap_or(0)
     );
     assert_eq!(kept(base.and(Selection { overdue: true, ..Selection::default() })), r.overdue);
+}
+
+/// A training session's summary: hours, and attendees by organisation.
+fn session(n: u8, created_at: i64, hours: f64, attendees: &[(&str, f64)]) -> RecordSummary {
+    let mut s = record(n, "training", created_at, Status::Complete, None, None);
+    if hours > 0.0 {
+        s.figures.insert("hours".into(), Tally { n: hours, by: Default::default() });
+    }
+    if !attendees.is_empty() {
+        let by: BTreeMap<String, f64> = attendees.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        s.figures.insert("attendees".into(), Tally { n: by.values().sum(), by });
+    }
+    s
+}
+
+#[test]
+fn figures_add_up_over_the_selection_and_open_the_records_that_make_them() {
+    let now = cst("2027-01-10");
+    let all = [
+        session(20, cst("2026-11-30"), 2.5, &[("县妇联", 12.0), ("县检察院", 3.0)]),
+        session(21, cst("2026-12-01"), 1.5, &[("县妇联", 8.0)]),
+        session(22, cst("2026-12-15"), 0.0, &[]),
+        session(23, cst("2026-12-31"), 3.0, &[("县检察院", 5.0), ("", 1.0)]),
+    ];
+    let r = report(&all, &Selection::default(), Period::Month, now);
+    let hours = &r.figures["hours"];
+    assert_eq!((hours.sum.n, hours.records), (7.0, 3));
+    let attendees = &r.figures["attendees"];
+    assert_eq!(attendees.sum.n, 29.0);
+    assert_eq!(attendees.sum.by.get("县妇联"), Some(&20.0));
+    assert_eq!(attendees.sum.by.get("县检察院"), Some(&8.0));
+    assert_eq!(attendees.records_by.get("县妇联"), Some(&2));
+
+    // December in China only: the session of 30 November is not in it.
+    let dec = Selection { from: Some(cst("2026-12-01")), to: Some(cst("2027-01-01")), ..Selection::default() };
+    let d = report(&all, &dec, Period::Month, now);
+    assert_eq!((d.figures["hours"].sum.n, d.figures["hours"].records), (4.5, 2));
+    assert_eq!(d.figures["attendees"].sum.by.get("县检察院"), Some(&5.0));
+
+    let kept = |sel: Selection| all.iter().filter(|s| sel.keeps(s, now)).count();
+    for (id, f) in &r.figures {
+        assert_eq!(kept(Selection { figure: Some((id.clone(), None)), ..Selection::default() }), f.records, "{id}");
+        for (part, n) in &f.records_by {
+            assert_eq!(kept(Selection { figure: Some((id.clone(), Some(part.clone()))), ..Selection::default() }), *n, "{id} {part}");
+        }
+    }
+    assert_eq!(kept(dec.and(Selection { figure: Some(("hours".into(), None)), ..Selection::default() })), 2);
 }

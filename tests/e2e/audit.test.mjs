@@ -45,8 +45,9 @@ test("the federation's administrator sees that the procuratorate read a record i
     assert.ok(await fed.$(`#audit-table tr[data-action="share"][data-doc="${id}"]`), "the share too");
     assert.doesNotMatch(await fed.innerText("#audit-table"), /王某某/, "nothing written in the record");
 
-    // Narrowed to the record and the procuratorate's account: its read alone.
-    await fed.fill("#audit-doc", id);
+    // Narrowed to the record (by its code, as people know it) and the procuratorate's
+    // account: its read alone.
+    await fed.fill("#audit-doc", "zx-301 联席会议");
     await fed.fill("#audit-user", DEMO.procuratorate.username);
     await fed.click("#audit-apply");
     // (A read is a record given to a connection: each of the procuratorate's connections
@@ -69,6 +70,10 @@ test("the federation's administrator sees that the procuratorate read a record i
     await fed.fill("#audit-to", "2020-01-02");
     await fed.click("#audit-apply");
     await fed.waitForSelector("#audit-empty");
+    // A code this device does not know: said so, not an empty answer.
+    await fed.fill("#audit-doc", "ZX-999");
+    await fed.click("#audit-apply");
+    assert.match(await (await fed.waitForSelector("#audit-error")).innerText(), /ZX-999/);
     await fed.screenshot({ path: `${SHOTS}/audit-empty.png` }).catch(() => {});
 
     // A member of the federation: no link, and the server refuses the audit to it.

@@ -120,6 +120,8 @@ test("a case clue is transferred offline, worked to a result, and an entrustment
     // The clue is the federation's: the procuratorate reads it and cannot change it.
     assert.ok(await proc.isDisabled("#f-survivor_code"), "the receiver does not write the sender's fields");
     assert.match(await proc.innerText("#w-survivor_code"), /other organisation's to fill in/);
+    assert.ok(await proc.isHidden("#mark-complete"), "nothing here is the receiver's to mark complete");
+    assert.ok(await proc.isHidden("#record-status"), "nor a draft of its own: the case panel says where it stands");
     await step(proc, "police_filing_supervised");
     await step(proc, "report_result", async () => {
       await proc.selectOption("#case-outcome", "prosecuted");

@@ -95,3 +95,107 @@ test("the figures count the records, and a number opens its list", async () => {
     await server.stop();
   }
 });
+
+// Mediation and training figures: disputes resolved, hours of training, attendees by
+// organisation — each opening the records that make it — and summaries stored by an older
+// version of the app (without figures) are made again from the records when the app starts.
+test("the figures a form declares add up, open their records, and survive an older app's summaries", async () => {
+  const server = await startServer();
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  try {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+    const page = await ctx.newPage();
+    page.on("pageerror", (e) => console.error("page error:", e.message));
+    await signIn(page, server.url, DEMO.federation);
+
+    for (const [code, outcome] of [["TJ-801", "agreement"], ["TJ-802", "no_agreement"], ["TJ-803", "agreement"]]) {
+      await page.goto(`${server.url}/#/`);
+      await page.click("#new-mediation");
+      await page.fill("#f-case_code", code);
+      await page.selectOption("#f-dispute_type", "divorce");
+      await page.selectOption("#f-outcome", outcome);
+      await waitSaved(page);
+    }
+    for (const [topic, hours, orgs] of [["反家暴法培训", "2.5", ["县妇联", "县检察院", "县妇联"]], ["强制报告培训", "1", ["县妇联"]]]) {
+      await page.goto(`${server.url}/#/`);
+      await page.click("#new-training");
+      await page.fill("#f-topic", topic);
+      await page.fill("#f-hours", hours);
+      for (const [i, org] of orgs.entries()) {
+        await page.click("#add-attendees");
+        const item = page.locator('[data-field="attendees"] li.item').nth(i);
+        await item.locator('[data-field="name"] input').fill(`王学员${i}`);
+        await item.locator('[data-field="organisation"] input').fill(org);
+      }
+      await waitSaved(page);
+    }
+
+    const check = async () => {
+      await page.goto(`${server.url}/#/stats`);
+      await page.waitForSelector("#stats-total");
+      await page.selectOption("#stats-kind", "mediation");
+      // (Summaries made again after an older app's come in as they are made.)
+      const shows = (sel, text) => page.waitForFunction(([s, t]) => document.querySelector(s)?.innerText === t, [sel, text]);
+      await shows("#stats-figure-resolved", "2");
+      assert.equal(await count(page, "stats-total"), 3);
+      assert.equal(await count(page, "stats-figure-resolved"), 2);
+      assert.match(await page.innerText("#stats-scope"), /纠纷调解/);
+      await page.selectOption("#stats-kind", "training");
+      await shows("#stats-figure-hours", "3.5"); // 2.5 + 1 hours
+      assert.equal(await count(page, "stats-figure-hours"), 2, "in two sessions");
+      assert.equal(await page.innerText("#stats-figure-attendees"), "4");
+      const fed = page.locator('#stats-figures tr[data-part="县妇联"] a.count-link');
+      assert.equal(await fed.innerText(), "3", "three attendees from the federation");
+      assert.equal(await fed.getAttribute("data-count"), "2", "in two sessions");
+      assert.equal(await page.locator('#stats-figures tr[data-part="县检察院"] a.count-link').innerText(), "1");
+      const text = await page.innerText("#stats-figures");
+      assert.doesNotMatch(text, /王学员/, "no attendee's name among the figures");
+    };
+    await check();
+
+    // A figure opens the records that make it.
+    await page.click('#stats-figures tr[data-part="县检察院"] a.count-link');
+    await page.waitForSelector("#list-selection");
+    await page.waitForFunction(() => document.querySelectorAll("#records li.record").length === 1);
+    assert.match(await page.innerText("#records"), /反家暴法培训/);
+    await page.goto(`${server.url}/#/stats`);
+    await page.selectOption("#stats-kind", "mediation");
+    await page.click("#stats-figure-resolved");
+    await page.waitForFunction(() => document.querySelectorAll("#records li.record").length === 2);
+    assert.doesNotMatch(await page.innerText("#records"), /TJ-802/);
+
+    // A reversed date range says so instead of counting nothing.
+    await page.goto(`${server.url}/#/stats`);
+    await page.fill("#stats-from", "2026-12-31");
+    await page.fill("#stats-to", "2026-01-01");
+    await page.waitForSelector("#stats-reversed");
+
+    // Summaries as an older version of the app stored them: no figures, no format.
+    const stripped = await page.evaluate(async () => {
+      const db = await new Promise((ok, fail) => { const r = indexedDB.open("liaison"); r.onsuccess = () => ok(r.result); r.onerror = fail; });
+      const all = await new Promise((ok) => { const q = db.transaction("records").objectStore("records").getAll(); q.onsuccess = () => ok(q.result); });
+      const keys = await new Promise((ok) => { const q = db.transaction("records").objectStore("records").getAllKeys(); q.onsuccess = () => ok(q.result); });
+      const tx = db.transaction("records", "readwrite");
+      all.forEach((s, i) => {
+        const plain = s instanceof Map ? Object.fromEntries(s) : s;
+        delete plain.figures;
+        delete plain.format;
+        tx.objectStore("records").put(s instanceof Map ? new Map(Object.entries(plain)) : plain, keys[i]);
+      });
+      await new Promise((ok) => { tx.oncomplete = ok; });
+      return all.length;
+    });
+    assert.equal(stripped, 5);
+    await page.reload();
+    await check();
+    const renewed = await page.evaluate(async () => {
+      const db = await new Promise((ok, fail) => { const r = indexedDB.open("liaison"); r.onsuccess = () => ok(r.result); r.onerror = fail; });
+      const all = await new Promise((ok) => { const q = db.transaction("records").objectStore("records").getAll(); q.onsuccess = () => ok(q.result); });
+      return all.map((s) => (s instanceof Map ? s.get("format") : s.format) ?? 0);
+    });
+    assert.deepEqual(renewed, [1, 1, 1, 1, 1], "and stored again, made by this version");
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});

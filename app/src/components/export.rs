@@ -70,7 +70,7 @@ fn ExportPanel(ids: Vec<DocumentId>, close: Callback<()>) -> impl IntoView {
                 count += 1;
             }
             let sheets = ex.sheets();
-            let day = platform::today_cst();
+            let day = platform::file_stamp();
             let (bytes, mime, name) = if fmt == "csv" {
                 (shared::export::csv(&sheets).into_bytes(), "text/csv;charset=utf-8", format!("liaison-{day}.csv"))
             } else {

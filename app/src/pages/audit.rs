@@ -13,7 +13,7 @@ use crate::context::{Route, use_ctx};
 use crate::split::split_point;
 use crate::{platform, text};
 
-/// The filter as typed: a record id, a username, and dates (`YYYY-MM-DD`, China Standard
+/// The filter as typed: a record's code or id, a username, and dates (`YYYY-MM-DD`, China Standard
 /// Time, both days included).
 #[derive(Clone, Default, PartialEq)]
 struct Filter {
@@ -107,7 +107,20 @@ fn AuditPage() -> impl IntoView {
             return;
         };
         if !older {
-            applied.set_value(typed.get_untracked());
+            // A record is asked for by its code (what people know it by) or its id.
+            let mut filter = typed.get_untracked();
+            let code = filter.doc.trim().to_owned();
+            if !code.is_empty() && code.parse::<shared::DocumentId>().is_err() {
+                let records = ctx.engine_untracked().map(|e| e.records()).unwrap_or_default();
+                match records.iter().find(|s| s.title.trim().eq_ignore_ascii_case(&code)) {
+                    Some(s) => filter.doc = s.id.to_string(),
+                    None => {
+                        load.set(Load::Failed(ctx.t(text::AUDIT_NO_SUCH_CODE).replace("{c}", &code)));
+                        return;
+                    }
+                }
+            }
+            applied.set_value(filter);
         }
         let before = older.then(|| rows.with_untracked(|r| r.last().map(|r| r.seq))).flatten();
         let query = applied.get_value().query(before);
@@ -177,7 +190,7 @@ fn AuditPage() -> impl IntoView {
             })
             .collect();
         let file = csv(&[Sheet { name: "audit".into(), columns, rows }]);
-        let name = format!("liaison-audit-{}.csv", platform::today_cst());
+        let name = format!("liaison-audit-{}.csv", platform::file_stamp());
         if platform::download(file.as_bytes(), "text/csv;charset=utf-8", &name).is_ok()
             && let Some(session) = ctx.session()
         {

@@ -7,7 +7,7 @@ use crate::split::split_point;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::DocumentId;
-use shared::form::Problem;
+use shared::form::{Field, Problem};
 use shared::i18n::Lang;
 use shared::record::{Layout, Status};
 use wasm_split_helpers::SplitLoaderError;
@@ -209,6 +209,14 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
         result.set(Some(done));
     };
 
+    // Nothing of it is this organisation's to write now (a clue received, its fields sent on
+    // with the case): "draft" and "mark complete" would mean nothing here; the case panel
+    // says where it stands.
+    let read_only = Memo::new(move |_| {
+        let step_field = |f: &&Field| shared::case::workflow::for_kind(form.kind).is_some_and(|w| w.is_step_field(f.id));
+        form.fields.iter().filter(|f| !step_field(f)).all(|f| editor.fixed_reason(&Slot::top(f)).is_some())
+    });
+
     // Values this version of the form no longer asks for, shown read-only.
     let retired = (!layout.retired.is_empty() || !layout.unknown.is_empty()).then(|| {
         let lang_value =
@@ -246,7 +254,9 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
     view! {
         <div class="record-head">
             <h2>{move || ctx.t(form.title)}</h2>
-            <span id="record-status" class="badge" data-status=move || status_code(status())>{move || ctx.t(status_label(status()))}</span>
+            <span id="record-status" class="badge" data-status=move || status_code(status()) hidden=move || read_only.get()>
+                {move || ctx.t(status_label(status()))}
+            </span>
         </div>
         <p class="record-id muted">{id.to_string()}</p>
         {(damaged > 0).then(|| view! {
@@ -279,7 +289,7 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
             }
         }}
         {retired}
-        <div class="complete-row">
+        <div class="complete-row" hidden=move || read_only.get()>
             <button type="button" class="primary" id="mark-complete" on:click=mark_complete>{move || ctx.t(text::MARK_COMPLETE)}</button>
             <p id="complete-result" role="status" data-state=move || match (result.get(), editor.problems.with(Vec::len)) {
                 (Some(Err(_)), _) => "error",

@@ -34,6 +34,7 @@ fn StatsPage() -> impl IntoView {
         to: shared::cst::day_start(&to.get()).map(|d| d + 86_400_000),
         ..Selection::default()
     });
+    let reversed = Memo::new(move |_| matches!((base.get().from, base.get().to), (Some(f), Some(t)) if f >= t));
     let counted = Memo::new(move |_| {
         let engine = ctx.engine()?;
         engine.list_changed.track();
@@ -93,8 +94,24 @@ fn StatsPage() -> impl IntoView {
                     {move || ctx.t(text::STATS_PRINT)}
                 </button>
             </form>
-            <p class="muted small">{move || ctx.t(text::STATS_NOTE)}</p>
+            <p class="muted small no-print">{move || ctx.t(text::STATS_NOTE)}</p>
+            // What the figures are of, so a printed page says so too.
+            <p class="stats-scope" id="stats-scope">{move || {
+                let lang = ctx.lang.get();
+                let what = kind_label(&kind.get()).map_or_else(|| ctx.t(text::ALL).to_owned(), |l| l.get(lang).to_owned());
+                let dates = match (from.get(), to.get()) {
+                    (f, t) if f.is_empty() && t.is_empty() => ctx.t(text::STATS_SCOPE_ALL_DATES).to_owned(),
+                    (f, t) => format!("{f} – {t}"),
+                };
+                let period = ctx.t(match period.get() {
+                    Period::Month => text::STATS_MONTH,
+                    Period::Quarter => text::STATS_QUARTER,
+                    Period::Year => text::STATS_YEAR,
+                });
+                format!("{what} · {dates} · {period}")
+            }}</p>
             {move || match (ctx.lang.track(), counted.get()).1 {
+                _ if reversed.get() => view! { <p class="error" id="stats-reversed" role="alert">{ctx.t(text::STATS_REVERSED)}</p> }.into_any(),
                 None => view! { <p class="muted">{ctx.t(text::CASE_SIGN_IN)}</p> }.into_any(),
                 Some(r) if r.total == 0 => view! { <p class="empty" id="stats-empty">{ctx.t(text::STATS_EMPTY)}</p> }.into_any(),
                 Some(r) => view! { <Figures report=r kind=kind.get() open=open/> }.into_any(),
@@ -108,13 +125,14 @@ fn StatsPage() -> impl IntoView {
 fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy + 'static) -> impl IntoView {
     let ctx = use_ctx();
     let lang = ctx.lang.get_untracked();
-    // A number that opens its list.
-    let count = move |n: usize, sel: Selection, what: String, id: String| {
+    // A number that opens its list: `shown`, for the `n` records the list will hold.
+    let link = move |shown: String, n: usize, sel: Selection, what: String, id: String| {
         view! {
             <a href="#/" class="count-link" id=id data-count=n.to_string()
-                on:click=move |ev| { ev.prevent_default(); open(sel.clone(), what.clone()); }>{n}</a>
+                on:click=move |ev| { ev.prevent_default(); open(sel.clone(), what.clone()); }>{shown}</a>
         }
     };
+    let count = move |n: usize, sel: Selection, what: String, id: String| link(n.to_string(), n, sel, what, id);
     let period_rows = report
         .periods
         .iter()
@@ -178,16 +196,38 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
             (stage.replace(':', "-"), label, *n, Selection { stage: Some(stage.clone()), ..Selection::default() })
         })
         .collect::<Vec<_>>();
+    // The kind's own figures (disputes resolved, hours, attendees by organisation): one row
+    // each, and under a figure over group items, a row per value of its `by` field.
+    let figures = newest_form(&kind).map(|form| {
+        let mut rows = Vec::new();
+        for figure in form.figures {
+            let Some(f) = report.figures.get(figure.id) else { continue };
+            let label = figure.label.get(lang).to_owned();
+            let sel = Selection { figure: Some((figure.id.to_owned(), None)), ..Selection::default() };
+            rows.push((figure.id.to_owned(), label.clone(), label.clone(), f.sum.n, f.records, sel, None));
+            for (part, n) in &f.sum.by {
+                let name = if part.is_empty() { ctx.t(text::STATS_NONE).to_owned() } else { part.clone() };
+                let sel = Selection { figure: Some((figure.id.to_owned(), Some(part.clone()))), ..Selection::default() };
+                let records = f.records_by.get(part).copied().unwrap_or(0);
+                let key = format!("{}-{}", figure.id, rows.len());
+                rows.push((key, name.clone(), format!("{label} · {name}"), *n, records, sel, Some(part.clone())));
+            }
+        }
+        rows
+    });
     let median = report.median_days_to_close.map(|d| format!("{d:.1}"));
     // The same numbers as a CSV table: group, item, count.
-    let mut lines: Vec<(L, String, usize)> =
-        vec![(text::STATS_TOTAL, String::new(), report.total), (text::CASE_OVERDUE, String::new(), report.overdue)];
-    lines.extend(report.periods.iter().map(|b| (text::STATS_BY_PERIOD, b.key.clone(), b.count)));
+    let mut lines: Vec<(L, String, f64)> =
+        vec![(text::STATS_TOTAL, String::new(), report.total as f64), (text::CASE_OVERDUE, String::new(), report.overdue as f64)];
+    lines.extend(report.periods.iter().map(|b| (text::STATS_BY_PERIOD, b.key.clone(), b.count as f64)));
     for (title, rows) in [(text::STATS_BY_KIND, &by_kind), (text::STATS_BY_STATUS, &by_status), (text::STATS_BY_STAGE, &by_stage)] {
-        lines.extend(rows.iter().map(|(_, label, n, _)| (title, label.clone(), *n)));
+        lines.extend(rows.iter().map(|(_, label, n, _)| (title, label.clone(), *n as f64)));
     }
     if let Some(rows) = &by_category {
-        lines.extend(rows.iter().map(|(_, label, n, _)| (text::STATS_BY_CATEGORY, label.clone(), *n)));
+        lines.extend(rows.iter().map(|(_, label, n, _)| (text::STATS_BY_CATEGORY, label.clone(), *n as f64)));
+    }
+    if let Some(rows) = &figures {
+        lines.extend(rows.iter().map(|(_, _, label, value, ..)| (text::STATS_FIGURES, label.clone(), *value)));
     }
     let total = report.total;
     let export = move |_| {
@@ -197,12 +237,10 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
             .enumerate()
             .map(|(i, l)| Column { id: i.to_string(), header: ctx.t(*l).to_owned() })
             .collect();
-        let rows = lines
-            .iter()
-            .map(|(g, item, n)| vec![Cell::Text(ctx.t(*g).to_owned()), Cell::Text(item.clone()), Cell::Number(*n as f64)])
-            .collect();
+        let rows =
+            lines.iter().map(|(g, item, n)| vec![Cell::Text(ctx.t(*g).to_owned()), Cell::Text(item.clone()), Cell::Number(*n)]).collect();
         let file = csv(&[Sheet { name: "figures".into(), columns, rows }]);
-        let name = format!("liaison-figures-{}.csv", platform::today_cst());
+        let name = format!("liaison-figures-{}.csv", platform::file_stamp());
         if platform::download(file.as_bytes(), "text/csv;charset=utf-8", &name).is_ok()
             && let Some(session) = ctx.session()
         {
@@ -241,6 +279,23 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
                 {table(text::STATS_BY_STATUS, "stats-status", by_status)}
                 {by_category.map(|rows| table(text::STATS_BY_CATEGORY, "stats-categories", rows))}
                 {(!by_stage.is_empty()).then(|| table(text::STATS_BY_STAGE, "stats-stages", by_stage))}
+                {figures.filter(|rows| !rows.is_empty()).map(|rows| view! {
+                    <table class="stats-table" id="stats-figures">
+                        <caption>{ctx.t(text::STATS_FIGURES)}</caption>
+                        <tbody>
+                            {rows.into_iter().map(|(key, label, what, value, records, sel, part)| {
+                                let in_records = ctx.t(text::STATS_IN_RECORDS).replace("{n}", &records.to_string());
+                                view! {
+                                    <tr data-key=key.clone() class:figure-part=part.is_some() data-part=part>
+                                        <th scope="row">{label.clone()}</th>
+                                        <td>{link(number(value), records, sel, what, format!("stats-figure-{key}"))}
+                                            " "<span class="muted small">{in_records}</span></td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                })}
             </div>
         </div>
     }
@@ -286,9 +341,19 @@ fn kind_label(kind: &str) -> Option<L> {
     shared::form::forms().iter().find(|f| f.kind == kind).map(|f| f.kind_label)
 }
 
+fn newest_form(kind: &str) -> Option<&'static shared::form::Form> {
+    shared::form::forms().iter().copied().filter(|f| f.kind == kind).max_by_key(|f| f.version)
+}
+
+/// A figure as people write it: whole numbers without a point, others to two places at most.
+fn number(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 /// A category's label from the newest form of `kind`.
 fn category_label(kind: &str, id: &str) -> Option<L> {
-    let form = shared::form::forms().iter().filter(|f| f.kind == kind).max_by_key(|f| f.version)?;
+    let form = newest_form(kind)?;
     let field = form.field(form.category_field?)?;
     let shared::form::FieldType::SelectOne(choices) = &field.ty else { return None };
     choices.iter().find(|c| c.id == id).map(|c| c.label)

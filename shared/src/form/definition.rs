@@ -39,6 +39,24 @@ pub struct FormDef {
     #[serde(default)]
     pub category_field: Option<String>,
     pub fields: Vec<FieldDef>,
+    #[serde(default)]
+    pub figures: Vec<FigureDef>,
+}
+
+/// A figure the dashboard adds up: exactly one of `count_if`, `sum` or `items` (with `by`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FigureDef {
+    pub id: String,
+    pub label: LabelDef,
+    #[serde(default)]
+    pub count_if: Option<ConditionDef>,
+    #[serde(default)]
+    pub sum: Option<String>,
+    #[serde(default)]
+    pub items: Option<String>,
+    #[serde(default)]
+    pub by: Option<String>,
 }
 
 /// A text in both languages. Both keys are optional to serde so that a missing one gets
@@ -198,6 +216,8 @@ pub enum DefinitionProblem {
     PersonalTitle(String),
     #[error("category_field \"{0}\" must be a select_one field")]
     BadCategory(String),
+    #[error("figure \"{figure}\": {message}")]
+    BadFigure { figure: String, message: String },
     #[error("kind changed from \"{old}\" in v{version}")]
     KindChanged { old: String, version: u32 },
     #[error("type changed from {old} in v{version} to {new}; give the new meaning a new field id")]

@@ -24,6 +24,29 @@ pub struct Form {
     pub title_field: &'static str,
     /// A select field whose choice labels the record in lists.
     pub category_field: Option<&'static str>,
+    /// What the dashboard adds up for this kind besides counting records (see [`Figure`]).
+    pub figures: &'static [Figure],
+}
+
+/// A number the dashboard reports for a kind of record, worked out from each record's values
+/// when its summary is made (so the dashboard reads summaries only): disputes resolved,
+/// training hours, attendees by organisation.
+#[derive(Debug)]
+pub struct Figure {
+    pub id: &'static str,
+    pub label: L,
+    pub rule: FigureRule,
+}
+
+#[derive(Debug)]
+pub enum FigureRule {
+    /// 1 for a record where the condition holds, else 0: "disputes resolved".
+    CountIf(Condition),
+    /// A number field's value (hidden or unset: 0): "hours".
+    Sum(&'static str),
+    /// The items of a group, and how many have each value of one of their fields (a text
+    /// or select_one field, never personal): "attendees by organisation".
+    Items { group: &'static str, by: Option<&'static str> },
 }
 
 #[derive(Debug)]

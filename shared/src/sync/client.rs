@@ -266,6 +266,7 @@ pub trait SyncCore {
     ) -> Result<Vec<Effect>, String>;
     fn request_reload(&mut self) -> Vec<Effect>;
     fn broadcast(&mut self, id: DocumentId, data: Vec<u8>) -> Vec<Effect>;
+    fn summarise(&mut self, now: i64, id: DocumentId, chunks: Vec<Vec<u8>>) -> (Option<RecordSummary>, Vec<Effect>);
 }
 
 pub struct Client {
@@ -530,6 +531,22 @@ impl Client {
 
     pub fn is_loaded(&self, id: DocumentId) -> bool {
         self.node.doc(id).is_some()
+    }
+
+    /// A stored record's summary made again by this version (see `RecordSummary::outdated`),
+    /// read from `chunks` unless it is in memory already (then `chunks` is ignored, and may be
+    /// empty). It leaves memory afterwards unless a page or a round holds it. `org` is left
+    /// unset: the caller keeps the one it stored the record under.
+    pub fn summarise(&mut self, now: i64, id: DocumentId, chunks: Vec<Vec<u8>>) -> (Option<RecordSummary>, Vec<Effect>) {
+        self.now = now;
+        if !self.is_loaded(id) {
+            let actions = self.node.handle(0, Event::Open { doc: id, chunks });
+            self.run(actions);
+        }
+        let mut summary = None;
+        let _ = self.with_record(id, &mut |r| summary = r.summary().ok());
+        self.release_if_idle(id);
+        (summary, self.take())
     }
 
     /// Runs `f` on a record in memory.
@@ -1034,6 +1051,9 @@ impl SyncCore for Client {
     }
     fn broadcast(&mut self, id: DocumentId, data: Vec<u8>) -> Vec<Effect> {
         Client::broadcast(self, id, data)
+    }
+    fn summarise(&mut self, now: i64, id: DocumentId, chunks: Vec<Vec<u8>>) -> (Option<RecordSummary>, Vec<Effect>) {
+        Client::summarise(self, now, id, chunks)
     }
 }
 

@@ -277,6 +277,47 @@ fn title_and_category_fields() {
 }
 
 #[test]
+fn figures_name_fields_that_fit() {
+    let people = json!({ "id": "people", "type": "group", "label": l("人员", "People"), "fields": [
+        { "id": "name", "type": "text", "label": l("姓名", "Name"), "personal": true },
+        { "id": "n", "type": "integer", "label": l("人数", "Count") }] });
+    let with = |figure: Value| {
+        let mut def = training(json!([people.clone(), hours(json!({})), minor()]));
+        def["figures"] = json!([figure]);
+        def
+    };
+    let f = |extra: Value| {
+        let mut fig = json!({ "id": "x", "label": l("数", "Figure") });
+        fig.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        with(fig)
+    };
+    let ok = Form::from_json("training.v1.json", &f(json!({ "sum": "hours" })).to_string()).unwrap();
+    assert_eq!(ok.figures.len(), 1);
+    check(f(json!({})), r#"form "training" v1: figure "x": give exactly one of count_if, sum, items"#);
+    check(f(json!({ "sum": "hours", "items": "people" })), r#"form "training" v1: figure "x": give exactly one of count_if, sum, items"#);
+    check(f(json!({ "sum": "topic" })), r#"form "training" v1: figure "x": sum needs an integer or decimal field; "topic" is text"#);
+    check(f(json!({ "sum": "nope" })), r#"form "training" v1: figure "x": "nope" is not a field of the form"#);
+    check(f(json!({ "items": "hours" })), r#"form "training" v1: figure "x": items needs a group; "hours" is decimal"#);
+    check(f(json!({ "items": "people", "by": "nope" })), r#"form "training" v1: figure "x": group "people" has no field "nope""#);
+    check(
+        f(json!({ "items": "people", "by": "n" })),
+        r#"form "training" v1: figure "x": by needs a text or select_one field; "n" is integer"#,
+    );
+    check(
+        f(json!({ "items": "people", "by": "name" })),
+        r#"form "training" v1: figure "x": by "name" is personal; figures must never count by it"#,
+    );
+    check(f(json!({ "sum": "hours", "by": "n" })), r#"form "training" v1: figure "x": by goes only with items"#);
+    check(
+        f(json!({ "count_if": { "field": "nope", "equals": true } })),
+        r#"form "training" v1, field "figures.x": count_if refers to unknown field "nope""#,
+    );
+    let mut twice = with(json!({ "id": "x", "label": l("数", "Figure"), "sum": "hours" }));
+    twice["figures"] = json!([twice["figures"][0].clone(), twice["figures"][0].clone()]);
+    check(twice, r#"form "training" v1: figure "x": duplicate figure id"#);
+}
+
+#[test]
 fn unreadable_files_are_named_by_file() {
     check_source("{ not json", "not valid JSON: key must be a string at line 1 column 3");
     let mut no_version = training(json!([]));

@@ -4,6 +4,7 @@
 
 mod bundled;
 mod definition;
+mod figures;
 mod input;
 mod merge;
 mod schema;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::Value;
-use shared::form::definition::{ChoiceDef, ConditionDef, ConstraintDef, FieldDef, FormDef, LabelDef};
+use shared::form::definition::{ChoiceDef, ConditionDef, ConstraintDef, FieldDef, FigureDef, FormDef, LabelDef};
 use shared::form::{FieldKind, Form};
 
 fn schema() -> Value {
@@ -36,6 +36,7 @@ fn every_object_has_the_same_keys_in_schema_and_code() {
     assert_eq!(schema_keys(&defs["choice"]), serde_names::<ChoiceDef>(), "choice");
     assert_eq!(schema_keys(&defs["condition"]), serde_names::<ConditionDef>(), "condition");
     assert_eq!(schema_keys(&defs["constraint"]), serde_names::<ConstraintDef>(), "constraint");
+    assert_eq!(schema_keys(&defs["figure"]), serde_names::<FigureDef>(), "figure");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::form::date::{canonical_date_time, is_iso_date};
-use crate::form::{Choice, Comparison, Condition, Constraint, Field, FieldKind, FieldRef, FieldType, Form, Literal};
+use crate::form::{Choice, Comparison, Condition, Constraint, Field, FieldKind, FieldRef, FieldType, Figure, FigureRule, Form, Literal};
 use crate::i18n::L;
 
 use super::{ConditionDef, DefinitionError, DefinitionProblem, FieldDef, FormDef, LabelDef};
@@ -84,7 +84,74 @@ impl Checker<'_> {
                 Some(f.id)
             }
         };
-        Ok(Form { id: leak(&def.id), version: def.version, kind: leak(&def.kind), kind_label, title, fields, title_field, category_field })
+        let figures = self.figures(def, fields, names)?;
+        Ok(Form {
+            id: leak(&def.id),
+            version: def.version,
+            kind: leak(&def.kind),
+            kind_label,
+            title,
+            fields,
+            title_field,
+            category_field,
+            figures,
+        })
+    }
+
+    fn figures(&self, def: &FormDef, fields: &'static [Field], names: Names) -> Result<&'static [Figure], DefinitionError> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for f in &def.figures {
+            let bad = |message: &str| self.err(None, DefinitionProblem::BadFigure { figure: f.id.clone(), message: message.into() });
+            if !is_id(&f.id) {
+                return Err(self.err(None, DefinitionProblem::BadId(f.id.clone())));
+            }
+            if !seen.insert(f.id.as_str()) {
+                return Err(bad("duplicate figure id"));
+            }
+            let field = |id: &str| fields.iter().find(|x| x.id == id).ok_or_else(|| bad(&format!("\"{id}\" is not a field of the form")));
+            let rule = match (&f.count_if, &f.sum, &f.items) {
+                (Some(c), None, None) => FigureRule::CountIf(self.condition(c, "count_if", &format!("figures.{}", f.id), names)?),
+                (None, Some(id), None) => {
+                    let target = field(id)?;
+                    if !matches!(target.ty.kind(), FieldKind::Integer | FieldKind::Decimal) {
+                        return Err(bad(&format!("sum needs an integer or decimal field; \"{id}\" is {}", target.ty.kind())));
+                    }
+                    FigureRule::Sum(target.id)
+                }
+                (None, None, Some(id)) => {
+                    let group = field(id)?;
+                    if group.ty.kind() != FieldKind::Group {
+                        return Err(bad(&format!("items needs a group; \"{id}\" is {}", group.ty.kind())));
+                    }
+                    let by = match &f.by {
+                        None => None,
+                        Some(by) => {
+                            let sub = group
+                                .sub_fields()
+                                .iter()
+                                .find(|x| x.id == by)
+                                .ok_or_else(|| bad(&format!("group \"{id}\" has no field \"{by}\"")))?;
+                            if !matches!(sub.ty.kind(), FieldKind::Text | FieldKind::SelectOne) {
+                                return Err(bad(&format!("by needs a text or select_one field; \"{by}\" is {}", sub.ty.kind())));
+                            }
+                            // Figures are kept in summaries and shown on the dashboard: never a name.
+                            if sub.personal {
+                                return Err(bad(&format!("by \"{by}\" is personal; figures must never count by it")));
+                            }
+                            Some(sub.id)
+                        }
+                    };
+                    FigureRule::Items { group: group.id, by }
+                }
+                _ => return Err(bad("give exactly one of count_if, sum, items")),
+            };
+            if f.by.is_some() && !matches!(rule, FigureRule::Items { .. }) {
+                return Err(bad("by goes only with items"));
+            }
+            out.push(Figure { id: leak(&f.id), label: self.label(&f.label, &format!("figure {} label", f.id), None)?, rule });
+        }
+        Ok(out.leak())
     }
 
     fn fields(&self, defs: &[FieldDef], prefix: &str, names: Names) -> Result<&'static [Field], DefinitionError> {
