@@ -359,6 +359,7 @@ pub const AUDIT_WHEN: L = L::new("时间", "When");
 pub const AUDIT_WHAT: L = L::new("操作", "What");
 pub const AUDIT_ORG: L = L::new("单位", "Organisation");
 pub const AUDIT_DETAIL: L = L::new("对象", "To whom");
+pub const AUDIT_DEVICE: L = L::new("设备", "Device");
 pub const AUDIT_EMPTY: L = L::new("没有符合条件的审计记录。", "No audit rows match.");
 pub const AUDIT_OLDER: L = L::new("更早的记录", "Older rows");
 pub const AUDIT_OFFLINE: L =

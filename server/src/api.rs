@@ -43,6 +43,7 @@ pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson
     }
     let stored = state.store.password_hash(&req.username).await?;
     let hash = stored.as_ref().map(|(_, h)| h.clone());
+    let known = stored.as_ref().map(|(id, _)| *id);
     let permit = HASHING.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
     // The permit goes with the hash into the blocking pool: a client that hangs up does not
     // free it while the hash still runs.
@@ -55,8 +56,15 @@ pub async fn session_create(State(state): State<AppState>, AppJson(req): AppJson
     let Some((user_id, _)) = stored.filter(|_| verified) else {
         state.logins.failed(&req.username, std::time::Instant::now());
         tracing::info!(username = %shared::sync::node::peer_text(&req.username), "sign-in failed");
-        let username = req.username.clone();
-        audit::record(&*state.store, audit::Entry { username, ..audit::Entry::new(audit::Action::SignInFailed, now_ms()) }).await;
+        // A wrong password for a known account is its organisation's to see (someone trying a
+        // colleague's account); an unknown username belongs to no organisation.
+        // The lookup runs for an unknown username too (account 0 is never issued), so the
+        // answer takes as long either way and does not tell which usernames exist.
+        let entry = match (known, state.store.user(known.unwrap_or(0)).await) {
+            (Some(_), Ok(Some(user))) => audit::Entry::by(audit::Action::SignInFailed, &user),
+            (account, _) => audit::Entry { account, ..audit::Entry::new(audit::Action::SignInFailed, now_ms()) },
+        };
+        audit::record(&*state.store, audit::Entry { username: req.username.clone(), ..entry }).await;
         return Err(AppError::BadLogin);
     };
     state.logins.succeeded(&req.username);
@@ -427,6 +435,7 @@ pub async fn audit_list(
             org: r.entry.org,
             doc: r.entry.doc,
             detail: r.entry.detail,
+            device: r.entry.device,
         })
         .collect();
     Ok(Json(shared::api::AuditPage { rows, more }))

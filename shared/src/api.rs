@@ -155,6 +155,9 @@ pub struct AuditRow {
     pub doc: Option<String>,
     /// A code or count (the organisation a share went to), never words someone wrote.
     pub detail: String,
+    /// The device, where the action came from one: its sync peer id, or the id it reports.
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 /// `GET /api/audit?doc=&user=&from=&to=&before=`: the newest rows first; `more` when older

@@ -52,6 +52,18 @@ impl Filter {
     }
 }
 
+/// A device as the table shows it: the device part of a sync peer id
+/// (`liaison-app-<device>-<tab>`), or a reported device id, cut to 8 characters (the whole
+/// id is in the cell's title and the CSV).
+fn device_short(device: &str) -> String {
+    let device = device.strip_prefix("liaison-app-").unwrap_or(device);
+    let device = match device.rsplit_once('-') {
+        Some((d, tab)) if tab.len() == 16 && tab.chars().all(|c| c.is_ascii_hexdigit()) => d,
+        _ => device,
+    };
+    device.chars().take(8).collect()
+}
+
 /// Midnight at the start of a `YYYY-MM-DD` day in China Standard Time.
 fn day_start(date: &str) -> Option<i64> {
     let ms = js_sys::Date::parse(&format!("{}T00:00:00+08:00", date.trim()));
@@ -164,6 +176,7 @@ fn AuditPage() -> impl IntoView {
                 <td>{r.org.as_deref().map(org_name).unwrap_or_default()}</td>
                 <td>{record}</td>
                 <td>{detail}</td>
+                <td class="audit-device" title=r.device.clone().unwrap_or_default()>{r.device.as_deref().map(device_short).unwrap_or_default()}</td>
             </tr>
         }
     };
@@ -172,7 +185,15 @@ fn AuditPage() -> impl IntoView {
     let export_rows = move |list: Vec<AuditRow>| {
         use shared::export::{Cell, Column, Sheet, csv};
         let lang = ctx.lang.get_untracked();
-        let headers = [text::AUDIT_WHEN, text::AUDIT_WHAT, text::AUDIT_PERSON, text::AUDIT_ORG, text::AUDIT_RECORD, text::AUDIT_DETAIL];
+        let headers = [
+            text::AUDIT_WHEN,
+            text::AUDIT_WHAT,
+            text::AUDIT_PERSON,
+            text::AUDIT_ORG,
+            text::AUDIT_RECORD,
+            text::AUDIT_DETAIL,
+            text::AUDIT_DEVICE,
+        ];
         let columns = headers.iter().enumerate().map(|(i, l)| Column { id: i.to_string(), header: l.get(lang).to_owned() }).collect();
         let count = list.len() as u32;
         let rows = list
@@ -186,6 +207,7 @@ fn AuditPage() -> impl IntoView {
                     Cell::Text(r.org.as_deref().map(org_name).unwrap_or_default()),
                     Cell::Text(r.doc.unwrap_or_default()),
                     Cell::Text(detail),
+                    Cell::Text(r.device.unwrap_or_default()),
                 ]
             })
             .collect();
@@ -250,6 +272,7 @@ fn AuditPage() -> impl IntoView {
                         <thead><tr>
                             <th>{ctx.t(text::AUDIT_WHEN)}</th><th>{ctx.t(text::AUDIT_WHAT)}</th><th>{ctx.t(text::AUDIT_PERSON)}</th>
                             <th>{ctx.t(text::AUDIT_ORG)}</th><th>{ctx.t(text::AUDIT_RECORD)}</th><th>{ctx.t(text::AUDIT_DETAIL)}</th>
+                            <th>{ctx.t(text::AUDIT_DEVICE)}</th>
                         </tr></thead>
                         <tbody>{list.into_iter().map(|r| row_view(r, lang)).collect_view()}</tbody>
                     </table>

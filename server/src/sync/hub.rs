@@ -428,10 +428,15 @@ async fn hub_task(
                     let Some(user) = conns.get(&conn).map(|c| c.user.clone()) else { continue };
                     touched.insert(doc);
                     let (store, tx, checks, quota) = (store.clone(), tx.clone(), checks.clone(), quota.clone());
+                    let device = peers.get(&conn).cloned();
                     tokio::spawn(async move {
                         let Ok(_turn) = checks.acquire().await else { return };
                         let may_create = create && quota.may_create(&*store, &user.org_id).await;
-                        let audited = |action| crate::audit::Entry { doc: Some(doc.to_string()), ..crate::audit::Entry::by(action, &user) };
+                        let audited = |action| crate::audit::Entry {
+                            doc: Some(doc.to_string()),
+                            device: device.clone(),
+                            ..crate::audit::Entry::by(action, &user)
+                        };
                         let verdict = match store.doc_open(doc, &user, may_create, load).await {
                             Ok(Opened::Allowed { chunks, actors, owner }) => {
                                 // Written before the record goes out: no read without its row. A

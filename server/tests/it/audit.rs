@@ -1,5 +1,5 @@
 //! The audit trail over real sockets: each sign-in leaves exactly one row, a failed one too
-//! (with no account); creating, sharing, reading and withdrawing a record one each, with
+//! (with its account's organisation when the account exists, none when it does not); creating, sharing, reading and withdrawing a record one each, with
 //! nothing written in the record; a row edited in the database breaks `audit verify` there.
 
 use server::audit::{self, VerifyError};
@@ -20,10 +20,14 @@ async fn sign_ins_are_audited_and_an_edited_row_breaks_the_chain(backend: Backen
         rows.iter().map(|r| (r.entry.action.as_str(), r.entry.org.as_deref(), r.entry.username.as_str())).collect();
     assert_eq!(
         seen,
-        [("sign_in", Some("county-federation"), "fed-li"), ("sign_in_failed", None, "proc-wang"), ("sign_in_failed", None, "nobody")],
+        [
+            ("sign_in", Some("county-federation"), "fed-li"),
+            ("sign_in_failed", Some("county-procuratorate"), "proc-wang"),
+            ("sign_in_failed", None, "nobody")
+        ],
         "one row each, in order"
     );
-    assert!(rows[0].entry.account.is_some() && rows[1].entry.account.is_none());
+    assert!(rows[0].entry.account.is_some() && rows[1].entry.account.is_some() && rows[2].entry.account.is_none());
     assert!(rows.iter().all(|r| r.entry.doc.is_none() && r.entry.detail.is_empty()));
     assert_eq!(rows[0].prev_hash, audit::GENESIS);
     assert_eq!(rows[1].prev_hash, rows[0].hash, "chained");
@@ -43,18 +47,19 @@ async fn sign_ins_are_audited_and_an_edited_row_breaks_the_chain(backend: Backen
     let unshare = http.delete(server.http(&format!("/api/docs/{id}/share/county-procuratorate"))).bearer_auth(&fed_token);
     assert_eq!(unshare.send().await.unwrap().status(), 200);
     let rows = store.audit_rows(3, 100).await.unwrap();
-    let about: Vec<(&str, Option<&str>, &str)> = rows
+    let about: Vec<(&str, Option<&str>, Option<&str>, &str)> = rows
         .iter()
         .filter(|r| r.entry.doc.as_deref() == Some(id.to_string().as_str()) && r.entry.action != "write")
-        .map(|r| (r.entry.action.as_str(), r.entry.org.as_deref(), r.entry.detail.as_str()))
+        .map(|r| (r.entry.action.as_str(), r.entry.org.as_deref(), r.entry.device.as_deref(), r.entry.detail.as_str()))
         .collect();
+    // Over sync, the row names the device (its peer id); over HTTP there is none to name.
     assert_eq!(
         about,
         [
-            ("created", Some("county-federation"), ""),
-            ("share", Some("county-federation"), "county-procuratorate"),
-            ("read", Some("county-procuratorate"), ""),
-            ("unshare", Some("county-federation"), "county-procuratorate"),
+            ("created", Some("county-federation"), Some("fed-phone"), ""),
+            ("share", Some("county-federation"), None, "county-procuratorate"),
+            ("read", Some("county-procuratorate"), Some("proc-desk"), ""),
+            ("unshare", Some("county-federation"), None, "county-procuratorate"),
         ]
     );
     // The federation's device wrote the record: one row for its connection's changes, written
@@ -142,6 +147,14 @@ async fn an_administrator_sees_who_read_its_records_and_a_member_does_not(backen
         "newest first, the procuratorate's read included"
     );
     assert!(!fed.more);
+    // A wrong password for one of its people is the federation's to see; a stranger's
+    // username is no organisation's.
+    assert_eq!(server.login("fed-zhou", "a guess").await.status(), 401);
+    assert_eq!(server.login("nobody-at-all", "a guess").await.status(), 401);
+    let failed = page(get(&fed_token, "?user=fed-zhou").await.unwrap()).await;
+    assert!(failed.rows.iter().any(|r| r.action == "sign_in_failed"), "{:?}", failed.rows);
+    let stranger = page(get(&fed_token, "?user=nobody-at-all").await.unwrap()).await;
+    assert!(stranger.rows.is_empty(), "{:?}", stranger.rows);
     let all = page(get(&fed_token, "").await.unwrap()).await;
     assert!(all.rows.iter().any(|r| r.action == "sign_in" && r.username == "fed-zhou"), "its member's sign-in");
     assert!(all.rows.iter().any(|r| r.doc.as_deref() == Some(other.to_string().as_str())));
