@@ -77,10 +77,13 @@ impl Form {
     }
 }
 
+/// A number field's value; one a buggy peer stored as "NaN" or "inf" counts as unset rather
+/// than turning every sum it joins into nonsense.
 fn number(v: &FieldValue) -> Option<f64> {
     match v {
         FieldValue::Int(n) => Some(*n as f64),
-        FieldValue::Decimal(s) => s.parse().ok(),
+        FieldValue::Decimal(s) => s.parse::<f64>().ok(),
         _ => None,
     }
+    .filter(|n| n.is_finite())
 }

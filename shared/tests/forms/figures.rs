@@ -76,6 +76,11 @@ fn training_adds_hours_and_attendees_by_organisation() {
     assert_eq!(t["attendees"], Tally { n: 4.0, by });
     // Nothing entered: no figure at all.
     assert!(figures(form, &[("topic", text("空"))]).is_empty());
+    // Hours a buggy peer stored as no number count as unset, not as NaN in every sum.
+    for odd in ["NaN", "inf", "一小时"] {
+        let values = Values::from([("hours".to_owned(), FieldValue::Decimal(odd.into()))]);
+        assert!(form.tally(&values).is_empty(), "{odd}");
+    }
 }
 
 #[test]
