@@ -630,10 +630,12 @@ impl Engine {
     }
 
     /// Makes again, one record at a time, the summaries an older version of the app made
-    /// without what this one's carry (figures): the dashboard reads summaries only. Each is
-    /// written only if the record did not change meanwhile (a newer summary stands).
+    /// without what this one's carry (figures): the dashboard reads summaries only. Only the
+    /// signed-in organisation's (another's wait for its own session), and each written only
+    /// if the stored summary is still the one it replaces (a newer one stands).
     fn renew_outdated_summaries(self: &Rc<Self>) {
-        let outdated: Vec<DocumentId> = self.summaries.borrow().values().filter(|s| s.outdated()).map(|s| s.id).collect();
+        let outdated: Vec<DocumentId> =
+            self.summaries.borrow().values().filter(|s| s.outdated() && self.visible(s)).map(|s| s.id).collect();
         if outdated.is_empty() {
             return;
         }
@@ -647,23 +649,22 @@ impl Engine {
                     // Left as it is: the record page reports what is wrong with it.
                     Err(_) => continue,
                 };
-                // From here to the write's transaction nothing waits: with no write pending,
-                // the stored summary is the one in memory, and any later write comes after.
-                while this.writes_pending.get_untracked() > 0 {
-                    platform::sleep(100).await;
-                }
                 // Made by the sync session's chunk: reading a whole record is its code.
-                let (fresh, effects) = match this.core.borrow_mut().as_mut() {
-                    Some(core) => core.summarise(platform::now_ms(), id, chunks),
+                let fresh = match this.core.borrow_mut().as_mut() {
+                    Some(core) => core.summarise(id, &chunks),
                     None => continue,
                 };
-                this.carry_out(effects);
-                let Some(fresh) = fresh else { continue };
+                let Some(fresh) = fresh.filter(|f| f.heads == old.heads) else { continue };
                 let summary = RecordSummary { org: old.org.clone(), ..fresh };
-                let unchanged = this.summaries.borrow().get(&id).is_some_and(|now| now.heads == summary.heads);
-                if unchanged && this.store.put_summary(&summary).await.is_ok() {
-                    this.summaries.borrow_mut().insert(id, Arc::new(summary));
-                    this.list_changed_soon();
+                // Stored only over the summary it was made for (another tab, or a sync here,
+                // may have stored a newer one meanwhile), and kept in memory only if nothing
+                // replaced or forgot it there during the write.
+                if this.store.put_summary_over(&summary, &old.heads).await == Ok(true) {
+                    let current = this.summaries.borrow().get(&id).is_some_and(|now| Arc::ptr_eq(now, &old));
+                    if current {
+                        this.summaries.borrow_mut().insert(id, Arc::new(summary));
+                        this.list_changed_soon();
+                    }
                 }
                 // Let the page breathe between records.
                 platform::sleep(0).await;

@@ -163,7 +163,6 @@ pub fn format_cst_date(ms: i64, lang: Lang) -> String {
     cst(ms, lang, &[("dateStyle", "medium")])
 }
 
-/// Today's date in China Standard Time, `YYYY-MM-DD`.
 /// Now in China, for a downloaded file's name: `2026-12-04-0930`, so two exports of one
 /// day do not share a name.
 pub fn file_stamp() -> String {
@@ -173,6 +172,7 @@ pub fn file_stamp() -> String {
     format!("{y}-{m:02}-{d:02}-{:02}{:02}", minutes / 60, minutes % 60)
 }
 
+/// Today's date in China Standard Time, `YYYY-MM-DD`.
 pub fn today_cst() -> String {
     // Swedish formats dates as ISO.
     let date = js_sys::Date::new(&(now_ms() as f64).into());

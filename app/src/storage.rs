@@ -265,14 +265,22 @@ impl Store {
         Ok((summaries, errors))
     }
 
-    /// Replaces a record's summary alone (its chunks as they are): one made again by a newer
-    /// version of the app. Created before its first await, so it keeps its place among writes.
-    pub async fn put_summary(&self, summary: &RecordSummary) -> Result<(), StoreError> {
+    /// Replaces a record's summary alone (its chunks as they are) with one made again by a
+    /// newer version of the app, if the stored one still has the heads `over` (in the same
+    /// transaction: a newer summary stored meanwhile, by this tab or another, stands).
+    /// Whether it was written.
+    pub async fn put_summary_over(&self, summary: &RecordSummary, over: &[String]) -> Result<bool, StoreError> {
         let tx = self.write_tx(&[RECORDS])?;
-        let value = serde_wasm_bindgen::to_value(summary).map_err(|e| StoreError::Browser(e.to_string()))?;
-        tx.object_store(RECORDS)?.put(value).with_key(summary.id.to_string()).primitive()?;
+        let store = tx.object_store(RECORDS)?;
+        let key = summary.id.to_string();
+        let stored: Option<JsValue> = store.get(key.clone()).primitive()?.await?;
+        let still = stored.and_then(|v| serde_wasm_bindgen::from_value::<RecordSummary>(v).ok()).is_some_and(|s| s.heads == over);
+        if still {
+            let value = serde_wasm_bindgen::to_value(summary).map_err(|e| StoreError::Browser(e.to_string()))?;
+            store.put(value).with_key(key).primitive()?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(still)
     }
 
     /// One record's summary, if it has one.

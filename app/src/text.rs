@@ -346,11 +346,16 @@ pub const INBOX_NO_DUE: L = L::new("无期限", "no deadline");
 pub const AUDIT: L = L::new("审计", "Audit");
 pub const AUDIT_TITLE: L = L::new("谁查看或更改了本单位的记录", "Who read or changed our records");
 pub const AUDIT_INTRO: L = L::new(
-    "服务器为每次登录、查看、新建、修改、共享、撤回共享、下载附件、签署、导出和打印留下一条不可更改的记录，只含账号、单位和记录编号，不含记录内容。仅本单位管理员可见。",
-    "The server keeps an unalterable row for every sign-in, read, new record, change, share, withdrawn share, file download, signature, export and print: accounts, organisations and record ids only, never what a record says. Only our administrator sees it.",
+    "服务器为每次登录、查看、新建、修改、共享、撤回共享、下载附件、签署、导出和打印留下一条不可更改的记录，只含账号、单位、设备和记录编号，不含记录内容。仅本单位管理员可见。",
+    "The server keeps an unalterable row for every sign-in, read, new record, change, share, withdrawn share, file download, signature, export and print: accounts, organisations, devices and record ids only, never what a record says. Only our administrator sees it.",
 );
-pub const AUDIT_RECORD: L = L::new("记录（编号）", "Record (code)");
+pub const AUDIT_RECORD: L = L::new("记录", "Record");
+pub const AUDIT_RECORD_FILTER: L = L::new("记录（编号）", "Record (code)");
 pub const AUDIT_NO_SUCH_CODE: L = L::new("本设备上没有编号为“{c}”的记录。", "No record with the code “{c}” on this device.");
+pub const AUDIT_CODE_TWICE: L = L::new(
+    "本设备上有 {n} 条记录编号为“{c}”：请打开要查的那一条，输入其页面顶部的记录标识。",
+    "{n} records on this device have the code “{c}”: open the one you mean and enter the id at the top of its page.",
+);
 pub const AUDIT_PERSON: L = L::new("账号", "Account");
 pub const AUDIT_FROM: L = L::new("起始日期", "From");
 pub const AUDIT_TO: L = L::new("截止日期", "To");

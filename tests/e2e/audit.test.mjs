@@ -42,7 +42,8 @@ test("the federation's administrator sees that the procuratorate read a record i
     await fed.waitForSelector(read, { timeout: 20000 });
     assert.match(await fed.innerText(read), /查看/);
     assert.match(await fed.innerText(read), /ZX-301/, "the record's code, as this device knows it");
-    assert.match(await fed.innerText(`${read} td.audit-device`), /^\S{8}$/, "and which device read it");
+    const procDevice = await proc.evaluate(() => localStorage.getItem("liaison.device"));
+    assert.equal(await fed.innerText(`${read} td.audit-device`), procDevice.replace(/^device-/, "").slice(0, 8), "and which device read it");
     assert.ok(await fed.$(`#audit-table tr[data-action="share"][data-doc="${id}"]`), "the share too");
     assert.doesNotMatch(await fed.innerText("#audit-table"), /王某某/, "nothing written in the record");
 

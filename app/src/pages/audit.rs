@@ -61,7 +61,8 @@ fn device_short(device: &str) -> String {
         Some((d, tab)) if tab.len() == 16 && tab.chars().all(|c| c.is_ascii_hexdigit()) => d,
         _ => device,
     };
-    device.chars().take(8).collect()
+    // `device-<12 hex>` (`platform::device_id`): the hex is what tells devices apart.
+    device.strip_prefix("device-").unwrap_or(device).chars().take(8).collect()
 }
 
 /// Midnight at the start of a `YYYY-MM-DD` day in China Standard Time.
@@ -124,11 +125,13 @@ fn AuditPage() -> impl IntoView {
             let code = filter.doc.trim().to_owned();
             if !code.is_empty() && code.parse::<shared::DocumentId>().is_err() {
                 let records = ctx.engine_untracked().map(|e| e.records()).unwrap_or_default();
-                match records.iter().find(|s| s.title.trim().eq_ignore_ascii_case(&code)) {
-                    Some(s) => filter.doc = s.id.to_string(),
-                    None => {
-                        load.set(Load::Failed(ctx.t(text::AUDIT_NO_SUCH_CODE).replace("{c}", &code)));
-                        return;
+                let found: Vec<_> = records.iter().filter(|s| s.title.trim().eq_ignore_ascii_case(&code)).collect();
+                match found.as_slice() {
+                    [one] => filter.doc = one.id.to_string(),
+                    [] => return load.set(Load::Failed(ctx.t(text::AUDIT_NO_SUCH_CODE).replace("{c}", &code))),
+                    many => {
+                        let why = ctx.t(text::AUDIT_CODE_TWICE).replace("{n}", &many.len().to_string()).replace("{c}", &code);
+                        return load.set(Load::Failed(why));
                     }
                 }
             }
@@ -244,7 +247,7 @@ fn AuditPage() -> impl IntoView {
             <h2>{move || ctx.t(text::AUDIT_TITLE)}</h2>
             <p class="muted small">{move || ctx.t(text::AUDIT_INTRO)}</p>
             <form class="audit-filters" on:submit=move |ev| { ev.prevent_default(); fetch(false); }>
-                {field(text::AUDIT_RECORD, "audit-doc", "text", |f| f.doc.clone(), |f, v| f.doc = v)}
+                {field(text::AUDIT_RECORD_FILTER, "audit-doc", "text", |f| f.doc.clone(), |f, v| f.doc = v)}
                 {field(text::AUDIT_PERSON, "audit-user", "text", |f| f.user.clone(), |f, v| f.user = v)}
                 {field(text::AUDIT_FROM, "audit-from", "date", |f| f.from.clone(), |f, v| f.from = v)}
                 {field(text::AUDIT_TO, "audit-to", "date", |f| f.to.clone(), |f, v| f.to = v)}

@@ -209,12 +209,13 @@ fn RecordForm(id: DocumentId, layout: Layout<'static>, damaged: usize) -> impl I
         result.set(Some(done));
     };
 
-    // Nothing of it is this organisation's to write now (a clue received, its fields sent on
-    // with the case): "draft" and "mark complete" would mean nothing here; the case panel
-    // says where it stands.
+    // Nothing of it is this organisation's to write now (a clue received; an entrustment's
+    // questions once sent, for either side): "draft" and "mark complete" would mean nothing
+    // here; the case panel says where it stands.
     let read_only = Memo::new(move |_| {
         let step_field = |f: &&Field| shared::case::workflow::for_kind(form.kind).is_some_and(|w| w.is_step_field(f.id));
-        form.fields.iter().filter(|f| !step_field(f)).all(|f| editor.fixed_reason(&Slot::top(f)).is_some())
+        let mut own = form.fields.iter().filter(|f| !step_field(f)).peekable();
+        own.peek().is_some() && own.all(|f| editor.fixed_reason(&Slot::top(f)).is_some())
     });
 
     // Values this version of the form no longer asks for, shown read-only.

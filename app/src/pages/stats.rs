@@ -205,8 +205,19 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
             let label = figure.label.get(lang).to_owned();
             let sel = Selection { figure: Some((figure.id.to_owned(), None)), ..Selection::default() };
             rows.push((figure.id.to_owned(), label.clone(), label.clone(), f.sum.n, f.records, sel, None));
+            // A select's parts are choice ids: shown by their labels.
+            let choices = match figure.rule {
+                shared::form::FigureRule::Items { group, by: Some(by) } => {
+                    form.field(group).and_then(|g| g.sub_fields().iter().find(|f| f.id == by)).map_or(&[][..], |f| f.choices())
+                }
+                _ => &[],
+            };
             for (part, n) in &f.sum.by {
-                let name = if part.is_empty() { ctx.t(text::STATS_NONE).to_owned() } else { part.clone() };
+                let name = match choices.iter().find(|c| c.id == part) {
+                    Some(c) => c.label.get(lang).to_owned(),
+                    None if part.is_empty() => ctx.t(text::STATS_NONE).to_owned(),
+                    None => part.clone(),
+                };
                 let sel = Selection { figure: Some((figure.id.to_owned(), Some(part.clone()))), ..Selection::default() };
                 let records = f.records_by.get(part).copied().unwrap_or(0);
                 let key = format!("{}-{}", figure.id, rows.len());
@@ -347,6 +358,8 @@ fn newest_form(kind: &str) -> Option<&'static shared::form::Form> {
 
 /// A figure as people write it: whole numbers without a point, others to two places at most.
 fn number(v: f64) -> String {
+    // Rounded first, and +0 for a -0 it rounds to.
+    let v = (v * 100.0).round() / 100.0 + 0.0;
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }

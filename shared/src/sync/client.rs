@@ -266,7 +266,7 @@ pub trait SyncCore {
     ) -> Result<Vec<Effect>, String>;
     fn request_reload(&mut self) -> Vec<Effect>;
     fn broadcast(&mut self, id: DocumentId, data: Vec<u8>) -> Vec<Effect>;
-    fn summarise(&mut self, now: i64, id: DocumentId, chunks: Vec<Vec<u8>>) -> (Option<RecordSummary>, Vec<Effect>);
+    fn summarise(&mut self, id: DocumentId, chunks: &[Vec<u8>]) -> Option<RecordSummary>;
 }
 
 pub struct Client {
@@ -533,20 +533,23 @@ impl Client {
         self.node.doc(id).is_some()
     }
 
-    /// A stored record's summary made again by this version (see `RecordSummary::outdated`),
-    /// read from `chunks` unless it is in memory already (then `chunks` is ignored, and may be
-    /// empty). It leaves memory afterwards unless a page or a round holds it. `org` is left
-    /// unset: the caller keeps the one it stored the record under.
-    pub fn summarise(&mut self, now: i64, id: DocumentId, chunks: Vec<Vec<u8>>) -> (Option<RecordSummary>, Vec<Effect>) {
-        self.now = now;
-        if !self.is_loaded(id) {
-            let actions = self.node.handle(0, Event::Open { doc: id, chunks });
-            self.run(actions);
+    /// A stored record's summary made again by this version (see `RecordSummary::outdated`):
+    /// from the copy in memory if there is one, else from `chunks` read apart from the node, so
+    /// reading it neither syncs it nor keeps it (a record stored under another organisation's
+    /// session must not reach the server under this one's). `org` is left unset: the caller
+    /// keeps the one it stored the record under.
+    pub fn summarise(&mut self, id: DocumentId, chunks: &[Vec<u8>]) -> Option<RecordSummary> {
+        if self.is_loaded(id) {
+            let mut summary = None;
+            let _ = self.with_record(id, &mut |r| summary = r.summary().ok());
+            return summary;
         }
-        let mut summary = None;
-        let _ = self.with_record(id, &mut |r| summary = r.summary().ok());
-        self.release_if_idle(id);
-        (summary, self.take())
+        let mut doc = automerge::AutoCommit::new();
+        for chunk in chunks {
+            // A damaged chunk is left out, as when the record is opened.
+            let _ = doc.load_incremental(chunk);
+        }
+        Record::from_doc(id, doc).ok()?.summary().ok()
     }
 
     /// Runs `f` on a record in memory.
@@ -1052,8 +1055,8 @@ impl SyncCore for Client {
     fn broadcast(&mut self, id: DocumentId, data: Vec<u8>) -> Vec<Effect> {
         Client::broadcast(self, id, data)
     }
-    fn summarise(&mut self, now: i64, id: DocumentId, chunks: Vec<Vec<u8>>) -> (Option<RecordSummary>, Vec<Effect>) {
-        Client::summarise(self, now, id, chunks)
+    fn summarise(&mut self, id: DocumentId, chunks: &[Vec<u8>]) -> Option<RecordSummary> {
+        Client::summarise(self, id, chunks)
     }
 }
 
