@@ -142,6 +142,7 @@ test("the figures a form declares add up, open their records, and survive an old
       assert.match(await page.innerText("#stats-scope"), /纠纷调解/);
       await page.selectOption("#stats-kind", "training");
       await shows("#stats-figure-hours", "3.5"); // 2.5 + 1 hours
+      assert.equal(await page.locator("#stats-categories").count(), 0, "a training session has no type to count by");
       assert.equal(await count(page, "stats-figure-hours"), 2, "in two sessions");
       assert.equal(await page.innerText("#stats-figure-attendees"), "4");
       const fed = page.locator('#stats-figures tr[data-part="县妇联"] a.count-link');

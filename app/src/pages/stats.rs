@@ -170,7 +170,8 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
             ((*code).to_owned(), label, *n, Selection { status: Some(status), ..Selection::default() })
         })
         .collect::<Vec<_>>();
-    let by_category = (!kind.is_empty()).then(|| {
+    // Only for a kind whose form has a category (a training session has none).
+    let by_category = newest_form(&kind).is_some_and(|f| f.category_field.is_some()).then(|| {
         report
             .by_category
             .iter()
