@@ -117,6 +117,7 @@ impl Rust for Figure {
     fn rust(&self) -> String {
         let Figure { id, label, rule } = self;
         let rule = match rule {
+            FigureRule::Records => "FigureRule::Records".into(),
             FigureRule::CountIf(c) => format!("FigureRule::CountIf({})", c.rust()),
             FigureRule::Sum(field) => format!("FigureRule::Sum({})", field.rust()),
             FigureRule::Items { group, by } => format!("FigureRule::Items {{ group: {}, by: {} }}", group.rust(), by.rust()),

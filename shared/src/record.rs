@@ -86,7 +86,8 @@ pub struct RecordSummary {
     pub format: u32,
 }
 
-/// What [`RecordSummary`] carries, numbered: 1 added figures.
+/// What [`RecordSummary`] carries, numbered: 1 added figures. Bump it when a bundled form's
+/// figures change (a test pins them), so devices make their summaries again.
 pub const SUMMARY_FORMAT: u32 = 1;
 
 impl RecordSummary {

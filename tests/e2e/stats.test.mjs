@@ -138,10 +138,12 @@ test("the figures a form declares add up, open their records, and survive an old
       const shows = (sel, text) => page.waitForFunction(([s, t]) => document.querySelector(s)?.innerText === t, [sel, text]);
       await shows("#stats-figure-resolved", "2");
       assert.equal(await count(page, "stats-total"), 3);
+      assert.equal(await page.innerText("#stats-figure-received"), "3", "disputes received");
       assert.equal(await count(page, "stats-figure-resolved"), 2);
       assert.match(await page.innerText("#stats-scope"), /纠纷调解/);
       await page.selectOption("#stats-kind", "training");
       await shows("#stats-figure-hours", "3.5"); // 2.5 + 1 hours
+      assert.equal(await page.innerText("#stats-figure-sessions"), "2", "sessions held");
       assert.equal(await page.locator("#stats-categories").count(), 0, "a training session has no type to count by");
       assert.equal(await count(page, "stats-figure-hours"), 2, "in two sessions");
       assert.equal(await page.innerText("#stats-figure-attendees"), "4");

@@ -43,12 +43,16 @@ pub struct FormDef {
     pub figures: Vec<FigureDef>,
 }
 
-/// A figure the dashboard adds up: exactly one of `count_if`, `sum` or `items` (with `by`).
+/// A figure the dashboard adds up: exactly one of `records`, `count_if`, `sum` or `items`
+/// (with `by`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FigureDef {
     pub id: String,
     pub label: LabelDef,
+    /// `true`: every record counts.
+    #[serde(default)]
+    pub records: bool,
     #[serde(default)]
     pub count_if: Option<ConditionDef>,
     #[serde(default)]

@@ -48,6 +48,7 @@ impl Form {
         let mut out = BTreeMap::new();
         for figure in self.figures {
             let tally = match &figure.rule {
+                FigureRule::Records => Tally { n: 1.0, by: BTreeMap::new() },
                 FigureRule::CountIf(condition) => Tally { n: if scope.holds(condition) { 1.0 } else { 0.0 }, by: BTreeMap::new() },
                 FigureRule::Sum(id) => Tally { n: shown(id).and_then(number).unwrap_or(0.0), by: BTreeMap::new() },
                 FigureRule::Items { group, by } => {

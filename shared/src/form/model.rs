@@ -40,6 +40,8 @@ pub struct Figure {
 
 #[derive(Debug)]
 pub enum FigureRule {
+    /// 1 for every record: "disputes received", "sessions held".
+    Records,
     /// 1 for a record where the condition holds, else 0: "disputes resolved".
     CountIf(Condition),
     /// A number field's value (hidden or unset: 0): "hours".

@@ -293,8 +293,16 @@ fn figures_name_fields_that_fit() {
     };
     let ok = Form::from_json("training.v1.json", &f(json!({ "sum": "hours" })).to_string()).unwrap();
     assert_eq!(ok.figures.len(), 1);
-    check(f(json!({})), r#"form "training" v1: figure "x": give exactly one of count_if, sum, items"#);
-    check(f(json!({ "sum": "hours", "items": "people" })), r#"form "training" v1: figure "x": give exactly one of count_if, sum, items"#);
+    check(f(json!({})), r#"form "training" v1: figure "x": give exactly one of records, count_if, sum, items"#);
+    check(
+        f(json!({ "sum": "hours", "items": "people" })),
+        r#"form "training" v1: figure "x": give exactly one of records, count_if, sum, items"#,
+    );
+    check(
+        f(json!({ "records": true, "sum": "hours" })),
+        r#"form "training" v1: figure "x": give exactly one of records, count_if, sum, items"#,
+    );
+    check(f(json!({ "records": true, "by": "n" })), r#"form "training" v1: figure "x": by goes only with items"#);
     check(f(json!({ "sum": "topic" })), r#"form "training" v1: figure "x": sum needs an integer or decimal field; "topic" is text"#);
     check(f(json!({ "sum": "nope" })), r#"form "training" v1: figure "x": "nope" is not a field of the form"#);
     check(f(json!({ "items": "hours" })), r#"form "training" v1: figure "x": items needs a group; "hours" is decimal"#);

@@ -44,8 +44,10 @@ fn a_mediation_counts_as_resolved_by_its_outcome() {
         let t = figures(form, &[("case_code", text("TJ-1")), ("outcome", FieldValue::Choice(outcome.into()))]);
         assert_eq!((n(&t, "resolved"), n(&t, "partly_resolved"), n(&t, "referred")), (resolved, partly, referred), "{outcome}");
     }
-    // No outcome yet: nothing resolved, and nothing kept in the summary.
-    assert!(figures(form, &[("case_code", text("TJ-2"))]).is_empty());
+    // No outcome yet: received, nothing resolved, and nothing else kept in the summary.
+    let t = figures(form, &[("case_code", text("TJ-2"))]);
+    assert_eq!(t.keys().collect::<Vec<_>>(), ["received"]);
+    assert_eq!(n(&t, "received"), 1.0);
 }
 
 #[test]
@@ -74,12 +76,13 @@ fn training_adds_hours_and_attendees_by_organisation() {
     assert_eq!(n(&t, "hours"), 2.5);
     let by: BTreeMap<String, f64> = [("县妇联", 2.0), ("县检察院", 1.0), ("", 1.0)].map(|(k, v)| (k.to_owned(), v)).into();
     assert_eq!(t["attendees"], Tally { n: 4.0, by });
-    // Nothing entered: no figure at all.
-    assert!(figures(form, &[("topic", text("空"))]).is_empty());
+    assert_eq!(n(&t, "sessions"), 1.0);
+    // Nothing entered: a session held, and nothing else.
+    assert_eq!(figures(form, &[("topic", text("空"))]).keys().collect::<Vec<_>>(), ["sessions"]);
     // Hours a buggy peer stored as no number count as unset, not as NaN in every sum.
     for odd in ["NaN", "inf", "一小时"] {
         let values = Values::from([("hours".to_owned(), FieldValue::Decimal(odd.into()))]);
-        assert!(form.tally(&values).is_empty(), "{odd}");
+        assert_eq!(form.tally(&values).keys().collect::<Vec<_>>(), ["sessions"], "{odd}");
     }
 }
 
@@ -122,4 +125,38 @@ fn a_hidden_field_adds_nothing() {
     assert!(!hidden.contains_key("hours"), "a figure a record adds nothing to is left out");
     let by: BTreeMap<String, f64> = [("", 1.0), ("外单位", 1.0)].map(|(k, v)| (k.to_owned(), v)).into();
     assert_eq!(hidden["people"], Tally { n: 2.0, by });
+}
+
+/// Devices keep the figures in summaries and make again only those of an older
+/// `SUMMARY_FORMAT`: a change to a bundled form's figures must come with a new format, or
+/// devices go on counting without it. (This pins the figures' ids and rules by kind; it does
+/// not read a `count_if` condition's insides.)
+#[test]
+fn a_change_to_the_figures_comes_with_a_new_summary_format() {
+    use shared::form::FigureRule;
+    let figures: Vec<String> = shared::form::forms()
+        .iter()
+        .flat_map(|f| {
+            f.figures.iter().map(move |g| {
+                let rule = match g.rule {
+                    FigureRule::Records => "records".to_owned(),
+                    FigureRule::CountIf(_) => "count_if".to_owned(),
+                    FigureRule::Sum(field) => format!("sum {field}"),
+                    FigureRule::Items { group, by } => format!("items {group} by {by:?}"),
+                };
+                format!("{} v{} {}: {rule}", f.id, f.version, g.id)
+            })
+        })
+        .collect();
+    let expected = [
+        "mediation v1 received: records",
+        "mediation v1 resolved: count_if",
+        "mediation v1 partly_resolved: count_if",
+        "mediation v1 referred: count_if",
+        "mediation v1 parties: items parties by None",
+        "training v1 sessions: records",
+        "training v1 hours: sum hours",
+        "training v1 attendees: items attendees by Some(\"organisation\")",
+    ];
+    assert_eq!((shared::record::SUMMARY_FORMAT, figures), (1, expected.map(String::from).to_vec()), "bump SUMMARY_FORMAT with the figures");
 }

@@ -110,16 +110,17 @@ impl Checker<'_> {
                 return Err(bad("duplicate figure id"));
             }
             let field = |id: &str| fields.iter().find(|x| x.id == id).ok_or_else(|| bad(&format!("\"{id}\" is not a field of the form")));
-            let rule = match (&f.count_if, &f.sum, &f.items) {
-                (Some(c), None, None) => FigureRule::CountIf(self.condition(c, "count_if", &format!("figures.{}", f.id), names)?),
-                (None, Some(id), None) => {
+            let rule = match (f.records, &f.count_if, &f.sum, &f.items) {
+                (true, None, None, None) => FigureRule::Records,
+                (false, Some(c), None, None) => FigureRule::CountIf(self.condition(c, "count_if", &format!("figures.{}", f.id), names)?),
+                (false, None, Some(id), None) => {
                     let target = field(id)?;
                     if !matches!(target.ty.kind(), FieldKind::Integer | FieldKind::Decimal) {
                         return Err(bad(&format!("sum needs an integer or decimal field; \"{id}\" is {}", target.ty.kind())));
                     }
                     FigureRule::Sum(target.id)
                 }
-                (None, None, Some(id)) => {
+                (false, None, None, Some(id)) => {
                     let group = field(id)?;
                     if group.ty.kind() != FieldKind::Group {
                         return Err(bad(&format!("items needs a group; \"{id}\" is {}", group.ty.kind())));
@@ -144,7 +145,7 @@ impl Checker<'_> {
                     };
                     FigureRule::Items { group: group.id, by }
                 }
-                _ => return Err(bad("give exactly one of count_if, sum, items")),
+                _ => return Err(bad("give exactly one of records, count_if, sum, items")),
             };
             if f.by.is_some() && !matches!(rule, FigureRule::Items { .. }) {
                 return Err(bad("by goes only with items"));
