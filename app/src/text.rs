@@ -412,6 +412,10 @@ pub const STATS_ITEM: L = L::new("项目", "Item");
 pub const STATS_COUNT: L = L::new("数量", "Count");
 pub const STATS_NONE: L = L::new("（未填）", "(not given)");
 pub const STATS_FIGURES: L = L::new("主要数字", "Key figures");
+pub const STATS_CHOOSE_KIND: L = L::new(
+    "选择记录类型，可查看该类记录的主要数字（如调解成功件数、培训时长和参训人次）。",
+    "Choose a kind of record for its key figures (disputes resolved, hours of training, attendees).",
+);
 pub const STATS_IN_RECORDS: L = L::new("{n} 条记录", "{n} records");
 pub const STATS_REVERSED: L = L::new("结束日期早于开始日期，请改正。", "The end date is before the start date; please correct it.");
 pub const STATS_SCOPE_ALL_DATES: L = L::new("全部日期", "All dates");

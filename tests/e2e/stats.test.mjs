@@ -133,6 +133,7 @@ test("the figures a form declares add up, open their records, and survive an old
     const check = async () => {
       await page.goto(`${server.url}/#/stats`);
       await page.waitForSelector("#stats-total");
+      await page.waitForSelector("#stats-choose-kind");
       await page.selectOption("#stats-kind", "mediation");
       // (Summaries made again after an older app's come in as they are made.)
       const shows = (sel, text) => page.waitForFunction(([s, t]) => document.querySelector(s)?.innerText === t, [sel, text]);

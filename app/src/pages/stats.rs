@@ -281,6 +281,10 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
                 })}
             </p>
             <Chart report=report.clone() open=open/>
+            // Each kind's own figures are its own to read: say where they are.
+            {(kind.is_empty() && !report.figures.is_empty()).then(|| view! {
+                <p class="muted small no-print" id="stats-choose-kind">{ctx.t(text::STATS_CHOOSE_KIND)}</p>
+            })}
             <button type="button" class="no-print" id="stats-export" on:click=export>{ctx.t(text::STATS_EXPORT)}</button>
             <div class="stats-tables">
                 <table class="stats-table" id="stats-periods">
