@@ -239,7 +239,8 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
         lines.extend(rows.iter().map(|(_, label, n, _)| (text::STATS_BY_CATEGORY, label.clone(), *n as f64)));
     }
     if let Some(rows) = &figures {
-        lines.extend(rows.iter().map(|(_, _, label, value, ..)| (text::STATS_FIGURES, label.clone(), *value)));
+        // Rounded as shown: sums of decimals carry float noise (0.1 + 0.2).
+        lines.extend(rows.iter().map(|(_, _, label, value, ..)| (text::STATS_FIGURES, label.clone(), (value * 100.0).round() / 100.0)));
     }
     let total = report.total;
     let export = move |_| {
