@@ -31,8 +31,9 @@ const CONCURRENT_CHECKS: usize = 16;
 /// How often the register of organisations' kinds is read again besides at each connection:
 /// the longest an `org set-kind` takes to reach open sessions.
 const REGISTER_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
-/// Changes one connection makes to one record are audited as one `write` row per this long
-/// (and when the connection ends): a row per sync message would be one per keystroke.
+/// Changes one connection makes to one record are audited as a `write` row at the first, then
+/// one per this long (and when the connection ends): a row per sync message would be one per
+/// keystroke.
 const WRITE_ROW_EVERY_MS: u64 = 60_000;
 /// Bytes of changes waiting for the storage task. Past it a change is refused as a failed
 /// write (its peer offers it again later) rather than held in memory without bound.
@@ -262,6 +263,10 @@ async fn hub_task(
     // Changes applied per connection and record, not yet in an audit row; and each
     // connection's peer id (its device), for the rows.
     let mut writes: HashMap<(ConnId, DocumentId), PendingWrite> = HashMap::new();
+    // Which connections have written which records: the first change of each gets its row
+    // at once, so a server that dies loses at most a minute of counts, never the fact that
+    // someone wrote to a record.
+    let mut wrote: HashSet<(ConnId, DocumentId)> = HashSet::new();
     let mut peers: HashMap<ConnId, String> = HashMap::new();
     while let Some(event) = rx.recv().await {
         let now = crate::now_ms() as u64;
@@ -298,6 +303,7 @@ async fn hub_task(
             HubEvent::Node(Event::Disconnected { conn }) => {
                 conns.remove(&conn);
                 let device = peers.remove(&conn);
+                wrote.retain(|(c, _)| *c != conn);
                 let ended: Vec<(ConnId, DocumentId)> = writes.keys().filter(|(c, _)| *c == conn).copied().collect();
                 for key in ended {
                     if let Some(w) = writes.remove(&key) {
@@ -500,9 +506,10 @@ async fn hub_task(
                         let store = store.clone();
                         tokio::spawn(async move { crate::audit::record(&*store, entry).await });
                     }
+                    let first = wrote.insert((conn, doc));
                     let w = writes.entry((conn, doc)).or_insert(PendingWrite { user, changes: 0, since: now });
                     w.changes += changes;
-                    if now.saturating_sub(w.since) >= WRITE_ROW_EVERY_MS
+                    if (first || now.saturating_sub(w.since) >= WRITE_ROW_EVERY_MS)
                         && let Some(w) = writes.remove(&(conn, doc))
                     {
                         audit_write(&store, doc, w, peers.get(&conn).cloned());

@@ -63,7 +63,7 @@ async fn sign_ins_are_audited_and_an_edited_row_breaks_the_chain(backend: Backen
         ]
     );
     // The federation's device wrote the record: one row for its connection's changes, written
-    // when the connection ended (in the background, so waited for).
+    // at its first change (in the background, so waited for).
     let mut writes = Vec::new();
     for _ in 0..50 {
         writes = store.audit_rows(3, 100).await.unwrap().into_iter().filter(|r| r.entry.action == "write").collect();
@@ -243,6 +243,51 @@ async fn a_read_that_cannot_be_audited_is_refused() {
         reader.node.doc(id).is_none_or(|d| automerge::ReadDoc::get(d, automerge::ROOT, "description").unwrap().is_none()),
         "nothing of it came"
     );
+}
+
+/// A connection's first change to a record is in the trail at once, while the connection is
+/// still open: a server that dies afterwards loses at most the later counts, never the fact
+/// that someone wrote to the record. Later changes are counted into a row of their own.
+#[tokio::test]
+async fn the_first_change_of_a_connection_is_audited_at_once() {
+    use automerge::transaction::Transactable;
+    let server = TestServer::start(Backend::Sqlite).await;
+    let store = server::store::open(&server.database).await.unwrap();
+    let fed_token = server.token("fed-li").await;
+    let id = crate::sync::new_doc_id();
+    let writes = || async {
+        let rows = store.audit_rows(0, 1000).await.unwrap();
+        rows.into_iter()
+            .filter(|r| r.entry.action == "write" && r.entry.doc.as_deref() == Some(id.to_string().as_str()))
+            .collect::<Vec<_>>()
+    };
+    let until = |n: usize| async move {
+        for _ in 0..50 {
+            if writes().await.len() >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        writes().await
+    };
+    let mut fed = Client::connect(&server, &fed_token, "fed-phone").await;
+    fed.open(id, vec![]).await;
+    fed.node.doc_mut(id).unwrap().put(automerge::ROOT, "description", "first").unwrap();
+    fed.changed(id).await;
+    assert!(fed.synced(id).await);
+    let first = until(1).await;
+    assert_eq!(first.len(), 1, "the first change's row, the connection still open");
+    assert_eq!(first[0].entry.device.as_deref(), Some("fed-phone"));
+
+    fed.node.doc_mut(id).unwrap().put(automerge::ROOT, "description", "second").unwrap();
+    fed.changed(id).await;
+    assert!(fed.synced(id).await);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(writes().await.len(), 1, "later changes are counted, not a row each");
+    drop(fed);
+    let all = until(2).await;
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[1].entry.detail, "1 changes");
 }
 
 on_both!(sign_ins_are_audited_and_an_edited_row_breaks_the_chain, an_administrator_sees_who_read_its_records_and_a_member_does_not);
