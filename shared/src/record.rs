@@ -357,6 +357,8 @@ impl Record {
             heads,
             org: None,
             case,
+            // Reading every value is skipped for the forms (most) that declare no figures: this
+            // runs at every write.
             figures: if form.figures.is_empty() { BTreeMap::new() } else { form.tally(&self.values(form)) },
             format: SUMMARY_FORMAT,
         })

@@ -205,7 +205,15 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
             let Some(f) = report.figures.get(figure.id) else { continue };
             let label = figure.label.get(lang).to_owned();
             let sel = Selection { figure: Some((figure.id.to_owned(), None)), ..Selection::default() };
-            rows.push((figure.id.to_owned(), label.clone(), label.clone(), f.sum.n, f.records, sel, None));
+            rows.push(FigureRow {
+                key: figure.id.to_owned(),
+                label: label.clone(),
+                what: label.clone(),
+                value: f.sum.n,
+                records: f.records,
+                sel,
+                part: None,
+            });
             // A select's parts are choice ids: shown by their labels.
             let choices = match figure.rule {
                 shared::form::FigureRule::Items { group, by: Some(by) } => {
@@ -222,7 +230,8 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
                 let sel = Selection { figure: Some((figure.id.to_owned(), Some(part.clone()))), ..Selection::default() };
                 let records = f.records_by.get(part).copied().unwrap_or(0);
                 let key = format!("{}-{}", figure.id, rows.len());
-                rows.push((key, name.clone(), format!("{label} · {name}"), *n, records, sel, Some(part.clone())));
+                let what = format!("{label} · {name}");
+                rows.push(FigureRow { key, label: name, what, value: *n, records, sel, part: Some(part.clone()) });
             }
         }
         rows
@@ -240,7 +249,7 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
     }
     if let Some(rows) = &figures {
         // Rounded as shown: sums of decimals carry float noise (0.1 + 0.2).
-        lines.extend(rows.iter().map(|(_, _, label, value, ..)| (text::STATS_FIGURES, label.clone(), (value * 100.0).round() / 100.0)));
+        lines.extend(rows.iter().map(|r| (text::STATS_FIGURES, r.what.clone(), (r.value * 100.0).round() / 100.0)));
     }
     let total = report.total;
     let export = move |_| {
@@ -300,7 +309,7 @@ fn Figures(report: Report, kind: String, open: impl Fn(Selection, String) + Copy
                     <table class="stats-table" id="stats-figures">
                         <caption>{ctx.t(text::STATS_FIGURES)}</caption>
                         <tbody>
-                            {rows.into_iter().map(|(key, label, what, value, records, sel, part)| {
+                            {rows.into_iter().map(|FigureRow { key, label, what, value, records, sel, part }| {
                                 let in_records = ctx.t(text::STATS_IN_RECORDS).replace("{n}", &records.to_string());
                                 view! {
                                     <tr data-key=key.clone() class:figure-part=part.is_some() data-part=part>
@@ -356,6 +365,19 @@ fn Chart(report: Report, open: impl Fn(Selection, String) + Copy + 'static) -> i
 
 fn kind_label(kind: &str) -> Option<L> {
     shared::form::forms().iter().find(|f| f.kind == kind).map(|f| f.kind_label)
+}
+
+/// One row of a kind's figures: `label` as the table shows it (a part under its figure),
+/// `what` as the list and the CSV name it, `records` how many the list it opens will hold.
+struct FigureRow {
+    key: String,
+    label: String,
+    what: String,
+    value: f64,
+    records: usize,
+    sel: Selection,
+    /// The value of the figure's `by` field this row counts, for a part.
+    part: Option<String>,
 }
 
 fn newest_form(kind: &str) -> Option<&'static shared::form::Form> {

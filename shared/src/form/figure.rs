@@ -22,6 +22,10 @@ pub struct Tally {
 }
 
 impl Tally {
+    fn of(n: f64) -> Tally {
+        Tally { n, by: BTreeMap::new() }
+    }
+
     /// Adds another tally to this one.
     pub fn add(&mut self, other: &Tally) {
         self.n += other.n;
@@ -48,12 +52,12 @@ impl Form {
         let mut out = BTreeMap::new();
         for figure in self.figures {
             let tally = match &figure.rule {
-                FigureRule::Records => Tally { n: 1.0, by: BTreeMap::new() },
-                FigureRule::CountIf(condition) => Tally { n: if scope.holds(condition) { 1.0 } else { 0.0 }, by: BTreeMap::new() },
-                FigureRule::Sum(id) => Tally { n: shown(id).and_then(number).unwrap_or(0.0), by: BTreeMap::new() },
+                FigureRule::Records => Tally::of(1.0),
+                FigureRule::CountIf(condition) => Tally::of(if scope.holds(condition) { 1.0 } else { 0.0 }),
+                FigureRule::Sum(id) => Tally::of(shown(id).and_then(number).unwrap_or(0.0)),
                 FigureRule::Items { group, by } => {
                     let Some(FieldValue::Group(items)) = shown(group) else { continue };
-                    let mut tally = Tally { n: items.len() as f64, by: BTreeMap::new() };
+                    let mut tally = Tally::of(items.len() as f64);
                     if let (Some(by), Some(g)) = (by, self.field(group)) {
                         let sub = g.sub_fields().iter().find(|f| f.id == *by);
                         for item in items {
